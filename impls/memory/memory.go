@@ -1,0 +1,189 @@
+package memory
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/mqwal/mqwal/message"
+	"github.com/mqwal/mqwal/walimpls"
+	"github.com/mqwal/mqwal/walimpls/helper"
+	"github.com/mqwal/mqwal/walimpls/registry"
+)
+
+// Name is the backend name of this driver.
+const Name = "memory"
+
+// DefaultMaxMessageSize is the message size limit unless WithMaxMessageSize
+// changes it.
+const DefaultMaxMessageSize = 4 << 20
+
+var processStore = NewStore()
+
+func init() {
+	helper.RegisterInt64ID(Name)
+	registry.RegisterBuilder(NewBuilder())
+}
+
+// Option configures a Builder.
+type Option interface{ apply(*Builder) }
+
+type optionFunc func(*Builder)
+
+func (f optionFunc) apply(b *Builder) { f(b) }
+
+// WithStore makes the builder's openers use s instead of the process store.
+func WithStore(s *Store) Option { return optionFunc(func(b *Builder) { b.store = s }) }
+
+// WithMaxMessageSize sets the largest message accepted; n <= 0 means no limit.
+func WithMaxMessageSize(n int) Option {
+	return optionFunc(func(b *Builder) { b.maxSize = max(n, 0) })
+}
+
+// Builder builds memory openers.
+type Builder struct {
+	store   *Store
+	maxSize int
+}
+
+// NewBuilder returns a builder over the process store unless WithStore says
+// otherwise.
+func NewBuilder(opts ...Option) *Builder {
+	b := &Builder{store: processStore, maxSize: DefaultMaxMessageSize}
+	for _, o := range opts {
+		o.apply(b)
+	}
+	return b
+}
+
+// Name is "memory".
+func (b *Builder) Name() string { return Name }
+
+// Build returns an opener over the builder's store. It cannot fail.
+func (b *Builder) Build() (walimpls.OpenerImpls, error) {
+	return &opener{store: b.store, caps: walimpls.Capabilities{PhysicalTruncate: true, MaxMessageSize: b.maxSize}}, nil
+}
+
+type opener struct {
+	store *Store
+	caps  walimpls.Capabilities
+	wals  helper.Lifetime
+}
+
+func (o *opener) Capabilities() walimpls.Capabilities { return o.caps }
+
+func (o *opener) Open(ctx context.Context, opt *walimpls.OpenOption) (walimpls.WALImpls, error) {
+	if err := opt.Validate(); err != nil {
+		return nil, err
+	}
+	if err := o.wals.Check("memory opener"); err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	w := &wal{WALBase: helper.NewWALBase(Name, opt.Channel, o.caps.MaxMessageSize), log: o.store.channel(opt.Channel.Name)}
+	remove, err := o.wals.Add("memory opener", func() { w.Close() })
+	if err != nil {
+		return nil, err
+	}
+	w.removeFromOpener = remove
+	return w, nil
+}
+
+func (o *opener) Close() { o.wals.Close() }
+
+type wal struct {
+	*helper.WALBase
+	log              *channelLog
+	removeFromOpener func()
+}
+
+func (w *wal) Append(ctx context.Context, msg message.MutableMessage) (message.MessageID, error) {
+	if err := w.CheckAppend(ctx, msg); err != nil {
+		return nil, err
+	}
+	return helper.NewInt64ID(Name, w.log.append(msg.Payload(), msg.Properties())), nil
+}
+
+func (w *wal) Truncate(ctx context.Context, id message.MessageID) error {
+	if err := w.CheckTruncate(ctx, id); err != nil {
+		return err
+	}
+	offset := id.(helper.Int64ID).Value()
+	if offset >= w.log.end() {
+		return fmt.Errorf("%w: truncate to %v, beyond the last appended message of channel %q", walimpls.ErrInvalidArgument, id, w.Channel().Name)
+	}
+	w.log.truncate(offset)
+	return nil
+}
+
+func (w *wal) Read(ctx context.Context, opt walimpls.ReadOption) (walimpls.ScannerImpls, error) {
+	if err := w.CheckRead(ctx, opt); err != nil {
+		return nil, err
+	}
+	start, err := w.startOffset(opt.DeliverPolicy)
+	if err != nil {
+		return nil, err
+	}
+	return w.StartScanner(opt, func(ctx context.Context, emit helper.Emit) error {
+		return w.scan(ctx, start, emit)
+	})
+}
+
+// startOffset resolves a policy against the log as it is now; Latest is
+// fixed here, so it means "after the scanner opened", not "after it started
+// running".
+func (w *wal) startOffset(p walimpls.DeliverPolicy) (int64, error) {
+	var start int64
+	switch p.Kind() {
+	case walimpls.DeliverKindAll:
+		return firstRetained, nil
+	case walimpls.DeliverKindLatest:
+		return w.log.end(), nil
+	case walimpls.DeliverKindStartFrom:
+		start = p.ID().(helper.Int64ID).Value()
+	case walimpls.DeliverKindStartAfter:
+		start = p.ID().(helper.Int64ID).Value() + 1
+	}
+	if _, _, first, _ := w.log.next(start); start < first {
+		return 0, fmt.Errorf("%w: %v on channel %q: messages before offset %d are truncated",
+			walimpls.ErrOutOfRange, p, w.Channel().Name, first)
+	}
+	return start, nil
+}
+
+// firstRetained stands for DeliverAll's start, resolved when the scan begins.
+const firstRetained = -1
+
+func (w *wal) scan(ctx context.Context, offset int64, emit helper.Emit) error {
+	if offset == firstRetained {
+		_, _, offset, _ = w.log.next(0)
+	}
+	for {
+		rec, ok, first, changed := w.log.next(offset)
+		switch {
+		case ok:
+			msg := message.NewImmutableMessage(helper.NewInt64ID(Name, offset), w.Channel().Name,
+				append([]byte(nil), rec.payload...), rec.props.Clone())
+			if err := emit(msg); err != nil {
+				return err
+			}
+			offset++
+		case offset < first:
+			// Truncated while this scanner was behind: never skip silently.
+			return fmt.Errorf("%w: channel %q truncated past offset %d while scanning", walimpls.ErrOutOfRange, w.Channel().Name, offset)
+		default:
+			select {
+			case <-changed:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+	}
+}
+
+func (w *wal) Close() {
+	if w.WALBase.Close() {
+		w.removeFromOpener()
+	}
+}

@@ -1,0 +1,47 @@
+// Package walimpls is the contract between mqwal and a message system. A
+// driver implements four small interfaces, one per lifetime:
+//
+//	OpenerBuilderImpls  static for the program; registered by name
+//	  └ OpenerImpls      one client / connection pool
+//	      └ WALImpls      one writer (or reader, ReadOnly) of one channel
+//	          └ ScannerImpls  one reader of that channel
+//
+// Closing an outer object closes everything inside it. The adaptor package
+// turns any driver into the full wal.WAL an application uses (interceptors,
+// resilient scanners, caching); a driver only has to keep the rules below,
+// and the conformance harness in walimplstest checks every one of them.
+//
+// Rules every driver keeps:
+//
+//   - IDs of one channel are strictly increasing in append order; LT, LTE and
+//     EQ agree with scan order; Marshal round-trips through
+//     message.UnmarshalMessageID(walName, s).
+//   - Append returns only once the message is durable (acked by the broker,
+//     synced to disk by default). Every acked message is read back exactly
+//     once, byte-identical payload and properties, in ID order. A driver never
+//     retries internally in a way that can store a message twice; transient
+//     failures come back as errors for which IsRetryable is true, and an
+//     append that may or may not have been stored wraps ErrOutcomeUnknown.
+//   - DeliverAll starts at the oldest retained message; DeliverLatest delivers
+//     only messages appended after the scanner opened; StartFrom(id) includes
+//     id, StartAfter(id) excludes it. A start below the retained range fails
+//     with ErrOutOfRange (from Read or the scanner's Error), never a silent
+//     skip. A scanner never shows a gap.
+//   - Truncate(id) allows discarding everything up to and including id;
+//     afterwards StartAfter(id) returns exactly the remaining messages.
+//   - A ReadOnly WAL returns ErrReadOnly from Append and Truncate.
+//   - After Close, calls return ErrClosed; Close is idempotent and never
+//     hangs. Closing a WAL ends its scanners; closing an opener ends its WALs.
+//   - A message larger than Capabilities.MaxMessageSize fails with
+//     ErrMessageTooLarge before anything is written.
+//   - Bad arguments fail with ErrInvalidArgument naming the field.
+//   - Channels are isolated: nothing appended to one is read from another.
+//   - Data survives closing and rebuilding the opener (a process restart).
+//
+// Errors wrap the backend's own error, so the cause stays visible:
+// fmt.Errorf("%w: kafka: produce %s: %w", walimpls.ErrUnavailable, topic, err).
+//
+// The helper package has the pieces that make a driver short (a scanner
+// pump, a lifetime guard, integer ID codecs); impls/memory is the reference
+// driver that uses them.
+package walimpls

@@ -1,0 +1,7 @@
+// Package registry maps backend names to walimpls drivers. Drivers register
+// themselves from init (import _ "github.com/mqwal/mqwal/impls/rmq"), and a
+// program picks one by the name in its config. Safe for concurrent use.
+//
+// Applications normally use wal/registry, which returns the same backends
+// already adapted to the wal interface.
+package registry

@@ -1,0 +1,78 @@
+package walimpls
+
+import (
+	"context"
+
+	"github.com/mqwal/mqwal/message"
+)
+
+// OpenerBuilderImpls is a driver's entry point, registered by name in
+// walimpls/registry. It is static for the program and safe for concurrent use.
+type OpenerBuilderImpls interface {
+	// Name is the backend name users put in config: "memory", "rmq", "kafka",
+	// "pulsar". It is also the WALName of every ID the driver makes.
+	Name() string
+	// Build creates the client. It does no I/O beyond connecting, and it
+	// fails fast with ErrInvalidArgument on bad configuration.
+	Build() (OpenerImpls, error)
+}
+
+// OpenerImpls owns one client or connection pool and every WAL opened
+// through it. It is safe for concurrent use.
+type OpenerImpls interface {
+	// Capabilities are fixed for the opener's life.
+	Capabilities() Capabilities
+	// Open validates opt (ErrInvalidArgument) and opens the channel. With
+	// Fencing, opening ReadWrite fences lower terms and fails with ErrFenced
+	// if a higher term already opened the channel. It honours ctx.
+	Open(ctx context.Context, opt *OpenOption) (WALImpls, error)
+	// Close closes every WAL still open, then the client. Idempotent; later
+	// calls to Open return ErrClosed.
+	Close()
+}
+
+// ROWALImpls is the read side of one channel. Safe for concurrent use.
+type ROWALImpls interface {
+	// WALName is the driver's Name.
+	WALName() string
+	// Channel is the channel as opened.
+	Channel() Channel
+	// Read opens a scanner at opt.DeliverPolicy. A start below the retained
+	// range gives ErrOutOfRange here or from the scanner's Error. It honours
+	// ctx: a cancelled ctx returns its error. The scanner lives until it is
+	// closed or the WAL closes, not until ctx ends.
+	Read(ctx context.Context, opt ReadOption) (ScannerImpls, error)
+	// Close ends every scanner of this WAL and releases the writer.
+	// Idempotent and never hangs; later calls return ErrClosed.
+	Close()
+}
+
+// WALImpls is the writer of one channel. Safe for concurrent use: concurrent
+// Appends are stored in some order, each with its own ID.
+type WALImpls interface {
+	ROWALImpls
+	// Append stores msg and returns its ID once it is durable. Errors:
+	// ErrReadOnly, ErrClosed, ErrFenced, ErrMessageTooLarge (nothing written),
+	// retryable ErrUnavailable (nothing written), ErrOutcomeUnknown (maybe
+	// written), or ctx's error.
+	Append(ctx context.Context, msg message.MutableMessage) (message.MessageID, error)
+	// Truncate allows discarding every message up to and including id.
+	Truncate(ctx context.Context, id message.MessageID) error
+}
+
+// ScannerImpls delivers the messages of one channel in ID order, without a
+// gap or a repeat, until it is closed or fails.
+type ScannerImpls interface {
+	// Name is ReadOption.Name.
+	Name() string
+	// Chan delivers messages; it is closed when the scanner ends.
+	Chan() <-chan message.ImmutableMessage
+	// Error says why the scanner ended: nil while running and after Close,
+	// ErrClosed when its WAL or opener closed, otherwise the failure.
+	Error() error
+	// Done is closed when the scanner has ended and Chan is closed.
+	Done() <-chan struct{}
+	// Close stops the scanner and waits for it to end. Idempotent; it
+	// returns nil unless the scanner had already failed, then that error.
+	Close() error
+}
