@@ -1,0 +1,118 @@
+package walimplstest
+
+import (
+	"context"
+	"errors"
+
+	"github.com/mqwal/mqwal/message"
+	"github.com/mqwal/mqwal/walimpls"
+)
+
+func testCloseSemantics(r R, h Harness) {
+	e := newEnv(r, h)
+	ch := e.channel("close")
+	w := e.open(ch)
+	id := e.append(w, []byte("c"), nil)
+
+	// A scanner closed by its consumer ends with a nil Error.
+	own := e.read(w, walimpls.DeliverAll())
+	e.collect(own, 1)
+	e.within("scanner Close", func() {
+		if err := own.Close(); err != nil {
+			r.Errorf("scanner Close: %v", err)
+		}
+	})
+	e.waitDone(own, "scanner after its Close")
+	e.within("second scanner Close", func() { _ = own.Close() })
+	if err := own.Error(); err != nil {
+		r.Errorf("scanner Error after Close = %v, want nil", err)
+	}
+
+	// Closing the WAL ends its scanners, with ErrClosed.
+	tail := e.read(w, walimpls.DeliverLatest())
+	e.within("WAL Close", w.Close)
+	e.waitDone(tail, "scanner of a closed WAL")
+	e.expectErr("Error of a scanner whose WAL closed", tail.Error(), walimpls.ErrClosed)
+	e.within("second WAL Close", w.Close)
+	e.expectErr("Append after Close", appendErr(e.ctx, w, message.NewMutableMessage([]byte("x"), nil)), walimpls.ErrClosed)
+	e.expectErr("Truncate after Close", w.Truncate(e.ctx, id), walimpls.ErrClosed)
+	_, err := w.Read(e.ctx, walimpls.ReadOption{})
+	e.expectErr("Read after Close", err, walimpls.ErrClosed)
+
+	// Read and Open honour their context.
+	cancelled, cancel := context.WithCancel(e.ctx)
+	cancel()
+	w2 := e.open(ch)
+	if s, err := w2.Read(cancelled, walimpls.ReadOption{}); !errors.Is(err, context.Canceled) {
+		if err == nil {
+			_ = s.Close()
+		}
+		r.Errorf("Read with a cancelled context: got %v, want context.Canceled", err)
+	}
+	if w, err := e.opener.Open(cancelled, &walimpls.OpenOption{Channel: walimpls.Channel{Name: ch, Term: 1}}); !errors.Is(err, context.Canceled) {
+		if err == nil {
+			w.Close()
+		}
+		r.Errorf("Open with a cancelled context: got %v, want context.Canceled", err)
+	}
+
+	// Closing the opener closes its WALs and their scanners.
+	o := e.newOpener()
+	w3 := e.openOn(o, ch, 1, walimpls.ReadWrite)
+	s3 := e.read(w3, walimpls.DeliverLatest())
+	e.within("opener Close", o.Close)
+	e.waitDone(s3, "scanner of a closed opener")
+	e.expectErr("Error of a scanner whose opener closed", s3.Error(), walimpls.ErrClosed)
+	e.expectErr("Append on a WAL of a closed opener", appendErr(e.ctx, w3, message.NewMutableMessage([]byte("x"), nil)), walimpls.ErrClosed)
+	_, err = o.Open(e.ctx, &walimpls.OpenOption{Channel: walimpls.Channel{Name: ch, Term: 1}})
+	e.expectErr("Open on a closed opener", err, walimpls.ErrClosed)
+	e.within("second opener Close", o.Close)
+}
+
+func testMessageTooLarge(r R, h Harness) {
+	e := newEnv(r, h)
+	limit := e.caps.MaxMessageSize
+	if limit <= 0 {
+		r.Skipf("driver declares no MaxMessageSize")
+	}
+	w := e.open(e.channel("large"))
+	tooBig := message.NewMutableMessage(make([]byte, limit+1), nil)
+	e.expectErr("Append of MaxMessageSize+1 bytes", appendErr(e.ctx, w, tooBig), walimpls.ErrMessageTooLarge)
+	// Properties count toward the limit too.
+	withProps := message.NewMutableMessage(make([]byte, limit-4), message.Properties{"key": "value"})
+	e.expectErr("Append of a message whose properties cross the limit", appendErr(e.ctx, w, withProps), walimpls.ErrMessageTooLarge)
+
+	id := e.append(w, []byte("small"), nil)
+	s := e.read(w, walimpls.DeliverAll())
+	e.expectIDs("channel after refused large messages", e.collect(s, 1), []message.MessageID{id})
+	e.expectQuiet(s, "channel after refused large messages")
+}
+
+func testFencing(r R, h Harness) {
+	e := newEnv(r, h)
+	if !e.caps.Fencing {
+		r.Skipf("driver does not declare Fencing")
+	}
+	ch := e.channel("fence")
+	old := e.openOn(e.opener, ch, 1, walimpls.ReadWrite)
+	before := e.append(old, []byte("term1"), nil)
+
+	// The new owner is another process: another opener.
+	owner := e.openOn(e.newOpener(), ch, 2, walimpls.ReadWrite)
+	fenced := appendErr(e.ctx, old, message.NewMutableMessage([]byte("zombie"), nil))
+	e.expectErr("Append by the lower term after a higher term opened", fenced, walimpls.ErrFenced)
+	after := e.append(owner, []byte("term2"), nil)
+
+	// A writer that comes back with the old term is refused at Open or at its first Append.
+	if stale, err := e.opener.Open(e.ctx, &walimpls.OpenOption{Channel: walimpls.Channel{Name: ch, Term: 1}}); err == nil {
+		e.r.Cleanup(stale.Close)
+		e.expectErr("Append by a reopened lower term", appendErr(e.ctx, stale, message.NewMutableMessage([]byte("zombie2"), nil)), walimpls.ErrFenced)
+	} else {
+		e.expectErr("Open ReadWrite with a lower term", err, walimpls.ErrFenced)
+	}
+
+	s := e.read(owner, walimpls.DeliverAll())
+	msgs := e.collect(s, 2)
+	e.expectIDs("channel after fencing", msgs, []message.MessageID{before, after})
+	e.expectQuiet(s, "channel after fencing (a zombie append was stored)")
+}

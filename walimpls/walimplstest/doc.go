@@ -1,0 +1,25 @@
+// Package walimplstest is the conformance harness every walimpls driver
+// must pass. A driver's test calls Run with a Harness that builds openers on
+// the backend under test (an embedded broker, a container, or a live
+// cluster); each rule of the walimpls contract is a named subtest.
+//
+//	func TestConformance(t *testing.T) {
+//		walimplstest.Run(t, walimplstest.Harness{
+//			NewOpener: func() (walimpls.OpenerImpls, error) { return mydriver.NewBuilder(cfg).Build() },
+//		})
+//	}
+//
+// Cases are written against the small reporter interface R, which
+// *testing.T satisfies, so the same cases run outside `go test` too
+// (`walctl conformance` uses RunCase).
+//
+// The history checker (History) records every append attempt and every
+// delivered message of concurrent appenders and scanners and names each
+// lost, duplicated, reordered or phantom message. A driver that can inject
+// faults (restart its broker, drop connections) lists them in
+// Harness.Faults and the checker runs once under each.
+//
+// The harness is itself tested: brokendrivers_test.go wraps the memory
+// driver in drivers that each break one rule and asserts that the harness
+// fails every one of them.
+package walimplstest
