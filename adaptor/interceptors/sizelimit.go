@@ -1,0 +1,43 @@
+package interceptors
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/mqwal/mqwal/message"
+	"github.com/mqwal/mqwal/wal"
+)
+
+// SizeLimit fails an Append whose message (payload plus properties, as
+// stamped by the interceptors before it) exceeds Max with ErrMessageTooLarge
+// before the driver is called. Max <= 0 takes the backend's
+// Capabilities.MaxMessageSize; if that is 0 too, nothing is limited.
+type SizeLimit struct {
+	Max int
+}
+
+// Build returns the interceptor of one WAL.
+func (s SizeLimit) Build(p Param) Interceptor {
+	limit := s.Max
+	if limit <= 0 {
+		limit = p.Capabilities.MaxMessageSize
+	}
+	return &sizeLimit{max: limit, walName: p.WALName, channel: p.Channel.Name}
+}
+
+type sizeLimit struct {
+	Nop
+	max     int
+	walName string
+	channel string
+}
+
+func (s *sizeLimit) DoAppend(ctx context.Context, msg message.MutableMessage, next AppendFunc) (*wal.AppendResult, error) {
+	if s.max > 0 {
+		if n := msg.EstimateSize(); n > s.max {
+			return nil, fmt.Errorf("%w: %s channel %q: message of %d bytes (payload plus properties), limit %d",
+				wal.ErrMessageTooLarge, s.walName, s.channel, n, s.max)
+		}
+	}
+	return next(ctx, msg)
+}

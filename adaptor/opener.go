@@ -1,0 +1,174 @@
+package adaptor
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"go.uber.org/zap"
+
+	"github.com/mqwal/mqwal/adaptor/interceptors"
+	"github.com/mqwal/mqwal/wal"
+	"github.com/mqwal/mqwal/walimpls"
+)
+
+// OpenerBuilder adapts a driver's builder: Build makes the driver's opener
+// and wraps it. It is immutable and safe for concurrent use.
+type OpenerBuilder struct {
+	impl walimpls.OpenerBuilderImpls
+	opts []Option
+}
+
+// NewOpenerBuilder adapts impl, a driver builder obtained from the walimpls
+// registry or constructed with driver options (as config does). opts apply
+// to every opener it builds.
+func NewOpenerBuilder(impl walimpls.OpenerBuilderImpls, opts ...Option) *OpenerBuilder {
+	return &OpenerBuilder{impl: impl, opts: opts}
+}
+
+// Name is the backend name, "" for a nil driver builder.
+func (b *OpenerBuilder) Name() string {
+	if b == nil || b.impl == nil {
+		return ""
+	}
+	return b.impl.Name()
+}
+
+// With returns a builder with opts added after b's.
+func (b *OpenerBuilder) With(opts ...Option) *OpenerBuilder {
+	return &OpenerBuilder{impl: b.impl, opts: append(append([]Option(nil), b.opts...), opts...)}
+}
+
+// Build creates the driver's client and returns it as a wal.Opener. opts
+// come after the builder's own.
+func (b *OpenerBuilder) Build(opts ...Option) (wal.Opener, error) {
+	if b == nil || b.impl == nil {
+		return nil, fmt.Errorf("%w: OpenerBuilder has no driver builder", wal.ErrInvalidArgument)
+	}
+	impl, err := b.impl.Build()
+	if err != nil {
+		return nil, fmt.Errorf("build %s opener: %w", b.impl.Name(), err)
+	}
+	return NewOpener(b.impl.Name(), impl, append(append([]Option(nil), b.opts...), opts...)...), nil
+}
+
+// NewOpener adapts an opener already built by driver walName. The returned
+// opener owns impl: closing it closes impl.
+func NewOpener(walName string, impl walimpls.OpenerImpls, opts ...Option) wal.Opener {
+	o := newOptions(opts)
+	return &opener{
+		walName: walName,
+		impl:    impl,
+		opts:    o,
+		log:     o.logger.With(zap.String("backend", walName)),
+		wals:    map[*walAdaptor]struct{}{},
+	}
+}
+
+type opener struct {
+	walName string
+	impl    walimpls.OpenerImpls
+	opts    options
+	log     *zap.Logger
+
+	mu     sync.Mutex
+	closed bool
+	wals   map[*walAdaptor]struct{}
+	once   sync.Once
+}
+
+func (o *opener) Capabilities() wal.Capabilities { return o.impl.Capabilities() }
+
+func (o *opener) Open(ctx context.Context, opt *wal.OpenOption) (wal.WAL, error) {
+	if err := opt.Validate(); err != nil {
+		return nil, err
+	}
+	if err := o.checkOpen(); err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	impl, err := o.impl.Open(ctx, &walimpls.OpenOption{Channel: opt.Channel})
+	if err != nil {
+		o.log.Warn("open failed", zap.String("channel", opt.Channel.Name), zap.Int64("term", opt.Channel.Term), zap.Error(err))
+		return nil, fmt.Errorf("open %s channel %q: %w", o.walName, opt.Channel.Name, err)
+	}
+	w := newWAL(o, impl, o.buildInterceptors(opt.Channel))
+	o.mu.Lock()
+	if o.closed {
+		o.mu.Unlock()
+		w.closeNow()
+		return nil, fmt.Errorf("%w: %s opener", wal.ErrClosed, o.walName)
+	}
+	o.wals[w] = struct{}{}
+	o.mu.Unlock()
+	if opt.Channel.AccessMode == wal.ReadWrite {
+		if err := w.runOpenHooks(ctx); err != nil {
+			w.Close()
+			return nil, fmt.Errorf("open %s channel %q: %w", o.walName, opt.Channel.Name, err)
+		}
+	}
+	w.log.Info("wal opened", zap.Stringer("mode", opt.Channel.AccessMode), zap.Bool("cache", w.cache != nil))
+	return w, nil
+}
+
+// buildInterceptors returns the chain, outermost first: logging, the
+// application's, then the built-in fence (stamps the term) and size limit
+// (sees the stamped message), closest to the driver.
+func (o *opener) buildInterceptors(ch wal.Channel) []interceptors.Interceptor {
+	p := interceptors.Param{
+		WALName:      o.walName,
+		Channel:      ch,
+		Capabilities: o.impl.Capabilities(),
+		Logger:       o.log.With(zap.String("channel", ch.Name), zap.Int64("term", ch.Term)),
+	}
+	builders := make([]interceptors.Builder, 0, len(o.opts.interceptors)+3)
+	builders = append(builders, interceptors.Logging{})
+	builders = append(builders, o.opts.interceptors...)
+	builders = append(builders, interceptors.Fence{}, interceptors.SizeLimit{Max: o.opts.maxMessageSize})
+	ics := make([]interceptors.Interceptor, 0, len(builders))
+	for _, b := range builders {
+		if ic := b.Build(p); ic != nil {
+			ics = append(ics, ic)
+		}
+	}
+	return ics
+}
+
+func (o *opener) checkOpen() error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.closed {
+		return fmt.Errorf("%w: %s opener", wal.ErrClosed, o.walName)
+	}
+	return nil
+}
+
+func (o *opener) remove(w *walAdaptor) {
+	o.mu.Lock()
+	delete(o.wals, w)
+	o.mu.Unlock()
+}
+
+// Close closes the WALs concurrently, so their close timeouts overlap, then
+// the driver's opener.
+func (o *opener) Close() {
+	o.once.Do(func() {
+		o.mu.Lock()
+		o.closed = true
+		wals := make([]*walAdaptor, 0, len(o.wals))
+		for w := range o.wals {
+			wals = append(wals, w)
+		}
+		o.mu.Unlock()
+		var wg sync.WaitGroup
+		for _, w := range wals {
+			wg.Add(1)
+			go func() { defer wg.Done(); w.Close() }()
+		}
+		wg.Wait()
+		o.impl.Close()
+		o.log.Info("opener closed", zap.Int("wals", len(wals)))
+	})
+}

@@ -1,0 +1,128 @@
+package adaptor
+
+import (
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/mqwal/mqwal/adaptor/interceptors"
+)
+
+// Defaults of the options below.
+const (
+	DefaultMaxInFlightBytes    = 64 << 20
+	DefaultCloseTimeout        = 10 * time.Second
+	DefaultWriteAheadCache     = 16 << 20
+	DefaultScannerBackoffStart = 10 * time.Millisecond
+	DefaultScannerBackoffMax   = 2 * time.Second
+)
+
+// Option configures an opener, given to NewOpenerBuilder, to
+// OpenerBuilder.Build, or to NewOpener; later options override earlier.
+type Option interface{ apply(*options) }
+
+type optionFunc func(*options)
+
+func (f optionFunc) apply(o *options) { f(o) }
+
+type options struct {
+	logger           *zap.Logger
+	interceptors     []interceptors.Builder
+	maxMessageSize   int
+	maxInFlightBytes int64
+	closeTimeout     time.Duration
+	cacheBytes       int // -1: automatic (on when the driver fences)
+	backoffStart     time.Duration
+	backoffMax       time.Duration
+}
+
+func newOptions(opts []Option) options {
+	o := options{
+		logger:           zap.NewNop(),
+		maxInFlightBytes: DefaultMaxInFlightBytes,
+		closeTimeout:     DefaultCloseTimeout,
+		cacheBytes:       -1,
+		backoffStart:     DefaultScannerBackoffStart,
+		backoffMax:       DefaultScannerBackoffMax,
+	}
+	for _, opt := range opts {
+		if opt != nil {
+			opt.apply(&o)
+		}
+	}
+	return o
+}
+
+// WithLogger sets the logger for lifecycle events (open, close, fence,
+// scanner reconnects, errors) and installs the interceptors.Logging
+// interceptor. Nothing is logged per message above debug level. Default: no
+// logging.
+func WithLogger(l *zap.Logger) Option {
+	return optionFunc(func(o *options) {
+		if l == nil {
+			l = zap.NewNop()
+		}
+		o.logger = l
+	})
+}
+
+// WithInterceptors adds interceptors, outermost first, around every Append
+// of every WAL (after the built-in Logging, before the built-in Fence and
+// SizeLimit, which run closest to the driver). A *interceptors.Metrics is
+// one.
+func WithInterceptors(b ...interceptors.Builder) Option {
+	return optionFunc(func(o *options) {
+		for _, x := range b {
+			if x != nil {
+				o.interceptors = append(o.interceptors, x)
+			}
+		}
+	})
+}
+
+// WithMaxMessageSize limits messages (payload plus properties, including the
+// adaptor's own) to n bytes; n <= 0 uses the backend's limit.
+func WithMaxMessageSize(n int) Option {
+	return optionFunc(func(o *options) { o.maxMessageSize = n })
+}
+
+// WithMaxInFlightBytes bounds the bytes of appends in flight per WAL: a full
+// pipe blocks Append and AppendAsync until there is room or ctx ends. n <= 0
+// removes the bound. Default DefaultMaxInFlightBytes.
+func WithMaxInFlightBytes(n int64) Option {
+	return optionFunc(func(o *options) { o.maxInFlightBytes = n })
+}
+
+// WithCloseTimeout bounds how long WAL.Close waits for in-flight appends
+// before cancelling them. Default DefaultCloseTimeout.
+func WithCloseTimeout(d time.Duration) Option {
+	return optionFunc(func(o *options) { o.closeTimeout = max(d, 0) })
+}
+
+// WithWriteAheadCache sets the byte bound of each ReadWrite WAL's
+// write-ahead cache; 0 disables it. By default the cache is on
+// (DefaultWriteAheadCache) for backends that declare Fencing and off for
+// the others.
+//
+// The cache assumes the WAL is the channel's only writer: it holds the WAL's
+// own appends and feeds its caught-up scanners from them, so a message
+// another writer stores is seen by those scanners only after they fall back
+// to the backend. With a fencing backend that holds: a lower term's appends
+// fail, and a WAL that is fenced drops its cache. Enable it on a backend
+// without Fencing only if you guarantee a single writer per channel.
+func WithWriteAheadCache(maxBytes int) Option {
+	return optionFunc(func(o *options) { o.cacheBytes = max(maxBytes, 0) })
+}
+
+// WithScannerBackoff sets the capped exponential backoff (with jitter) of
+// scanners reconnecting after a retryable error.
+func WithScannerBackoff(start, maxDelay time.Duration) Option {
+	return optionFunc(func(o *options) {
+		if start > 0 {
+			o.backoffStart = start
+		}
+		if maxDelay >= o.backoffStart {
+			o.backoffMax = maxDelay
+		}
+	})
+}

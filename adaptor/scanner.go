@@ -1,0 +1,290 @@
+package adaptor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/mqwal/mqwal/adaptor/interceptors"
+	"github.com/mqwal/mqwal/message"
+	"github.com/mqwal/mqwal/wal"
+	"github.com/mqwal/mqwal/walimpls"
+)
+
+// errClosedByCaller marks a Close by the scanner's consumer, after which
+// Error stays nil.
+var errClosedByCaller = errors.New("scanner closed by its caller")
+
+// switchCheckEvery bounds how many backend messages a scanner reads between
+// two looks for its position in the write-ahead cache, when the driver
+// scanner never runs dry.
+const switchCheckEvery = 64
+
+// scanner is a wal.Scanner. One goroutine (run) reads either the driver
+// scanner (catch-up) or the WAL's write-ahead cache (tailing), runs the read
+// hooks and filters, and delivers.
+type scanner struct {
+	w      *walAdaptor
+	opt    wal.ReadOption
+	hooks  []interceptors.ReadHook
+	log    *zap.Logger
+	ch     chan message.ImmutableMessage
+	done   chan struct{}
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+
+	// Owned by run.
+	inner walimpls.ScannerImpls
+	last  message.MessageID // last message read from either source, delivered or not
+
+	startOnce sync.Once
+	mu        sync.Mutex
+	err       error
+}
+
+var _ wal.Scanner = (*scanner)(nil)
+
+func newScanner(w *walAdaptor, opt wal.ReadOption, inner walimpls.ScannerImpls) *scanner {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	s := &scanner{
+		w:      w,
+		opt:    opt,
+		log:    w.log.With(zap.String("scanner", opt.Name)),
+		ch:     make(chan message.ImmutableMessage, opt.Impls().BufferSize()),
+		done:   make(chan struct{}),
+		ctx:    ctx,
+		cancel: cancel,
+		inner:  inner,
+	}
+	for _, ri := range w.reads {
+		if h := ri.NewReadHook(opt); h != nil {
+			s.hooks = append(s.hooks, h)
+		}
+	}
+	return s
+}
+
+func (s *scanner) start() { s.startOnce.Do(func() { go s.run() }) }
+
+func (s *scanner) Name() string                          { return s.opt.Name }
+func (s *scanner) Chan() <-chan message.ImmutableMessage { return s.ch }
+func (s *scanner) Done() <-chan struct{}                 { return s.done }
+
+func (s *scanner) Error() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.err
+}
+
+func (s *scanner) Close() error {
+	select {
+	case <-s.done:
+		return s.Error()
+	default:
+	}
+	s.stop(errClosedByCaller)
+	return s.Error()
+}
+
+// stop ends the scanner with cause as its Error and waits for it; a scanner
+// that was never started is finished here.
+func (s *scanner) stop(cause error) {
+	s.cancel(cause)
+	s.startOnce.Do(func() { go s.run() })
+	<-s.done
+}
+
+func (s *scanner) run() {
+	err := s.loop()
+	if cause := context.Cause(s.ctx); cause != nil {
+		err = cause
+	}
+	if errors.Is(err, errClosedByCaller) {
+		err = nil
+	}
+	if s.inner != nil {
+		_ = s.inner.Close()
+	}
+	if err != nil && !errors.Is(err, wal.ErrClosed) {
+		s.log.Warn("scanner failed", zap.Error(err))
+	}
+	s.mu.Lock()
+	s.err = err
+	s.mu.Unlock()
+	close(s.ch)
+	close(s.done)
+	s.w.removeScanner(s)
+}
+
+func (s *scanner) loop() error {
+	var cursor uint64 // next cache index, in tailing mode
+	sinceCheck := 0
+	for {
+		if s.ctx.Err() != nil {
+			return nil
+		}
+		if s.inner == nil {
+			var ok bool
+			var err error
+			if cursor, ok, err = s.tail(cursor); err != nil {
+				return err
+			}
+			if !ok {
+				// The window moved past us: catch up from the backend.
+				if err := s.reopen(nil); err != nil {
+					return err
+				}
+			}
+			continue
+		}
+		select {
+		case msg, ok := <-s.inner.Chan():
+			if !ok {
+				cause := s.inner.Error()
+				if cause == nil {
+					// Only our own Close ends a driver scanner without an error.
+					cause = fmt.Errorf("%w: driver scanner of %s ended", wal.ErrClosed, s.w.describe())
+				}
+				if err := s.reopen(cause); err != nil {
+					return err
+				}
+				continue
+			}
+			if s.last != nil && msg.MessageID().LTE(s.last) {
+				continue // a reconnect replayed it
+			}
+			s.last = msg.MessageID()
+			if err := s.deliver(msg); err != nil {
+				return nil
+			}
+			if c := s.w.cache; c != nil {
+				if sinceCheck++; sinceCheck >= switchCheckEvery || len(s.inner.Chan()) == 0 {
+					sinceCheck = 0
+					if next, ok := c.after(s.last); ok {
+						_ = s.inner.Close()
+						s.inner = nil
+						cursor = next
+					}
+				}
+			}
+		case <-s.ctx.Done():
+			return nil
+		}
+	}
+}
+
+// tail delivers from the cache starting at cursor, or waits for it to grow.
+// ok is false when cursor has left the window.
+func (s *scanner) tail(cursor uint64) (next uint64, ok bool, err error) {
+	var buf [32]cacheEntry
+	entries, changed, ok := s.w.cache.read(cursor, buf[:0])
+	if !ok {
+		return cursor, false, nil
+	}
+	if len(entries) == 0 {
+		select {
+		case <-changed:
+		case <-s.ctx.Done():
+		}
+		return cursor, true, nil
+	}
+	for _, e := range entries {
+		cursor++
+		if s.last != nil && e.msg.MessageID().LTE(s.last) {
+			continue
+		}
+		s.last = e.msg.MessageID()
+		if err := s.deliver(e.msg); err != nil {
+			return cursor, true, nil
+		}
+	}
+	return cursor, true, nil
+}
+
+// deliver runs the hooks and filters and hands msg to the consumer; it
+// fails only when the scanner is stopping.
+func (s *scanner) deliver(msg message.ImmutableMessage) error {
+	for _, h := range s.hooks {
+		if !h.Deliver(msg) {
+			return nil
+		}
+	}
+	for _, f := range s.opt.Filters {
+		if !f(msg) {
+			return nil
+		}
+	}
+	select {
+	case s.ch <- msg:
+		return nil
+	case <-s.ctx.Done():
+		return s.ctx.Err()
+	}
+}
+
+// reopen replaces the driver scanner after it ended with cause (nil: the
+// scanner is leaving the cache). A non-retryable cause ends the scanner;
+// otherwise it reopens StartAfter the last message read, with capped
+// exponential backoff and jitter while the reopen itself fails retryably.
+func (s *scanner) reopen(cause error) error {
+	if s.inner != nil {
+		_ = s.inner.Close()
+		s.inner = nil
+	}
+	if cause != nil && !walimpls.IsRetryable(cause) {
+		if errors.Is(cause, wal.ErrClosed) {
+			return cause
+		}
+		return fmt.Errorf("scanner %q on %s: %w", s.opt.Name, s.w.describe(), cause)
+	}
+	delay := s.w.o.opts.backoffStart
+	for attempt := 1; ; attempt++ {
+		if cause != nil {
+			s.log.Info("scanner reconnecting", zap.Int("attempt", attempt), zap.Duration("backoff", delay), zap.Error(cause))
+			if err := s.sleep(jitter(delay)); err != nil {
+				return nil
+			}
+			delay = min(delay*2, s.w.o.opts.backoffMax)
+		}
+		opt := s.opt.Impls()
+		if s.last != nil {
+			opt.DeliverPolicy = walimpls.StartAfter(s.last)
+		}
+		inner, err := s.w.impl.Read(s.ctx, opt)
+		if err == nil {
+			s.inner = inner
+			return nil
+		}
+		if s.ctx.Err() != nil {
+			return nil
+		}
+		if !walimpls.IsRetryable(err) {
+			return fmt.Errorf("scanner %q on %s: reopen: %w", s.opt.Name, s.w.describe(), err)
+		}
+		cause = err
+	}
+}
+
+func (s *scanner) sleep(d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-s.ctx.Done():
+		return s.ctx.Err()
+	}
+}
+
+// jitter picks uniformly in [d/2, d], so reconnecting scanners spread out.
+func jitter(d time.Duration) time.Duration {
+	if d <= 1 {
+		return d
+	}
+	return d/2 + rand.N(d/2+1)
+}

@@ -1,0 +1,319 @@
+package adaptor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/mqwal/mqwal/adaptor/interceptors"
+	"github.com/mqwal/mqwal/message"
+	"github.com/mqwal/mqwal/wal"
+	"github.com/mqwal/mqwal/walimpls"
+)
+
+// walAdaptor is a wal.WAL over a driver WAL.
+type walAdaptor struct {
+	o       *opener
+	impl    walimpls.WALImpls
+	channel wal.Channel
+	log     *zap.Logger
+	ics     []interceptors.Interceptor
+	chain   interceptors.AppendFunc
+	reads   []interceptors.ReadInterceptor
+	cache   *cache // nil: no write-ahead cache
+	flow    *interceptors.FlowLimiter
+
+	// abortCtx ends when Close gives up waiting for in-flight appends; each
+	// append's ctx is cancelled with it.
+	abortCtx context.Context
+	abort    context.CancelFunc
+
+	mu        sync.Mutex
+	closed    bool
+	inflight  sync.WaitGroup
+	scanners  map[*scanner]struct{}
+	available chan struct{}
+	availOnce sync.Once
+	closeOnce sync.Once
+}
+
+var _ wal.WAL = (*walAdaptor)(nil)
+
+func newWAL(o *opener, impl walimpls.WALImpls, ics []interceptors.Interceptor) *walAdaptor {
+	ch := impl.Channel()
+	w := &walAdaptor{
+		o:         o,
+		impl:      impl,
+		channel:   ch,
+		log:       o.log.With(zap.String("channel", ch.Name), zap.Int64("term", ch.Term)),
+		ics:       ics,
+		flow:      interceptors.NewFlowLimiter(o.opts.maxInFlightBytes),
+		scanners:  map[*scanner]struct{}{},
+		available: make(chan struct{}),
+	}
+	w.abortCtx, w.abort = context.WithCancel(context.Background())
+	if ch.AccessMode == wal.ReadWrite {
+		size := o.opts.cacheBytes
+		if size < 0 {
+			size = 0
+			if o.impl.Capabilities().Fencing {
+				size = DefaultWriteAheadCache
+			}
+		}
+		if size > 0 {
+			w.cache = newCache(size)
+		}
+	}
+	// Build the chain inside out, so ics[0] runs first.
+	chain := w.appendToDriver
+	for i := len(ics) - 1; i >= 0; i-- {
+		if ai, ok := ics[i].(interceptors.AppendInterceptor); ok {
+			next := chain
+			chain = func(ctx context.Context, msg message.MutableMessage) (*wal.AppendResult, error) {
+				return ai.DoAppend(ctx, msg, next)
+			}
+		}
+	}
+	w.chain = chain
+	for _, ic := range ics {
+		if ri, ok := ic.(interceptors.ReadInterceptor); ok {
+			w.reads = append(w.reads, ri)
+		}
+	}
+	return w
+}
+
+func (w *walAdaptor) WALName() string      { return w.o.walName }
+func (w *walAdaptor) Channel() wal.Channel { return w.channel }
+
+func (w *walAdaptor) describe() string {
+	return fmt.Sprintf("%s channel %q", w.o.walName, w.channel.Name)
+}
+
+func (w *walAdaptor) runOpenHooks(ctx context.Context) error {
+	for _, ic := range w.ics {
+		if oi, ok := ic.(interceptors.OpenInterceptor); ok {
+			if err := w.begin(); err != nil {
+				return err
+			}
+			err := oi.OnOpen(ctx, w.appendWithAbort)
+			w.inflight.Done()
+			if err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// begin registers one operation that Close must wait for.
+func (w *walAdaptor) begin() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed {
+		return fmt.Errorf("%w: %s", wal.ErrClosed, w.describe())
+	}
+	w.inflight.Add(1)
+	return nil
+}
+
+// admit runs the checks every append makes before it holds any resource.
+func (w *walAdaptor) admit(msg message.MutableMessage) error {
+	if w.channel.AccessMode == wal.ReadOnly {
+		return fmt.Errorf("%w: append on %s", wal.ErrReadOnly, w.describe())
+	}
+	if msg == nil {
+		return fmt.Errorf("%w: append of a nil message", wal.ErrInvalidArgument)
+	}
+	return msg.Properties().ValidateUser()
+}
+
+func (w *walAdaptor) Append(ctx context.Context, msg message.MutableMessage) (*wal.AppendResult, error) {
+	if err := w.begin(); err != nil {
+		return nil, err
+	}
+	defer w.inflight.Done()
+	if err := w.admit(msg); err != nil {
+		return nil, err
+	}
+	n := int64(msg.EstimateSize())
+	if err := w.flow.Acquire(ctx, n); err != nil {
+		return nil, err
+	}
+	defer w.flow.Release(n)
+	return w.appendWithAbort(ctx, msg)
+}
+
+func (w *walAdaptor) AppendAsync(ctx context.Context, msg message.MutableMessage, cb func(*wal.AppendResult, error)) {
+	if cb == nil {
+		cb = func(*wal.AppendResult, error) {}
+	}
+	if err := w.begin(); err != nil {
+		cb(nil, err)
+		return
+	}
+	if err := w.admit(msg); err != nil {
+		w.inflight.Done()
+		cb(nil, err)
+		return
+	}
+	n := int64(msg.EstimateSize())
+	if err := w.flow.Acquire(ctx, n); err != nil {
+		w.inflight.Done()
+		cb(nil, err)
+		return
+	}
+	go func() {
+		res, err := w.appendWithAbort(ctx, msg)
+		w.flow.Release(n)
+		w.inflight.Done()
+		cb(res, err)
+	}()
+}
+
+// appendWithAbort runs the chain with a ctx that Close can cancel once its
+// wait for in-flight appends times out.
+func (w *walAdaptor) appendWithAbort(ctx context.Context, msg message.MutableMessage) (*wal.AppendResult, error) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	stop := context.AfterFunc(w.abortCtx, func() {
+		cancel(fmt.Errorf("%w: %s closed while the append was in flight", wal.ErrClosed, w.describe()))
+	})
+	res, err := w.chain(ctx, msg)
+	stop()
+	cancel(nil)
+	if err != nil && errors.Is(err, wal.ErrFenced) {
+		w.markUnavailable("fenced by a higher term")
+	}
+	return res, err
+}
+
+// appendToDriver is the end of the chain.
+func (w *walAdaptor) appendToDriver(ctx context.Context, msg message.MutableMessage) (*wal.AppendResult, error) {
+	var t uint64
+	if w.cache != nil {
+		t = w.cache.begin()
+	}
+	id, err := w.impl.Append(ctx, msg)
+	if w.cache != nil {
+		w.cache.complete(t, msg, id, w.channel.Name, err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &wal.AppendResult{MessageID: id, Term: w.channel.Term}, nil
+}
+
+func (w *walAdaptor) Truncate(ctx context.Context, id message.MessageID) error {
+	if err := w.begin(); err != nil {
+		return err
+	}
+	defer w.inflight.Done()
+	if err := w.impl.Truncate(ctx, id); err != nil {
+		return err
+	}
+	w.log.Info("truncated", zap.Stringer("through", id))
+	return nil
+}
+
+func (w *walAdaptor) Read(ctx context.Context, opt wal.ReadOption) (wal.Scanner, error) {
+	if err := w.begin(); err != nil {
+		return nil, err
+	}
+	defer w.inflight.Done()
+	if err := opt.Validate(w.o.walName); err != nil {
+		return nil, err
+	}
+	inner, err := w.impl.Read(ctx, opt.Impls())
+	if err != nil {
+		return nil, err
+	}
+	s := newScanner(w, opt, inner)
+	w.mu.Lock()
+	if w.closed {
+		w.mu.Unlock()
+		s.stop(fmt.Errorf("%w: %s", wal.ErrClosed, w.describe()))
+		return nil, fmt.Errorf("%w: %s", wal.ErrClosed, w.describe())
+	}
+	w.scanners[s] = struct{}{}
+	w.mu.Unlock()
+	s.start()
+	return s, nil
+}
+
+func (w *walAdaptor) removeScanner(s *scanner) {
+	w.mu.Lock()
+	delete(w.scanners, s)
+	w.mu.Unlock()
+}
+
+func (w *walAdaptor) Available() <-chan struct{} { return w.available }
+
+func (w *walAdaptor) IsAvailable() bool {
+	select {
+	case <-w.available:
+		return false
+	default:
+		return true
+	}
+}
+
+func (w *walAdaptor) markUnavailable(why string) {
+	w.availOnce.Do(func() {
+		close(w.available)
+		w.log.Info("wal unavailable", zap.String("reason", why))
+	})
+}
+
+// Close: stop new work, wait for in-flight appends up to the close timeout
+// (then cancel them), end the scanners, close the driver, then the
+// interceptors.
+func (w *walAdaptor) Close() {
+	w.closeOnce.Do(func() {
+		w.mu.Lock()
+		w.closed = true
+		w.mu.Unlock()
+		w.markUnavailable("closed")
+		drained := make(chan struct{})
+		go func() { w.inflight.Wait(); close(drained) }()
+		timer := time.NewTimer(w.o.opts.closeTimeout)
+		select {
+		case <-drained:
+		case <-timer.C:
+			w.log.Warn("close: in-flight appends still running after the close timeout; cancelling them", zap.Duration("timeout", w.o.opts.closeTimeout))
+			w.abort()
+		}
+		timer.Stop()
+		w.stopScanners()
+		w.impl.Close()
+		<-drained // the driver fails what it still holds once closed
+		w.abort()
+		for _, ic := range w.ics {
+			ic.Close()
+		}
+		if w.cache != nil {
+			w.cache.disable()
+		}
+		w.o.remove(w)
+		w.log.Info("wal closed")
+	})
+}
+
+// closeNow closes a WAL that was never handed out.
+func (w *walAdaptor) closeNow() { w.Close() }
+
+func (w *walAdaptor) stopScanners() {
+	w.mu.Lock()
+	ss := make([]*scanner, 0, len(w.scanners))
+	for s := range w.scanners {
+		ss = append(ss, s)
+	}
+	w.mu.Unlock()
+	cause := fmt.Errorf("%w: %s", wal.ErrClosed, w.describe())
+	for _, s := range ss {
+		s.stop(cause)
+	}
+}

@@ -1,0 +1,24 @@
+// Package wal is the write-ahead log interface applications use: an Opener
+// opens one WAL per channel, a WAL appends and truncates, and a Scanner reads
+// a channel in ID order.
+//
+// The implementation behind these interfaces is package adaptor, which turns
+// any walimpls driver into a WAL with lifetime management, interceptors
+// (term stamping and read-side fencing, size limit, metrics, logging, flow
+// control), resilient scanners and a write-ahead cache. Most programs get an
+// Opener in one line from wal/registry:
+//
+//	opener, err := registry.MustGetBuilder("rmq").Build()
+//	w, err := opener.Open(ctx, &wal.OpenOption{Channel: wal.Channel{Name: "orders", Term: 1}})
+//	res, err := w.Append(ctx, message.NewMutableMessage(payload, nil))
+//	s, err := w.Read(ctx, wal.ReadOption{DeliverPolicy: wal.DeliverAll()})
+//	for msg := range s.Chan() { ... }
+//
+// The types that mean the same thing in the driver contract (Channel,
+// AccessMode, DeliverPolicy, Capabilities, the sentinel errors) are aliases
+// of the walimpls ones, so an application imports only wal and message.
+//
+// Lifetimes nest as in walimpls: closing an Opener closes its WALs, closing a
+// WAL ends its scanners. After Close every call returns an error wrapping
+// ErrClosed.
+package wal
