@@ -1,0 +1,80 @@
+// Package pulsartest is an in-process Pulsar broker for tests: a server for
+// the Pulsar binary protocol that the unmodified
+// github.com/apache/pulsar-client-go client (v0.19.0) connects to, with
+// in-memory or on-disk topics, a Restart that keeps data, and fault hooks.
+//
+//	b, err := pulsartest.Start(pulsartest.WithDeduplication(true))
+//	...
+//	defer b.Close()
+//	client, err := pulsar.NewClient(pulsar.ClientOptions{URL: b.URL()})
+//
+// # Fidelity
+//
+// Implemented, as a real broker (Pulsar 3.x/4.x) behaves towards the Go
+// client:
+//   - Connection: CONNECT/CONNECTED with max_message_size (default 5 MiB),
+//     PING/PONG both ways (the broker pings idle clients and drops those
+//     silent for twice the keep-alive interval), frame checksums (CRC32C,
+//     magic 0x0e01) verified on every SEND.
+//   - LOOKUP (always this broker, authoritative) and PARTITIONED_METADATA
+//     (always 0 partitions: every topic is non-partitioned), topic
+//     auto-creation on first use, GET_TOPICS_OF_NAMESPACE.
+//   - PRODUCER with access modes Shared and Exclusive: a second producer
+//     next to an exclusive one, an exclusive one next to shared ones, or a
+//     second producer with the same name gets ProducerBusy; topic_epoch is
+//     kept per topic (persisted) and a producer bringing an older epoch gets
+//     ProducerFenced. WaitForExclusive and ExclusiveWithFencing are treated
+//     as Exclusive.
+//   - SEND with single messages and batches (stored verbatim, any
+//     compression), SEND_RECEIPTs in send order, message ids (ledger,
+//     entry, batch index) where each broker run writes a new ledger with a
+//     higher id and entries count from 0.
+//   - Deduplication (WithDeduplication): the highest sequence id stored per
+//     producer name, last_sequence_id in PRODUCER_SUCCESS, a duplicate
+//     answered with a receipt for -1:-1 and not stored. Like a real broker
+//     it compares a batch by its first sequence id unless the SEND carries
+//     highest_sequence_id.
+//   - SUBSCRIBE for readers (non-durable, start message id, earliest,
+//     latest) and durable subscriptions of type Exclusive, Failover (the
+//     first consumer is the active one) and Shared/Key_Shared (round robin,
+//     no key affinity); FLOW permits counted in messages, a batch taking as
+//     many as it holds; MESSAGE with redelivery_count; ACK individual and
+//     cumulative, with ACK_RESPONSE when the client asks for one;
+//     REDELIVER_UNACKNOWLEDGED_MESSAGES; unacknowledged messages are
+//     redelivered when a consumer goes away; UNSUBSCRIBE.
+//   - SEEK by message id or publish time: the cursor is reset, the
+//     subscription's consumers get CLOSE_CONSUMER, then the seek gets
+//     SUCCESS, which is the order the client relies on.
+//   - GET_LAST_MESSAGE_ID with batch_index n-1 for a batch (-1 otherwise),
+//     entry -1 for an empty topic, and the mark-delete position.
+//   - CLOSE_PRODUCER, CLOSE_CONSUMER; frames over max_message_size plus 10
+//     KiB close the connection, as a real broker's frame decoder does.
+//   - Storage (WithDataDir): one append-only, checksummed, fsynced file per
+//     topic with entries, cursors (mark-delete position and individual
+//     acknowledgements) and the producer epoch; deduplication state is
+//     rebuilt from the stored entries; a torn tail is truncated on load.
+//
+// Not implemented: authentication and authorization (any credentials are
+// accepted), TLS, partitioned topics, schemas (GET_SCHEMA and
+// GET_OR_CREATE_SCHEMA are answered with an error; a schema sent with
+// PRODUCER or SUBSCRIBE is ignored), transactions (the coordinator connect
+// is refused), geo-replication, chunking-aware dispatch, delayed delivery
+// (deliver_at_time is ignored), retention, TTL, backlog quotas, compaction,
+// topic termination, non-persistent topics as such (they are stored like
+// persistent ones), batch index acknowledgements (an ack with an ack set
+// that still has unacknowledged messages is ignored), consumer priority and
+// the broker entry metadata.
+//
+// Known differences:
+//   - A reader always gets the whole entry of its start message id, also when
+//     the start is exclusive and not a batch; the client drops what lies
+//     before its start. A real broker skips that entry itself.
+//   - Nothing is ever trimmed, so entries acknowledged by every subscription
+//     stay readable.
+//   - One lock serialises the broker; a store with a data directory fsyncs
+//     each record before answering, with no group commit.
+//   - Unsupported requests that carry a request id get an ERROR
+//     (NotAllowedError); a command the broker cannot answer, a malformed
+//     frame or a frame that is not CONNECT first closes that connection
+//     with a logged error, while the broker keeps serving other clients.
+package pulsartest

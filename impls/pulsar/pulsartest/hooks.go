@@ -1,0 +1,88 @@
+package pulsartest
+
+// StoredMessage describes an entry the broker has just stored, before its
+// SEND_RECEIPT goes out. It is what a store hook sees.
+type StoredMessage struct {
+	Topic       string
+	Producer    string
+	SequenceID  uint64
+	LedgerID    int64
+	EntryID     int64
+	NumMessages int
+}
+
+// DropNextReceipt arms a one-shot fault: the next message stored on topic
+// (any topic if topic is "") is stored, then its connection is closed
+// instead of sending the receipt. The client sees a lost receipt and resends
+// on reconnect: without deduplication that stores the message twice, with
+// it the broker answers the resend as a duplicate. Calls accumulate.
+func (b *Broker) DropNextReceipt(topic string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.dropNext[topic]++
+}
+
+// SetStoreHook installs fn, called with the broker lock held after each
+// stored entry and before its receipt; when it returns true the connection
+// is closed instead of sending the receipt. fn must not call the Broker. A
+// nil fn removes the hook.
+func (b *Broker) SetStoreHook(fn func(StoredMessage) bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.storeHook = fn
+}
+
+// dropReceiptLocked reports whether the receipt for m must be dropped.
+func (b *Broker) dropReceiptLocked(m StoredMessage) bool {
+	for _, key := range [2]string{m.Topic, ""} {
+		if b.dropNext[key] > 0 {
+			b.dropNext[key]--
+			return true
+		}
+	}
+	return b.storeHook != nil && b.storeHook(m)
+}
+
+// PauseDelivery stops sending MESSAGE frames to every consumer; permits keep
+// accumulating. Sends, receipts and all requests are still answered.
+func (b *Broker) PauseDelivery() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.paused = true
+}
+
+// ResumeDelivery undoes PauseDelivery and delivers what waited.
+func (b *Broker) ResumeDelivery() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.paused = false
+	for _, t := range b.topics {
+		for _, s := range t.subs {
+			s.dispatchLocked()
+		}
+	}
+}
+
+// NumMessages returns how many messages (not entries: a batch counts as its
+// size) topic holds, or 0 for an unknown topic. Tests use it to prove a
+// duplicate was not stored.
+func (b *Broker) NumMessages(topic string) int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	t := b.topics[topic]
+	if t == nil {
+		return 0
+	}
+	n := 0
+	for i := range t.entries {
+		n += int(t.entries[i].info.numMessages)
+	}
+	return n
+}
+
+// NumConnections returns the number of client connections currently open.
+func (b *Broker) NumConnections() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.conns)
+}
