@@ -1,0 +1,16 @@
+package rmq
+
+import (
+	"os"
+	"testing"
+
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) {
+	// The crash test re-executes this binary as the appender it kills.
+	if os.Getenv(envCrashChild) != "" {
+		os.Exit(crashChild())
+	}
+	goleak.VerifyTestMain(m)
+}

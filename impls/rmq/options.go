@@ -1,0 +1,175 @@
+package rmq
+
+import (
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/mqwal/mqwal/walimpls"
+)
+
+// Name is the backend name of this driver.
+const Name = "rmq"
+
+// Defaults.
+const (
+	// DefaultPath is the data directory unless WithPath or MQWAL_RMQ_PATH
+	// says otherwise.
+	DefaultPath = "./mqwal-data"
+	// EnvPath names the environment variable that sets the data directory
+	// when WithPath is not given.
+	EnvPath = "MQWAL_RMQ_PATH"
+	// DefaultMaxMessageSize is the message size limit unless
+	// WithMaxMessageSize changes it.
+	DefaultMaxMessageSize = 64 << 20
+	// DefaultGroupCommitWindow is how long SyncGroup holds the next fsync
+	// back to collect more appends.
+	DefaultGroupCommitWindow = 100 * time.Microsecond
+	// DefaultMemTableSize is Pebble's memtable size for a log workload.
+	DefaultMemTableSize = 64 << 20
+	// DefaultCompactionWorkers is Pebble's compaction concurrency.
+	DefaultCompactionWorkers = 2
+)
+
+// SyncMode says when an Append returns relative to the disk.
+type SyncMode int
+
+const (
+	// SyncAlways ("sync", the default): an append returns after the log is
+	// fsynced. Concurrent appends share fsyncs without waiting for each other.
+	SyncAlways SyncMode = iota
+	// SyncGroup ("group"): as SyncAlways, but after each fsync the next one
+	// waits up to the group commit window so more appends share it.
+	SyncGroup
+	// SyncNone ("none"): an append returns once written to the OS; it is lost
+	// on a machine crash or power loss. Unsafe: tests and benchmarks only.
+	SyncNone
+)
+
+func (m SyncMode) String() string {
+	switch m {
+	case SyncAlways:
+		return "sync"
+	case SyncGroup:
+		return "group"
+	case SyncNone:
+		return "none"
+	}
+	return fmt.Sprintf("SyncMode(%d)", int(m))
+}
+
+// ParseSyncMode parses "sync", "group" or "none" (the config form).
+func ParseSyncMode(s string) (SyncMode, error) {
+	for _, m := range []SyncMode{SyncAlways, SyncGroup, SyncNone} {
+		if s == m.String() {
+			return m, nil
+		}
+	}
+	return 0, fmt.Errorf("%w: rmq sync mode %q: use sync, group or none", walimpls.ErrInvalidArgument, s)
+}
+
+// Option configures a Builder.
+type Option interface{ apply(*Builder) }
+
+type optionFunc func(*Builder)
+
+func (f optionFunc) apply(b *Builder) { f(b) }
+
+// WithPath sets the data directory; it wins over MQWAL_RMQ_PATH.
+func WithPath(dir string) Option {
+	return optionFunc(func(b *Builder) { b.path, b.pathSet = dir, true })
+}
+
+// WithSyncMode sets when appends return; see SyncMode.
+func WithSyncMode(m SyncMode) Option { return optionFunc(func(b *Builder) { b.syncMode = m }) }
+
+// WithGroupCommitWindow sets how long SyncGroup delays the next fsync. It
+// applies to the Pebble instance of the directory, so it counts only for the
+// first opener of a directory in a process.
+func WithGroupCommitWindow(d time.Duration) Option {
+	return optionFunc(func(b *Builder) { b.groupWindow = d })
+}
+
+// WithMaxMessageSize sets the largest message (payload plus properties)
+// accepted; n <= 0 means no limit of the driver's own.
+func WithMaxMessageSize(n int) Option {
+	return optionFunc(func(b *Builder) { b.maxSize = max(n, 0) })
+}
+
+// WithPebbleOptions lets fn adjust the Pebble options after the driver's
+// log tuning is applied (memtable size, compaction workers, compression,
+// cache, FS, logger). Like every Pebble option it counts only for the first
+// opener of a directory in a process, which opens the database.
+func WithPebbleOptions(fn func(*pebble.Options)) Option {
+	return optionFunc(func(b *Builder) { b.pebbleTuning = append(b.pebbleTuning, fn) })
+}
+
+// Builder builds rmq openers. It is immutable once built and safe for
+// concurrent use.
+type Builder struct {
+	path         string
+	pathSet      bool
+	syncMode     SyncMode
+	groupWindow  time.Duration
+	maxSize      int
+	pebbleTuning []func(*pebble.Options)
+}
+
+// NewBuilder returns a builder with the defaults changed by opts.
+func NewBuilder(opts ...Option) *Builder {
+	b := &Builder{syncMode: SyncAlways, groupWindow: DefaultGroupCommitWindow, maxSize: DefaultMaxMessageSize}
+	for _, o := range opts {
+		o.apply(b)
+	}
+	return b
+}
+
+// Name is "rmq".
+func (b *Builder) Name() string { return Name }
+
+// Path is the data directory Build would use now: WithPath, else
+// $MQWAL_RMQ_PATH, else DefaultPath.
+func (b *Builder) Path() string {
+	if b.pathSet {
+		return b.path
+	}
+	if p := os.Getenv(EnvPath); p != "" {
+		return p
+	}
+	return DefaultPath
+}
+
+func (b *Builder) validate() error {
+	switch {
+	case b.Path() == "":
+		return fmt.Errorf("%w: rmq path is empty", walimpls.ErrInvalidArgument)
+	case b.syncMode != SyncAlways && b.syncMode != SyncGroup && b.syncMode != SyncNone:
+		return fmt.Errorf("%w: rmq sync mode %v is unknown", walimpls.ErrInvalidArgument, b.syncMode)
+	case b.groupWindow < 0:
+		return fmt.Errorf("%w: rmq group commit window %v is negative", walimpls.ErrInvalidArgument, b.groupWindow)
+	}
+	return nil
+}
+
+// pebbleOptions is Pebble tuned for an append-only log, then the user's
+// overrides.
+func (b *Builder) pebbleOptions() *pebble.Options {
+	o := &pebble.Options{
+		MemTableSize:                DefaultMemTableSize,
+		MemTableStopWritesThreshold: 4,
+		CompactionConcurrencyRange:  func() (int, int) { return DefaultCompactionWorkers, DefaultCompactionWorkers },
+		L0CompactionThreshold:       4,
+		L0StopWritesThreshold:       64,
+		Logger:                      quietLogger{},
+	}
+	o.ApplyCompressionSettings(func() pebble.DBCompressionSettings { return pebble.DBCompressionNone })
+	if b.syncMode == SyncGroup && b.groupWindow > 0 {
+		w := b.groupWindow
+		o.WALMinSyncInterval = func() time.Duration { return w }
+	}
+	for _, fn := range b.pebbleTuning {
+		fn(o)
+	}
+	return o
+}

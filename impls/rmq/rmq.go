@@ -1,0 +1,239 @@
+package rmq
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/mqwal/mqwal/message"
+	"github.com/mqwal/mqwal/walimpls"
+	"github.com/mqwal/mqwal/walimpls/helper"
+	"github.com/mqwal/mqwal/walimpls/registry"
+)
+
+func init() {
+	helper.RegisterInt64ID(Name)
+	registry.RegisterBuilder(NewBuilder())
+}
+
+// Build validates the configuration and opens (or shares, within the
+// process) the Pebble database of the data directory. A directory held by
+// another process fails with an error wrapping walimpls.ErrUnavailable and
+// Pebble's lock error.
+func (b *Builder) Build() (walimpls.OpenerImpls, error) {
+	if err := b.validate(); err != nil {
+		return nil, err
+	}
+	s, err := acquireStore(b)
+	if err != nil {
+		return nil, err
+	}
+	o := &opener{
+		store: s,
+		caps:  walimpls.Capabilities{Fencing: true, PhysicalTruncate: true, MaxMessageSize: b.maxSize},
+		write: pebble.Sync,
+	}
+	if b.syncMode == SyncNone {
+		o.write = pebble.NoSync
+	}
+	return o, nil
+}
+
+type opener struct {
+	store *store
+	caps  walimpls.Capabilities
+	write *pebble.WriteOptions
+	wals  helper.Lifetime
+	once  sync.Once
+}
+
+func (o *opener) Capabilities() walimpls.Capabilities { return o.caps }
+
+func (o *opener) Open(ctx context.Context, opt *walimpls.OpenOption) (walimpls.WALImpls, error) {
+	if err := opt.Validate(); err != nil {
+		return nil, err
+	}
+	if err := o.wals.Check("rmq opener"); err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if err := o.store.begin("open"); err != nil {
+		return nil, err
+	}
+	defer o.store.ops.RUnlock()
+	ch, err := o.store.channel(opt.Channel.Name)
+	if err != nil {
+		return nil, err
+	}
+	if opt.Channel.AccessMode == walimpls.ReadWrite {
+		if err := o.fence(ch, opt.Channel.Term); err != nil {
+			return nil, err
+		}
+	}
+	w := &wal{WALBase: helper.NewWALBase(Name, opt.Channel, o.caps.MaxMessageSize), opener: o, ch: ch}
+	remove, err := o.wals.Add("rmq opener", func() { w.Close() })
+	if err != nil {
+		return nil, err
+	}
+	w.removeFromOpener = remove
+	return w, nil
+}
+
+// fence raises the channel's term to term (persisted before it counts), or
+// fails with ErrFenced if a higher term opened the channel already.
+func (o *opener) fence(ch *channelState, term int64) error {
+	ch.mu.Lock()
+	defer ch.mu.Unlock()
+	switch {
+	case term < ch.term:
+		return fmt.Errorf("%w: rmq channel %q: open with term %d, the channel's term is %d", walimpls.ErrFenced, ch.name, term, ch.term)
+	case term == ch.term:
+		return nil
+	}
+	if err := o.store.commit(pebble.Sync, func(b *pebble.Batch) error {
+		return b.Set(metaKey(ch.id, metaTerm), encodeUint64(uint64(term)), nil)
+	}); err != nil {
+		return fmt.Errorf("rmq channel %q: persist term %d: %w", ch.name, term, err)
+	}
+	ch.term = term
+	return nil
+}
+
+// Close closes every WAL of the opener, then releases the database (the
+// last opener of a directory closes it).
+func (o *opener) Close() {
+	o.wals.Close()
+	o.once.Do(func() {
+		if err := o.store.release(); err != nil {
+			quietLogger{}.Errorf("%v", err)
+		}
+	})
+}
+
+type wal struct {
+	*helper.WALBase
+	opener           *opener
+	ch               *channelState
+	removeFromOpener func()
+}
+
+func (w *wal) Append(ctx context.Context, msg message.MutableMessage) (message.MessageID, error) {
+	if err := w.CheckAppend(ctx, msg); err != nil {
+		return nil, err
+	}
+	s := w.opener.store
+	if err := s.begin("append"); err != nil {
+		return nil, err
+	}
+	defer s.ops.RUnlock()
+	if err := s.failed(); err != nil {
+		return nil, err
+	}
+	b := s.db.NewBatch()
+	defer b.Close()
+	op := b.SetDeferred(dataKeyLen, message.EncodedRecordSize(msg.Payload(), msg.Properties()))
+	// Encode straight into the batch: no intermediate copy of the payload.
+	message.EncodeRecord(op.Value[:0], msg.Payload(), msg.Properties())
+
+	seq, err := w.apply(b, op)
+	if err != nil {
+		return nil, err
+	}
+	if w.opener.write.Sync {
+		if err := b.SyncWait(); err != nil {
+			s.fail(err)
+			return nil, fmt.Errorf("%w: rmq channel %q: sync of sequence %d: %w", walimpls.ErrOutcomeUnknown, w.ch.name, seq, err)
+		}
+	}
+	w.ch.durable(seq)
+	return helper.NewInt64ID(Name, int64(seq)), nil
+}
+
+// apply assigns the next sequence and hands the batch to Pebble's commit
+// pipeline under the channel lock, so sequences enter the log in order and
+// a fenced writer can never slip one in. The fsync is awaited outside the
+// lock: that is what lets concurrent appends share it.
+func (w *wal) apply(b *pebble.Batch, op *pebble.DeferredBatchOp) (uint64, error) {
+	c, s := w.ch, w.opener.store
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.term > w.Channel().Term {
+		return 0, fmt.Errorf("%w: rmq channel %q: append with term %d, the channel's term is %d", walimpls.ErrFenced, c.name, w.Channel().Term, c.term)
+	}
+	if err := s.failed(); err != nil {
+		return 0, err
+	}
+	seq := c.next
+	appendDataKey(op.Key[:0], c.id, seq)
+	if err := op.Finish(); err != nil {
+		return 0, fmt.Errorf("rmq channel %q: %w", c.name, err)
+	}
+	err := s.guard(func() error {
+		if w.opener.write.Sync {
+			return s.db.ApplyNoSyncWait(b, w.opener.write)
+		}
+		return s.db.Apply(b, w.opener.write)
+	})
+	if err != nil {
+		s.fail(err)
+		return 0, fmt.Errorf("%w: rmq channel %q: write sequence %d: %w", walimpls.ErrOutcomeUnknown, c.name, seq, err)
+	}
+	c.next++
+	return seq, nil
+}
+
+func (w *wal) Truncate(ctx context.Context, id message.MessageID) error {
+	if err := w.CheckTruncate(ctx, id); err != nil {
+		return err
+	}
+	seq, err := seqOf(id)
+	if err != nil {
+		return err
+	}
+	s := w.opener.store
+	if err := s.begin("truncate"); err != nil {
+		return err
+	}
+	defer s.ops.RUnlock()
+	c := w.ch
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.term > w.Channel().Term {
+		return fmt.Errorf("%w: rmq channel %q: truncate with term %d, the channel's term is %d", walimpls.ErrFenced, c.name, w.Channel().Term, c.term)
+	}
+	if seq >= c.end {
+		return fmt.Errorf("%w: truncate to %v, beyond the last appended message of channel %q", walimpls.ErrInvalidArgument, id, c.name)
+	}
+	if seq < c.first {
+		return nil
+	}
+	// One range tombstone plus the new start, atomically: never key by key.
+	if err := s.commit(w.opener.write, func(b *pebble.Batch) error {
+		if err := b.DeleteRange(dataKey(c.id, c.first), dataKey(c.id, seq+1), nil); err != nil {
+			return err
+		}
+		return b.Set(metaKey(c.id, metaFirst), encodeUint64(seq+1), nil)
+	}); err != nil {
+		return fmt.Errorf("rmq channel %q: truncate to %d: %w", c.name, seq, err)
+	}
+	c.first = seq + 1
+	c.notifyLocked()
+	return nil
+}
+
+func seqOf(id message.MessageID) (uint64, error) {
+	i, ok := id.(helper.Int64ID)
+	if !ok || i.Value() < 0 {
+		return 0, fmt.Errorf("%w: MessageID %v is not an rmq sequence", walimpls.ErrInvalidArgument, id)
+	}
+	return uint64(i.Value()), nil
+}
+
+func (w *wal) Close() {
+	if w.WALBase.Close() {
+		w.removeFromOpener()
+	}
+}

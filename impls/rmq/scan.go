@@ -1,0 +1,152 @@
+package rmq
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/mqwal/mqwal/message"
+	"github.com/mqwal/mqwal/walimpls"
+	"github.com/mqwal/mqwal/walimpls/helper"
+)
+
+// A scanner reads at most this much per iterator before it closes the
+// iterator and hands the chunk to its consumer, so a slow consumer never
+// pins memtables or sstables and memory stays at buffer + one chunk.
+const (
+	chunkMessages = 256
+	chunkBytes    = 4 << 20
+)
+
+// fromFirstRetained stands for DeliverAll's start, resolved when the scan
+// begins, so a truncation between Read and the first read is no error.
+const fromFirstRetained = -1
+
+func (w *wal) Read(ctx context.Context, opt walimpls.ReadOption) (walimpls.ScannerImpls, error) {
+	if err := w.CheckRead(ctx, opt); err != nil {
+		return nil, err
+	}
+	start, err := w.startSeq(opt.DeliverPolicy)
+	if err != nil {
+		return nil, err
+	}
+	return w.StartScanner(opt, func(ctx context.Context, emit helper.Emit) error {
+		return w.scan(ctx, start, emit)
+	})
+}
+
+// startSeq resolves a policy now; Latest means "after the scanner opened".
+func (w *wal) startSeq(p walimpls.DeliverPolicy) (int64, error) {
+	first, end, _ := w.ch.view()
+	var start uint64
+	switch p.Kind() {
+	case walimpls.DeliverKindAll:
+		return fromFirstRetained, nil
+	case walimpls.DeliverKindLatest:
+		return int64(end), nil
+	case walimpls.DeliverKindStartFrom, walimpls.DeliverKindStartAfter:
+		seq, err := seqOf(p.ID())
+		if err != nil {
+			return 0, err
+		}
+		start = seq
+		if p.Kind() == walimpls.DeliverKindStartAfter {
+			start++
+		}
+	}
+	if start < first {
+		return 0, fmt.Errorf("%w: %v on rmq channel %q: messages before sequence %d are truncated",
+			walimpls.ErrOutOfRange, p, w.ch.name, first)
+	}
+	return int64(start), nil
+}
+
+func (w *wal) scan(ctx context.Context, start int64, emit helper.Emit) error {
+	pos := uint64(start)
+	if start == fromFirstRetained {
+		pos, _, _ = w.ch.view()
+	}
+	var chunk []message.ImmutableMessage
+	for {
+		first, end, changed := w.ch.view()
+		if pos < first {
+			// Truncated while this scanner was behind: never skip silently.
+			return fmt.Errorf("%w: rmq channel %q truncated past sequence %d while scanning", walimpls.ErrOutOfRange, w.ch.name, pos)
+		}
+		if pos >= end {
+			select {
+			case <-changed:
+				continue
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		var err error
+		chunk, err = w.readChunk(chunk[:0], pos, end)
+		if err != nil {
+			return err
+		}
+		for i, msg := range chunk {
+			if err := emit(msg); err != nil {
+				return err
+			}
+			chunk[i] = nil
+		}
+		pos += uint64(len(chunk))
+	}
+}
+
+// readChunk reads the durable messages from pos on, up to end and the chunk
+// bounds, with an iterator that lives only for the chunk. A message missing
+// from [pos, end) means a truncation overtook the scanner.
+func (w *wal) readChunk(dst []message.ImmutableMessage, pos, end uint64) ([]message.ImmutableMessage, error) {
+	c := w.ch
+	end = min(end, pos+chunkMessages)
+	it, err := w.opener.store.db.NewIter(&pebble.IterOptions{LowerBound: dataKey(c.id, pos), UpperBound: dataKey(c.id, end)})
+	if err != nil {
+		return dst, fmt.Errorf("%w: rmq channel %q: read at %d: %w", walimpls.ErrUnavailable, c.name, pos, err)
+	}
+	defer it.Close()
+	bytes := 0
+	next := pos
+	for ok := it.First(); ok && bytes < chunkBytes; ok = it.Next() {
+		_, seq, err := parseDataKey(it.Key())
+		if err != nil {
+			return dst, err
+		}
+		if seq != next {
+			break
+		}
+		v, err := it.ValueAndErr()
+		if err != nil {
+			return dst, fmt.Errorf("%w: rmq channel %q: read sequence %d: %w", walimpls.ErrUnavailable, c.name, seq, err)
+		}
+		msg, err := decodeMessage(Name, c.name, seq, v)
+		if err != nil {
+			return dst, err
+		}
+		dst = append(dst, msg)
+		bytes += len(v)
+		next++
+	}
+	if err := it.Error(); err != nil {
+		return dst, fmt.Errorf("%w: rmq channel %q: read at %d: %w", walimpls.ErrUnavailable, c.name, next, err)
+	}
+	if len(dst) == 0 {
+		if first, _, _ := c.view(); pos < first {
+			return dst, fmt.Errorf("%w: rmq channel %q truncated past sequence %d while scanning", walimpls.ErrOutOfRange, c.name, pos)
+		}
+		return dst, fmt.Errorf("rmq channel %q: sequence %d is missing below the durable end %d: data directory damaged", c.name, pos, end)
+	}
+	return dst, nil
+}
+
+// decodeMessage turns a stored value into a message that owns its bytes
+// (Pebble reuses the iterator's buffers).
+func decodeMessage(walName, channel string, seq uint64, v []byte) (message.ImmutableMessage, error) {
+	payload, props, err := message.DecodeRecord(v)
+	if err != nil {
+		return nil, fmt.Errorf("rmq channel %q: record at sequence %d: %w", channel, seq, err)
+	}
+	return message.NewImmutableMessage(helper.NewInt64ID(walName, int64(seq)), channel, append([]byte(nil), payload...), props), nil
+}
