@@ -1,0 +1,28 @@
+# mqwal — common tasks. `make help` lists them.
+GO ?= go
+BENCHSTAT ?= $(GO) run golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da
+
+.PHONY: help build test test-race bench lint generate ci
+
+help: ## list targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+build: ## compile every package and command
+	$(GO) build ./...
+
+test: ## unit, conformance and embedded-broker tests
+	$(GO) test ./...
+
+test-race: ## the CI test command
+	$(GO) test -race ./...
+
+bench: ## benchmarks with their raw baselines, 5 runs each, summarized by benchstat
+	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./... | tee bench.txt
+	$(BENCHSTAT) bench.txt
+
+lint: ## go vet and a gofmt check
+	$(GO) vet ./...
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed: $$out"; exit 1; fi
+
+ci: ## what CI runs
+	bash .ci/run
