@@ -41,6 +41,13 @@
 // Errors wrap the backend's own error, so the cause stays visible:
 // fmt.Errorf("%w: kafka: produce %s: %w", walimpls.ErrUnavailable, topic, err).
 //
+// Writing a driver: implement the four interfaces; in the driver package's
+// init, call registry.RegisterBuilder with the builder and
+// message.RegisterMessageIDUnmarshaler for its IDs; then make the driver's
+// test call walimplstest.Run with a Harness that builds openers on a test
+// backend, listing the faults the backend can inject. The driver is done
+// when every case passes under -race.
+//
 // The helper package has the pieces that make a driver short (a scanner
 // pump, a lifetime guard, integer ID codecs); impls/memory is the reference
 // driver that uses them.
