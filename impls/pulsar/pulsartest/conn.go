@@ -1,6 +1,7 @@
 package pulsartest
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -62,6 +63,9 @@ func (c *conn) shutdown() {
 
 // write queues a frame. It never blocks on the network.
 func (c *conn) write(cmd *pb.BaseCommand, payload []byte) {
+	if c.log.Enabled(context.Background(), slog.LevelDebug) {
+		c.log.Debug("pulsartest: sending", "cmd", cmd.GetType().String(), "body", cmd.String())
+	}
 	c.wmu.Lock()
 	c.out = appendCommand(c.out, cmd, payload)
 	c.wmu.Unlock()
@@ -180,6 +184,9 @@ func errMissing(t pb.BaseCommand_Type) error {
 func (c *conn) handle(cmd *pb.BaseCommand, payload []byte) error {
 	b := c.b
 	t := cmd.GetType()
+	if c.log.Enabled(context.Background(), slog.LevelDebug) {
+		c.log.Debug("pulsartest: received", "cmd", t.String(), "body", cmd.String())
+	}
 	switch t {
 	case pb.BaseCommand_PING:
 		c.write(command(pb.BaseCommand_PONG), nil)

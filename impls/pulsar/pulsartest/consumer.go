@@ -170,10 +170,10 @@ func (b *Broker) handleSeek(c *conn, sk *pb.CommandSeek) {
 		}
 		o.c.write(cc, nil)
 	}
+	// A reader's non-durable subscription stays too: the client resubscribes
+	// with its old start message id, which a real broker ignores for a
+	// subscription that exists, so the reset cursor is what counts.
 	sub.consumers = nil
-	if !sub.durable {
-		delete(t.subs, sub.name)
-	}
 	c.writeSuccess(sk.GetRequestId())
 }
 
