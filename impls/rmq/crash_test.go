@@ -1,5 +1,239 @@
 package rmq
 
-const envCrashChild = "MQWAL_RMQ_CRASH_CHILD"
+import (
+	"bufio"
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
 
-func crashChild() int { return 0 }
+	"github.com/mqwal/mqwal/message"
+	"github.com/mqwal/mqwal/walimpls"
+	"github.com/mqwal/mqwal/walimpls/helper"
+)
+
+// The crash test re-executes the test binary as an appender (TestMain sees
+// envCrashChild) and kills it with SIGKILL.
+const (
+	envCrashChild = "MQWAL_RMQ_CRASH_CHILD"
+	envCrashDir   = "MQWAL_RMQ_CRASH_DIR"
+	envCrashTerm  = "MQWAL_RMQ_CRASH_TERM"
+	crashChannel  = "crash"
+	crashWriters  = 4
+)
+
+// crashPayload is the payload the child's writer g appends as its n-th
+// message in term: its first 20 bytes say (term, g, n), the rest follows
+// from them, so the parent can check messages that were written but never
+// reported as acked.
+func crashPayload(term, g, n uint64) []byte {
+	r := rand.New(rand.NewPCG(term<<32|g, n))
+	p := make([]byte, 24+r.IntN(3000))
+	binary.BigEndian.PutUint64(p, term)
+	binary.BigEndian.PutUint64(p[8:], g)
+	binary.BigEndian.PutUint64(p[16:], n)
+	for i := 24; i < len(p); i++ {
+		p[i] = byte(r.Uint32())
+	}
+	return p
+}
+
+func checkCrashPayload(p []byte) error {
+	if len(p) < 24 {
+		return fmt.Errorf("payload of %d bytes", len(p))
+	}
+	want := crashPayload(binary.BigEndian.Uint64(p), binary.BigEndian.Uint64(p[8:]), binary.BigEndian.Uint64(p[16:]))
+	if string(want) != string(p) {
+		return fmt.Errorf("payload %x... differs from what its writer made", p[:24])
+	}
+	return nil
+}
+
+func hashHex(p []byte) string {
+	h := sha256.Sum256(p)
+	return hex.EncodeToString(h[:])
+}
+
+// crashChild appends until killed, printing "ack <id> <sha256>" after each
+// acknowledged append.
+func crashChild() int {
+	term, _ := strconv.ParseUint(os.Getenv(envCrashTerm), 10, 64)
+	o, err := NewBuilder(WithPath(os.Getenv(envCrashDir))).Build()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	w, err := o.Open(context.Background(), &walimpls.OpenOption{Channel: walimpls.Channel{Name: crashChannel, Term: int64(term)}})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for g := range uint64(crashWriters) {
+		wg.Go(func() {
+			for n := uint64(0); ; n++ {
+				p := crashPayload(term, g, n)
+				id, err := w.Append(context.Background(), message.NewMutableMessage(p, nil))
+				if err != nil {
+					fmt.Fprintln(os.Stderr, err)
+					os.Exit(3)
+				}
+				mu.Lock()
+				// One write per line: a kill leaves at most one partial line.
+				_, _ = os.Stdout.WriteString("ack " + id.Marshal() + " " + hashHex(p) + "\n")
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	return 0
+}
+
+// TestCrashRecovery kills an appending child process at random moments and
+// checks after each kill that every acknowledged message is there,
+// byte-identical, that nothing partial or foreign is, and that sequences
+// continue without a gap.
+func TestCrashRecovery(t *testing.T) {
+	dir := t.TempDir()
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7))
+	deadline := time.Now().Add(20 * time.Second)
+	acked := map[int64]string{}
+	next := int64(0) // every sequence below next was seen after a restart
+	for iter := 1; iter <= 10 && time.Now().Before(deadline); iter++ {
+		killAfter := 1 + rng.IntN(400)
+		lines, minAck := runCrashChild(t, dir, iter, killAfter)
+		for _, l := range lines {
+			f := strings.Fields(l)
+			id, err := strconv.ParseInt(f[1], 10, 64)
+			if len(f) != 3 || f[0] != "ack" || err != nil {
+				t.Fatalf("bad child line %q", l)
+			}
+			acked[id] = f[2]
+		}
+		if minAck < next {
+			t.Fatalf("iteration %d: child acked sequence %d, below the %d messages already stored", iter, minAck, next)
+		}
+		next = verifyCrashDir(t, dir, acked, int64(iter))
+		t.Logf("iteration %d: killed after %d acks read; %d messages stored, %d acked in total", iter, killAfter, next, len(acked))
+	}
+}
+
+// runCrashChild starts the child, reads killAfter acks, kills it with
+// SIGKILL and returns every complete ack line and the lowest acked ID.
+func runCrashChild(t *testing.T, dir string, term, killAfter int) (lines []string, minAck int64) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), envCrashChild+"=1", envCrashDir+"="+dir, envCrashTerm+"="+strconv.Itoa(term))
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	r := bufio.NewReader(out)
+	minAck = -1
+	killed := false
+	for {
+		l, err := r.ReadString('\n')
+		if err == io.EOF {
+			// A line cut by the kill has no newline: it was never complete.
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines = append(lines, strings.TrimSuffix(l, "\n"))
+		if id, err := strconv.ParseInt(strings.Fields(l)[1], 10, 64); err == nil && (minAck < 0 || id < minAck) {
+			minAck = id
+		}
+		if len(lines) == 1 && term == 1 {
+			checkSecondProcessRefused(t, dir)
+		}
+		if len(lines) == killAfter && !killed {
+			killed = true
+			_ = cmd.Process.Signal(syscall.SIGKILL)
+		}
+	}
+	err = cmd.Wait()
+	var exit *exec.ExitError
+	if !killed || !errors.As(err, &exit) || exit.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
+		t.Fatalf("child ended with %v before the kill (stderr: %s)", err, stderr.String())
+	}
+	return lines, minAck
+}
+
+// checkSecondProcessRefused opens the directory the child holds.
+func checkSecondProcessRefused(t *testing.T, dir string) {
+	t.Helper()
+	o, err := NewBuilder(WithPath(dir)).Build()
+	if err == nil {
+		o.Close()
+		t.Fatal("a second process opened a directory in use")
+	}
+	if !errors.Is(err, walimpls.ErrUnavailable) || !strings.Contains(err.Error(), "lock") {
+		t.Fatalf("second process: %v, want ErrUnavailable naming the lock", err)
+	}
+}
+
+// verifyCrashDir reopens dir and checks the channel; it returns the number
+// of stored messages.
+func verifyCrashDir(t *testing.T, dir string, acked map[int64]string, term int64) int64 {
+	t.Helper()
+	o := newOpener(t, dir)
+	defer o.Close()
+	w := openWAL(t, o, crashChannel, term, walimpls.ReadWrite)
+	// Sequences continue after the last stored one.
+	probe, err := w.Append(context.Background(), message.NewMutableMessage(crashPayload(uint64(term), 99, 0), nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	total := probe.(helper.Int64ID).Value() + 1
+	for id := range acked {
+		if id >= total {
+			t.Fatalf("acked sequence %d missing: the channel ends at %d", id, total)
+		}
+	}
+	s, err := w.Read(context.Background(), walimpls.ReadOption{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	timeout := time.After(30 * time.Second)
+	for want := int64(0); want < total; want++ {
+		var m message.ImmutableMessage
+		select {
+		case m = <-s.Chan():
+		case <-timeout:
+			t.Fatalf("scan stalled at %d of %d", want, total)
+		}
+		if m == nil {
+			t.Fatalf("scanner ended at %d of %d: %v", want, total, s.Error())
+		}
+		if got := m.MessageID().(helper.Int64ID).Value(); got != want {
+			t.Fatalf("sequence %d where %d was due: a gap", got, want)
+		}
+		if err := checkCrashPayload(m.Payload()); err != nil {
+			t.Fatalf("sequence %d: %v", want, err)
+		}
+		if h, ok := acked[want]; ok && h != hashHex(m.Payload()) {
+			t.Fatalf("acked sequence %d came back with other bytes", want)
+		}
+	}
+	return total
+}

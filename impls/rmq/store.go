@@ -3,13 +3,17 @@ package rmq
 import (
 	"errors"
 	"fmt"
+	"io"
 	"log"
 	"math"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
+	"syscall"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/mqwal/mqwal/walimpls"
 )
 
@@ -31,7 +35,9 @@ type store struct {
 	key  string // absolute path, the stores map key
 	path string
 	db   *pebble.DB
-	refs int // guarded by storesMu
+	// fsCloser stops the disk-health checker after db is closed.
+	fsCloser io.Closer
+	refs     int // guarded by storesMu
 
 	// ops is held shared by every operation that uses db and exclusively by
 	// the final close, so an Append racing with Close never touches a
@@ -59,13 +65,30 @@ func acquireStore(b *Builder) (*store, error) {
 		s.refs++
 		return s, nil
 	}
-	db, err := pebble.Open(path, b.pebbleOptions())
-	if err != nil {
-		return nil, fmt.Errorf("%w: rmq: open data directory %s (is another process using it?): %w", walimpls.ErrUnavailable, path, err)
+	opts := b.pebbleOptions()
+	// Pebble wraps a nil FS in disk-health checks whose goroutine a failed
+	// Open leaks; own the wrapper so it is closed on every path.
+	var fsCloser io.Closer = io.NopCloser(nil)
+	if opts.FS == nil {
+		opts.FS, fsCloser = vfs.WithDiskHealthChecks(vfs.Default, 5*time.Second, nil, func(info vfs.DiskSlowInfo) {
+			quietLogger{}.Errorf("disk slow: %s", info)
+		})
 	}
-	s := &store{key: key, path: path, db: db, refs: 1, channels: map[string]*channelState{}}
+	db, err := pebble.Open(path, opts)
+	if err != nil {
+		_ = fsCloser.Close()
+	}
+	if errors.Is(err, syscall.EAGAIN) || errors.Is(err, syscall.EACCES) {
+		// Pebble reports a held LOCK file as the bare errno.
+		return nil, fmt.Errorf("%w: rmq: data directory %s is locked by another process (Pebble's LOCK file): %w", walimpls.ErrUnavailable, path, err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w: rmq: open data directory %s: %w", walimpls.ErrUnavailable, path, err)
+	}
+	s := &store{key: key, path: path, db: db, fsCloser: fsCloser, refs: 1, channels: map[string]*channelState{}}
 	if err := s.loadChannelIDs(); err != nil {
 		_ = db.Close()
+		_ = fsCloser.Close()
 		return nil, err
 	}
 	stores[key] = s
@@ -95,6 +118,7 @@ func (s *store) release() error {
 	if cerr := s.guard(s.db.Close); cerr != nil && err == nil {
 		err = cerr
 	}
+	_ = s.fsCloser.Close()
 	if err != nil {
 		return fmt.Errorf("rmq: close %s: %w", s.path, err)
 	}

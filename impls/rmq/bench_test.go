@@ -1,0 +1,295 @@
+package rmq
+
+// Benchmarks: the rmq backend side by side with a raw append-only file on
+// the same disk (b.TempDir), random (incompressible) payloads. Compare with
+//
+//	go test -run '^$' -bench . -count 5 ./impls/rmq | tee bench.txt
+//
+// RAW is one file of length+crc32c records, write + fdatasync per append;
+// RAW-GROUP is the same file with one flusher that writes and fdatasyncs
+// whatever appenders queued meanwhile (the best a group-committing log on
+// this disk can do).
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"hash/crc32"
+	"io"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"testing"
+
+	"github.com/mqwal/mqwal/message"
+	"github.com/mqwal/mqwal/walimpls"
+)
+
+const (
+	benchPayload     = 1 << 10
+	benchBulkPayload = 256 << 10
+	benchConcurrency = 8
+	benchScanCount   = 100_000
+)
+
+var crcTable = crc32.MakeTable(crc32.Castagnoli)
+
+// payloads returns n random payloads of size bytes.
+func payloads(n, size int) [][]byte {
+	r := rand.NewChaCha8([32]byte{1})
+	out := make([][]byte, n)
+	for i := range out {
+		out[i] = make([]byte, size)
+		_, _ = r.Read(out[i])
+	}
+	return out
+}
+
+// rawLog is the baseline: length + crc32c + payload records in one file.
+type rawLog struct {
+	f   *os.File
+	buf []byte
+}
+
+func openRaw(tb testing.TB, path string) *rawLog {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return &rawLog{f: f}
+}
+
+func appendRawRecord(dst, p []byte) []byte {
+	dst = binary.LittleEndian.AppendUint32(dst, uint32(len(p)))
+	dst = binary.LittleEndian.AppendUint32(dst, crc32.Checksum(p, crcTable))
+	return append(dst, p...)
+}
+
+func (r *rawLog) append(tb testing.TB, p []byte) {
+	r.buf = appendRawRecord(r.buf[:0], p)
+	if _, err := r.f.Write(r.buf); err != nil {
+		tb.Fatal(err)
+	}
+	if err := syscall.Fdatasync(int(r.f.Fd())); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// rawGroup queues appends for one flusher that writes and syncs them together.
+type rawGroup struct {
+	mu      sync.Mutex
+	cond    *sync.Cond
+	pending []byte
+	waiters []chan struct{}
+	closed  bool
+	done    chan struct{}
+}
+
+func startRawGroup(tb testing.TB, path string) *rawGroup {
+	r := openRaw(tb, path)
+	g := &rawGroup{done: make(chan struct{})}
+	g.cond = sync.NewCond(&g.mu)
+	go func() {
+		defer close(g.done)
+		defer r.f.Close()
+		var buf []byte
+		for {
+			g.mu.Lock()
+			for len(g.waiters) == 0 && !g.closed {
+				g.cond.Wait()
+			}
+			if len(g.waiters) == 0 {
+				g.mu.Unlock()
+				return
+			}
+			buf, g.pending = g.pending, buf[:0]
+			waiters := g.waiters
+			g.waiters = nil
+			g.mu.Unlock()
+			if _, err := r.f.Write(buf); err != nil {
+				panic(err)
+			}
+			if err := syscall.Fdatasync(int(r.f.Fd())); err != nil {
+				panic(err)
+			}
+			for _, w := range waiters {
+				close(w)
+			}
+		}
+	}()
+	return g
+}
+
+func (g *rawGroup) append(p []byte) {
+	done := make(chan struct{})
+	g.mu.Lock()
+	g.pending = appendRawRecord(g.pending, p)
+	g.waiters = append(g.waiters, done)
+	g.cond.Signal()
+	g.mu.Unlock()
+	<-done
+}
+
+func (g *rawGroup) close() {
+	g.mu.Lock()
+	g.closed = true
+	g.cond.Signal()
+	g.mu.Unlock()
+	<-g.done
+}
+
+func benchRawSerial(b *testing.B, size int) {
+	ps := payloads(64, size)
+	r := openRaw(b, filepath.Join(b.TempDir(), "raw.log"))
+	defer r.f.Close()
+	b.SetBytes(int64(size))
+	i := 0
+	for b.Loop() {
+		r.append(b, ps[i%len(ps)])
+		i++
+	}
+}
+
+func benchRMQSerial(b *testing.B, size int) {
+	ps := payloads(64, size)
+	o := newOpener(b, b.TempDir())
+	defer o.Close()
+	w := openWAL(b, o, "bench", 1, walimpls.ReadWrite)
+	b.SetBytes(int64(size))
+	i := 0
+	ctx := context.Background()
+	for b.Loop() {
+		if _, err := w.Append(ctx, message.NewMutableMessage(ps[i%len(ps)], nil)); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+}
+
+func BenchmarkAppend1KiB_RAW(b *testing.B) { benchRawSerial(b, benchPayload) }
+func BenchmarkAppend1KiB_RMQ(b *testing.B) { benchRMQSerial(b, benchPayload) }
+func BenchmarkBulk256KiB_RAW(b *testing.B) { benchRawSerial(b, benchBulkPayload) }
+func BenchmarkBulk256KiB_RMQ(b *testing.B) { benchRMQSerial(b, benchBulkPayload) }
+
+// parallel runs benchConcurrency goroutines on 2 cores or more.
+func parallel(b *testing.B, body func(pb *testing.PB, ps [][]byte)) {
+	ps := payloads(64, benchPayload)
+	b.SetBytes(benchPayload)
+	b.SetParallelism(max(1, benchConcurrency/runtimeProcs()))
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) { body(pb, ps) })
+}
+
+func BenchmarkAppend1KiBx8_RAWGROUP(b *testing.B) {
+	g := startRawGroup(b, filepath.Join(b.TempDir(), "raw.log"))
+	defer g.close()
+	parallel(b, func(pb *testing.PB, ps [][]byte) {
+		for i := 0; pb.Next(); i++ {
+			g.append(ps[i%len(ps)])
+		}
+	})
+}
+
+func BenchmarkAppend1KiBx8_RMQ(b *testing.B) {
+	o := newOpener(b, b.TempDir())
+	defer o.Close()
+	w := openWAL(b, o, "bench", 1, walimpls.ReadWrite)
+	parallel(b, func(pb *testing.PB, ps [][]byte) {
+		for i := 0; pb.Next(); i++ {
+			if _, err := w.Append(context.Background(), message.NewMutableMessage(ps[i%len(ps)], nil)); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
+
+// BenchmarkScan100k_RAW reads and checks every record of a 100k-record file.
+func BenchmarkScan100k_RAW(b *testing.B) {
+	ps := payloads(1024, benchPayload)
+	path := filepath.Join(b.TempDir(), "raw.log")
+	var buf []byte
+	for i := range benchScanCount {
+		buf = appendRawRecord(buf, ps[i%len(ps)])
+	}
+	if err := os.WriteFile(path, buf, 0o644); err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(benchScanCount * benchPayload)
+	for b.Loop() {
+		f, err := os.Open(path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		r := bufio.NewReaderSize(f, 1<<20)
+		var hdr [8]byte
+		n := 0
+		for {
+			if _, err := io.ReadFull(r, hdr[:]); err == io.EOF {
+				break
+			} else if err != nil {
+				b.Fatal(err)
+			}
+			// A reader hands each record to its consumer: own the bytes.
+			p := make([]byte, binary.LittleEndian.Uint32(hdr[:4]))
+			if _, err := io.ReadFull(r, p); err != nil {
+				b.Fatal(err)
+			}
+			if crc32.Checksum(p, crcTable) != binary.LittleEndian.Uint32(hdr[4:]) {
+				b.Fatal("crc mismatch")
+			}
+			n++
+		}
+		f.Close()
+		if n != benchScanCount {
+			b.Fatalf("read %d records", n)
+		}
+	}
+}
+
+// BenchmarkScan100k_RMQ opens the directory cold (a new Pebble instance)
+// and scans 100k messages each iteration.
+func BenchmarkScan100k_RMQ(b *testing.B) {
+	dir := b.TempDir()
+	fillChannel(b, dir, "bench", benchScanCount, benchPayload)
+	b.SetBytes(benchScanCount * benchPayload)
+	for b.Loop() {
+		o := newOpener(b, dir)
+		w := openWAL(b, o, "bench", 1, walimpls.ReadOnly)
+		s, err := w.Read(context.Background(), walimpls.ReadOption{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		for n := 0; n < benchScanCount; n++ {
+			if _, ok := <-s.Chan(); !ok {
+				b.Fatalf("scanner ended at %d: %v", n, s.Error())
+			}
+		}
+		s.Close()
+		o.Close()
+	}
+}
+
+// fillChannel appends n random payloads without waiting for fsync (setup
+// speed) and closes the opener, which flushes.
+func fillChannel(tb testing.TB, dir, name string, n, size int) {
+	ps := payloads(1024, size)
+	o := newOpener(tb, dir, WithSyncMode(SyncNone))
+	defer o.Close()
+	w := openWAL(tb, o, name, 1, walimpls.ReadWrite)
+	var wg sync.WaitGroup
+	ctx := context.Background()
+	for g := range 4 {
+		wg.Go(func() {
+			for i := g; i < n; i += 4 {
+				if _, err := w.Append(ctx, message.NewMutableMessage(ps[i%len(ps)], nil)); err != nil {
+					tb.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
