@@ -1,0 +1,352 @@
+package kafka
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"io"
+	"net"
+	"strconv"
+	"sync"
+	"time"
+
+	kafkago "github.com/segmentio/kafka-go"
+	"github.com/segmentio/kafka-go/protocol"
+
+	"github.com/mqwal/mqwal/impls/kafka/internal/deleterecords"
+	"github.com/mqwal/mqwal/walimpls"
+)
+
+// client is the opener's connection to the cluster: one segmentio
+// Transport (connection pools and a metadata cache) shared by every WAL,
+// and a Dialer for the per-scanner fetch connections.
+type client struct {
+	cfg       Config
+	addr      net.Addr
+	transport *kafkago.Transport
+	kc        *kafkago.Client
+	dialer    *kafkago.Dialer
+	cancel    context.CancelFunc
+
+	refreshMu   sync.Mutex
+	lastRefresh time.Time
+}
+
+// metadataTTL is short because a leader move leaves cached metadata stale:
+// segmentio has no call to refresh it on NOT_LEADER, so the driver also
+// drops the pools (forceRefresh) when a request says the leader moved.
+const metadataTTL = time.Second
+
+func newClient(cfg Config) (*client, error) {
+	mech, err := cfg.saslMechanism()
+	if err != nil {
+		return nil, err
+	}
+	tlsCfg, err := cfg.tlsConfig()
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	t := &kafkago.Transport{
+		DialTimeout: cfg.DialTimeout,
+		IdleTimeout: 30 * time.Second,
+		MetadataTTL: metadataTTL,
+		ClientID:    cfg.ClientID,
+		TLS:         tlsCfg,
+		SASL:        mech,
+		Context:     ctx,
+	}
+	return &client{
+		cfg:       cfg,
+		addr:      kafkago.TCP(cfg.Brokers...),
+		transport: t,
+		kc:        &kafkago.Client{Addr: kafkago.TCP(cfg.Brokers...), Timeout: cfg.RequestTimeout, Transport: t},
+		dialer: &kafkago.Dialer{
+			ClientID:      cfg.ClientID,
+			Timeout:       cfg.DialTimeout,
+			TLS:           tlsCfg,
+			SASLMechanism: mech,
+		},
+		cancel: cancel,
+	}, nil
+}
+
+func (c *client) close() {
+	c.cancel()
+	c.transport.CloseIdleConnections()
+}
+
+// forceRefresh drops the transport's pools so the next request fetches
+// fresh metadata; at most every 50ms, so a burst of NOT_LEADER answers
+// costs one refresh.
+func (c *client) forceRefresh() {
+	c.refreshMu.Lock()
+	defer c.refreshMu.Unlock()
+	if time.Since(c.lastRefresh) < 50*time.Millisecond {
+		return
+	}
+	c.lastRefresh = time.Now()
+	c.transport.CloseIdleConnections()
+}
+
+// producerID is the channel's idempotent-producer id: derived from the
+// topic name, so every opener in every process writes the channel with the
+// same id and the broker's per-id epoch fences lower terms. It lies in
+// [2^62, 2^63), far above the ids brokers hand out (sequential blocks from
+// 0), so it never collides with a producer the broker allocated.
+func producerID(topic string) int64 {
+	h := fnv.New64a()
+	h.Write([]byte("mqwal/kafka/producer/"))
+	h.Write([]byte(topic))
+	return int64(h.Sum64()&(1<<62-1) | 1<<62)
+}
+
+// offsets returns the partition's log start offset and high watermark.
+func (c *client) offsets(ctx context.Context, topic string) (first, end int64, err error) {
+	for attempt := 0; ; attempt++ {
+		first, end, err = c.offsetsOnce(ctx, topic)
+		if err == nil || attempt >= 3 || !isStaleMetadata(err) {
+			return first, end, err
+		}
+		c.forceRefresh()
+		if err := sleepCtx(ctx, backoff(attempt)); err != nil {
+			return 0, 0, err
+		}
+	}
+}
+
+func (c *client) offsetsOnce(ctx context.Context, topic string) (first, end int64, err error) {
+	resp, err := c.kc.ListOffsets(ctx, &kafkago.ListOffsetsRequest{
+		Topics: map[string][]kafkago.OffsetRequest{topic: {kafkago.FirstOffsetOf(0), kafkago.LastOffsetOf(0)}},
+	})
+	if err != nil {
+		return 0, 0, fmt.Errorf("kafka: list offsets of %s: %w", topic, err)
+	}
+	for _, p := range resp.Topics[topic] {
+		if p.Partition != 0 {
+			continue
+		}
+		if p.Error != nil {
+			return 0, 0, fmt.Errorf("kafka: list offsets of %s: %w", topic, p.Error)
+		}
+		return p.FirstOffset, p.LastOffset, nil
+	}
+	return 0, 0, fmt.Errorf("kafka: list offsets of %s: %w", topic, kafkago.UnknownTopicOrPartition)
+}
+
+// ensureTopic creates topic with one partition unless it exists; with
+// DisableCreateTopics it only checks that it exists.
+func (c *client) ensureTopic(ctx context.Context, topic, channel string) error {
+	if c.cfg.DisableCreateTopics {
+		resp, err := c.kc.Metadata(ctx, &kafkago.MetadataRequest{Topics: []string{topic}})
+		if err != nil {
+			return fmt.Errorf("%w: kafka: metadata of %s: %w", walimpls.ErrUnavailable, topic, err)
+		}
+		for _, t := range resp.Topics {
+			if t.Name == topic && t.Error == nil && len(t.Partitions) > 0 {
+				return nil
+			}
+		}
+		return fmt.Errorf("%w: kafka topic %q of channel %q does not exist and topic creation is disabled (Config.DisableCreateTopics)",
+			walimpls.ErrInvalidArgument, topic, channel)
+	}
+	rf := c.cfg.ReplicationFactor
+	if rf == 0 {
+		rf = -1
+	}
+	resp, err := c.kc.CreateTopics(ctx, &kafkago.CreateTopicsRequest{
+		Topics: []kafkago.TopicConfig{{Topic: topic, NumPartitions: 1, ReplicationFactor: rf}},
+	})
+	if err != nil {
+		return fmt.Errorf("%w: kafka: create topic %s: %w", walimpls.ErrUnavailable, topic, err)
+	}
+	if err := resp.Errors[topic]; err != nil && !errors.Is(err, kafkago.TopicAlreadyExists) {
+		if errors.Is(err, kafkago.InvalidReplicationFactor) || errors.Is(err, kafkago.InvalidTopic) || errors.Is(err, kafkago.PolicyViolation) {
+			return fmt.Errorf("%w: kafka: create topic %s: %w", walimpls.ErrInvalidArgument, topic, err)
+		}
+		return fmt.Errorf("%w: kafka: create topic %s: %w", walimpls.ErrUnavailable, topic, err)
+	}
+	return nil
+}
+
+// deleteRecords moves the log start offset of topic up to offset.
+func (c *client) deleteRecords(ctx context.Context, topic string, offset int64) error {
+	for attempt := 0; ; attempt++ {
+		err := c.deleteRecordsOnce(ctx, topic, offset)
+		if err == nil || attempt >= 5 || !isStaleMetadata(err) {
+			return err
+		}
+		c.forceRefresh()
+		if err := sleepCtx(ctx, backoff(attempt)); err != nil {
+			return err
+		}
+	}
+}
+
+func (c *client) deleteRecordsOnce(ctx context.Context, topic string, offset int64) error {
+	rctx, cancel := context.WithTimeout(ctx, c.cfg.RequestTimeout)
+	defer cancel()
+	m, err := c.transport.RoundTrip(rctx, c.addr, &deleterecords.Request{
+		Topics:    []deleterecords.RequestTopic{{Name: topic, Partitions: []deleterecords.RequestPartition{{PartitionIndex: 0, Offset: offset}}}},
+		TimeoutMs: int32(c.cfg.RequestTimeout / time.Millisecond),
+	})
+	if err != nil {
+		return fmt.Errorf("kafka: delete records of %s below %d: %w", topic, offset, err)
+	}
+	resp := m.(*deleterecords.Response)
+	for _, t := range resp.Topics {
+		for _, p := range t.Partitions {
+			if p.ErrorCode != 0 {
+				return fmt.Errorf("kafka: delete records of %s below %d: %w", topic, offset, kafkago.Error(p.ErrorCode))
+			}
+			return nil
+		}
+	}
+	return fmt.Errorf("kafka: delete records of %s: empty response", topic)
+}
+
+// produce sends one raw batch with acks=all.
+func (c *client) produce(ctx context.Context, topic string, batch []byte) (*kafkago.ProduceResponse, error) {
+	rctx, cancel := context.WithTimeout(ctx, c.cfg.RequestTimeout)
+	defer cancel()
+	// A raw record set goes on the wire as is, so it carries its own
+	// int32 size prefix.
+	var size [4]byte
+	binary.BigEndian.PutUint32(size[:], uint32(len(batch)))
+	return c.kc.RawProduce(rctx, &kafkago.RawProduceRequest{
+		Topic:        topic,
+		Partition:    0,
+		RequiredAcks: kafkago.RequireAll,
+		RawRecords:   protocol.RawRecordSet{Reader: io.MultiReader(bytes.NewReader(size[:]), bytes.NewReader(batch))},
+	})
+}
+
+// brokerMaxMessageBytes reads message.max.bytes from a broker.
+func (c *client) brokerMaxMessageBytes(ctx context.Context) (int, error) {
+	meta, err := c.kc.Metadata(ctx, &kafkago.MetadataRequest{Topics: []string{}})
+	if err != nil {
+		return 0, err
+	}
+	if len(meta.Brokers) == 0 {
+		return 0, errors.New("kafka: metadata lists no broker")
+	}
+	resp, err := c.kc.DescribeConfigs(ctx, &kafkago.DescribeConfigsRequest{
+		Resources: []kafkago.DescribeConfigRequestResource{{
+			ResourceType: kafkago.ResourceTypeBroker,
+			ResourceName: strconv.Itoa(meta.Brokers[0].ID),
+			ConfigNames:  []string{"message.max.bytes"},
+		}},
+	})
+	if err != nil {
+		return 0, err
+	}
+	for _, r := range resp.Resources {
+		if r.Error != nil {
+			return 0, r.Error
+		}
+		for _, e := range r.ConfigEntries {
+			if e.ConfigName == "message.max.bytes" {
+				return strconv.Atoi(e.ConfigValue)
+			}
+		}
+	}
+	return 0, errors.New("kafka: broker did not report message.max.bytes")
+}
+
+// lastBatchOf finds the newest batch written by producer pid in
+// [first, end) by fetching backwards from the end; it returns its epoch and
+// the sequence that follows it.
+func (c *client) lastBatchOf(ctx context.Context, topic string, pid int64, first, end int64) (found bool, epoch int16, next int32, err error) {
+	at := end - 1
+	for at >= first {
+		resp, err := c.kc.Fetch(ctx, &kafkago.FetchRequest{Topic: topic, Partition: 0, Offset: at, MinBytes: 1, MaxBytes: 1 << 20, MaxWait: 100 * time.Millisecond})
+		if err != nil {
+			return false, 0, 0, fmt.Errorf("kafka: fetch %s at %d: %w", topic, at, err)
+		}
+		if resp.Error != nil {
+			return false, 0, 0, fmt.Errorf("kafka: fetch %s at %d: %w", topic, at, resp.Error)
+		}
+		lowest := at
+		var hit bool
+		if rs, ok := resp.Records.(*protocol.RecordStream); ok {
+			for _, rr := range rs.Records {
+				b, ok := rr.(*protocol.RecordBatch)
+				if !ok {
+					continue
+				}
+				last := b.BaseOffset
+				for {
+					r, err := b.ReadRecord()
+					if err != nil {
+						break
+					}
+					last = r.Offset
+					if r.Key != nil {
+						r.Key.Close()
+					}
+					if r.Value != nil {
+						r.Value.Close()
+					}
+				}
+				lowest = min(lowest, b.BaseOffset)
+				if b.ProducerID == pid && last >= at {
+					found, hit, epoch, next = true, true, b.ProducerEpoch, nextSequence(b.BaseSequence, int(last-b.BaseOffset+1))
+				}
+			}
+		}
+		if hit {
+			return found, epoch, next, nil
+		}
+		if lowest >= at {
+			// Nothing of ours in the batch holding at: step below it.
+			lowest = at
+		}
+		at = lowest - 1
+	}
+	return false, 0, 0, nil
+}
+
+// dialLeader opens a fetch connection to the partition leader.
+func (c *client) dialLeader(ctx context.Context, topic string) (*kafkago.Conn, error) {
+	var errs []error
+	for _, b := range c.cfg.Brokers {
+		conn, err := c.dialer.DialLeader(ctx, "tcp", b, topic, 0)
+		if err == nil {
+			return conn, nil
+		}
+		errs = append(errs, err)
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	return nil, fmt.Errorf("kafka: dial leader of %s: %w", topic, errors.Join(errs...))
+}
+
+// isStaleMetadata reports errors that mean "ask again after refreshing
+// metadata": the request was refused before the broker acted on it.
+func isStaleMetadata(err error) bool {
+	var te *protocol.TopicError
+	var tpe *protocol.TopicPartitionError
+	return errors.Is(err, kafkago.NotLeaderForPartition) || errors.Is(err, kafkago.LeaderNotAvailable) ||
+		errors.Is(err, kafkago.UnknownTopicOrPartition) || errors.Is(err, kafkago.FencedLeaderEpoch) ||
+		errors.Is(err, kafkago.UnknownLeaderEpoch) || errors.As(err, &te) || errors.As(err, &tpe)
+}
+
+func backoff(attempt int) time.Duration {
+	d := 10 * time.Millisecond << min(attempt, 5)
+	return min(d, 300*time.Millisecond)
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

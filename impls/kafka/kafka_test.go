@@ -1,0 +1,54 @@
+package kafka
+
+import (
+	"context"
+	"os"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/mqwal/mqwal/impls/kafka/kafkatest"
+	"github.com/mqwal/mqwal/walimpls"
+	"github.com/mqwal/mqwal/walimpls/walimplstest"
+)
+
+func TestMain(m *testing.M) {
+	// The tests run against their own in-process brokers.
+	os.Unsetenv(EnvBrokers)
+	goleak.VerifyTestMain(m)
+}
+
+func startCluster(t testing.TB, opts ...kafkatest.Option) *kafkatest.Cluster {
+	t.Helper()
+	c, err := kafkatest.Start(context.Background(), opts...)
+	if err != nil {
+		t.Fatalf("kafkatest.Start: %v", err)
+	}
+	t.Cleanup(c.Close)
+	return c
+}
+
+func newOpener(t testing.TB, c *kafkatest.Cluster, opts ...Option) walimpls.OpenerImpls {
+	t.Helper()
+	o, err := NewBuilder(append([]Option{WithBrokers(c.Addrs()...)}, opts...)...).Build()
+	if err != nil {
+		t.Fatalf("Build: %v", err)
+	}
+	t.Cleanup(o.Close)
+	return o
+}
+
+func harness(c *kafkatest.Cluster) walimplstest.Harness {
+	return walimplstest.Harness{
+		NewOpener: func() (walimpls.OpenerImpls, error) {
+			return NewBuilder(WithBrokers(c.Addrs()...)).Build()
+		},
+		Timeout: 10 * time.Second,
+	}
+}
+
+func TestHarnessOneBroker(t *testing.T) {
+	c := startCluster(t)
+	walimplstest.Run(t, harness(c))
+}

@@ -1,0 +1,16 @@
+// Package kafkatest starts an in-process Kafka-protocol cluster for tests
+// and for `walctl dev-broker kafka`: one or more brokers on loopback
+// (github.com/twmb/franz-go/pkg/kfake), seed addresses to hand to any Kafka
+// client, and the faults a WAL must survive — a whole-cluster restart that
+// keeps data, a partition leader move, dropped connections, failed or
+// delayed requests, and a produce response lost after the broker stored the
+// batch.
+//
+//	c, err := kafkatest.Start(ctx, kafkatest.WithBrokers(3))
+//	defer c.Close()
+//	brokers := c.Addrs()
+//
+// Data lives in a directory (a temporary one unless WithDataDir names one),
+// so Restart brings the cluster back on the same ports with every record,
+// topic and idempotent-producer state it had.
+package kafkatest
