@@ -1,0 +1,45 @@
+package rmq
+
+import (
+	"context"
+	"testing"
+
+	"github.com/mqwal/mqwal/walimpls"
+	"github.com/mqwal/mqwal/walimpls/walimplstest"
+)
+
+// TestConformance runs the whole walimplstest contract on one data
+// directory; every opener it builds reaches the same data, as a restarted
+// process would (each case closes its openers, so the next case reopens
+// Pebble from disk; within a case, openers share one Pebble instance). The fault flushes the memtable and compacts the store while
+// the history checker runs, so reads cross memtable, L0 and compacted
+// sstables.
+func TestConformance(t *testing.T) {
+	for _, mode := range []SyncMode{SyncAlways, SyncGroup, SyncNone} {
+		t.Run(mode.String(), func(t *testing.T) {
+			dir := t.TempDir()
+			newOpener := func() (walimpls.OpenerImpls, error) {
+				return NewBuilder(WithPath(dir), WithSyncMode(mode)).Build()
+			}
+			walimplstest.Run(t, walimplstest.Harness{
+				NewOpener: newOpener,
+				Faults: []walimplstest.Fault{{
+					Name: "FlushAndCompact",
+					Inject: func(ctx context.Context) error {
+						// Shares the Pebble instance the checker's openers use.
+						o, err := newOpener()
+						if err != nil {
+							return err
+						}
+						defer o.Close()
+						db := o.(*opener).store.db
+						if err := db.Flush(); err != nil {
+							return err
+						}
+						return db.Compact(ctx, []byte{prefixData}, []byte{prefixData + 1}, false)
+					},
+				}},
+			})
+		})
+	}
+}
