@@ -47,6 +47,19 @@ type cache struct {
 	// unknown outcome completed; they may be ordered around the message
 	// that may exist, so they are not cached.
 	resetBarrier uint64
+	// floor is the highest ID stored by an append with a ticket up to
+	// resetBarrier. Those appends are not cached, and appends that started
+	// after the reset may be stored between them, so no entry at or below
+	// floor is published either. All of them complete (and raise floor)
+	// before any later entry is published, by the barrier rule, so the
+	// window re-forms above floor without a hole.
+	floor message.MessageID
+}
+
+func (c *cache) raiseFloorLocked(id message.MessageID) {
+	if c.floor == nil || c.floor.LT(id) {
+		c.floor = id
+	}
 }
 
 type pendingEntry struct {
@@ -112,14 +125,20 @@ func (c *cache) complete(t uint64, msg message.MutableMessage, id message.Messag
 	case err == nil && t > c.resetBarrier:
 		im := msg.IntoImmutable(id, channel)
 		heap.Push(&c.pending, pendingEntry{cacheEntry: cacheEntry{msg: im, size: im.EstimateSize() + entryOverhead}, barrier: c.next - 1})
-	case err == nil, notWritten(err):
+	case err == nil:
+		c.raiseFloorLocked(id)
+	case notWritten(err):
 	case errors.Is(err, wal.ErrFenced):
 		c.disableLocked()
 		return
 	default:
-		// Maybe stored, not cached: nothing cached so far or in flight now
-		// may be shown next to what comes after it.
+		// Maybe stored, not cached. Appends that started before now may be
+		// stored on either side of it, so none of them is cached, and
+		// nothing at or below the highest of them either.
 		c.resetBarrier = c.next - 1
+		for _, e := range c.pending {
+			c.raiseFloorLocked(e.msg.MessageID())
+		}
 		c.pending = c.pending[:0]
 		c.invalidateLocked()
 	}
@@ -130,6 +149,9 @@ func (c *cache) publishLocked() {
 	published := false
 	for len(c.pending) > 0 && c.pending[0].barrier < c.low {
 		e := heap.Pop(&c.pending).(pendingEntry)
+		if c.floor != nil && e.msg.MessageID().LTE(c.floor) {
+			continue
+		}
 		c.entries = append(c.entries, e.cacheEntry)
 		c.bytes += e.size
 		published = true

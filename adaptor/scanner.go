@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -41,6 +42,9 @@ type scanner struct {
 	// Owned by run.
 	inner walimpls.ScannerImpls
 	last  message.MessageID // last message read from either source, delivered or not
+
+	// stats, read by tests (export_test.go)
+	fromCache, switchesIn, switchesOut atomic.Int64
 
 	startOnce sync.Once
 	mu        sync.Mutex
@@ -136,6 +140,7 @@ func (s *scanner) loop() error {
 			}
 			if !ok {
 				// The window moved past us: catch up from the backend.
+				s.switchesOut.Add(1)
 				if err := s.reopen(nil); err != nil {
 					return err
 				}
@@ -166,6 +171,7 @@ func (s *scanner) loop() error {
 				if sinceCheck++; sinceCheck >= switchCheckEvery || len(s.inner.Chan()) == 0 {
 					sinceCheck = 0
 					if next, ok := c.after(s.last); ok {
+						s.switchesIn.Add(1)
 						_ = s.inner.Close()
 						s.inner = nil
 						cursor = next
@@ -199,6 +205,7 @@ func (s *scanner) tail(cursor uint64) (next uint64, ok bool, err error) {
 			continue
 		}
 		s.last = e.msg.MessageID()
+		s.fromCache.Add(1)
 		if err := s.deliver(e.msg); err != nil {
 			return cursor, true, nil
 		}

@@ -79,8 +79,10 @@ func newWAL(o *opener, impl walimpls.WALImpls, ics []interceptors.Interceptor) *
 		}
 	}
 	w.chain = chain
-	for _, ic := range ics {
-		if ri, ok := ic.(interceptors.ReadInterceptor); ok {
+	// Read hooks run the other way round: messages come from the driver, so
+	// the interceptor closest to it (Fence) judges them first.
+	for i := len(ics) - 1; i >= 0; i-- {
+		if ri, ok := ics[i].(interceptors.ReadInterceptor); ok {
 			w.reads = append(w.reads, ri)
 		}
 	}
