@@ -360,3 +360,17 @@ func TestValidateProgrammatic(t *testing.T) {
 	}
 	o.Close()
 }
+
+func TestKafkaDriverBuilder(t *testing.T) {
+	c, err := config.Parse("k.yaml", []byte("backend: kafka\nkafka:\n  brokers: [127.0.0.1:1]\n  replication_factor: 1\n"), env())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := c.DriverBuilder()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.Name() != "kafka" {
+		t.Fatalf("builder %T named %q", b, b.Name())
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/mqwal/mqwal/impls/kafka"
 	"github.com/mqwal/mqwal/walimpls"
 )
 
@@ -154,7 +155,31 @@ func containsRune(s string, r rune) bool {
 	return false
 }
 
-// driver is nil until the kafka driver is wired in (kafka_driver.go).
-func (k *Kafka) driver() (walimpls.OpenerBuilderImpls, error) { return kafkaDriver(k) }
-
-var kafkaDriver = func(*Kafka) (walimpls.OpenerBuilderImpls, error) { return nil, nil }
+func (k *Kafka) driver() (walimpls.OpenerBuilderImpls, error) {
+	c := kafka.Config{
+		Brokers:             k.Brokers,
+		TopicPrefix:         k.TopicPrefix,
+		DisableCreateTopics: !k.CreateTopics,
+		ClientID:            k.ClientID,
+		DialTimeout:         k.Timeouts.Dial,
+		RequestTimeout:      k.Timeouts.Request,
+		WriteTimeout:        k.Timeouts.Write,
+		MaxMessageBytes:     k.MaxMessageBytes,
+	}
+	if k.ReplicationFactor != nil {
+		c.ReplicationFactor = *k.ReplicationFactor
+	}
+	if k.SASL.Mechanism != "" {
+		c.SASL = &kafka.SASLConfig{Mechanism: k.SASL.Mechanism, Username: k.SASL.Username, Password: k.SASL.Password}
+	}
+	if k.TLS.Enabled {
+		c.TLSFiles = &kafka.TLSFiles{
+			CAFile:             k.TLS.CAFile,
+			CertFile:           k.TLS.CertFile,
+			KeyFile:            k.TLS.KeyFile,
+			InsecureSkipVerify: k.TLS.InsecureSkipVerify,
+			ServerName:         k.TLS.ServerName,
+		}
+	}
+	return kafka.NewBuilder(kafka.WithConfig(c)), nil
+}
