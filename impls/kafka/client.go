@@ -92,6 +92,14 @@ func (c *client) forceRefresh() {
 	c.transport.CloseIdleConnections()
 }
 
+// forceRefreshNow drops the pools regardless of the last refresh.
+func (c *client) forceRefreshNow() {
+	c.refreshMu.Lock()
+	defer c.refreshMu.Unlock()
+	c.lastRefresh = time.Now()
+	c.transport.CloseIdleConnections()
+}
+
 // producerID is the channel's idempotent-producer id: derived from the
 // topic name, so every opener in every process writes the channel with the
 // same id and the broker's per-id epoch fences lower terms. It lies in
@@ -106,16 +114,40 @@ func producerID(topic string) int64 {
 
 // offsets returns the partition's log start offset and high watermark.
 func (c *client) offsets(ctx context.Context, topic string) (first, end int64, err error) {
-	for attempt := 0; ; attempt++ {
+	err = c.idempotent(ctx, func() error {
 		first, end, err = c.offsetsOnce(ctx, topic)
-		if err == nil || attempt >= 3 || !isStaleMetadata(err) {
-			return first, end, err
+		return err
+	})
+	return first, end, err
+}
+
+// idempotent runs a request that is safe to repeat, again after errors that
+// a fresh connection or fresh metadata can cure: a pooled connection that
+// died with a broker restart, a leader that moved.
+func (c *client) idempotent(ctx context.Context, do func() error) error {
+	deadline := time.Now().Add(c.cfg.RequestTimeout)
+	for attempt := 0; ; attempt++ {
+		err := do()
+		if err == nil || !transient(err) || time.Now().After(deadline) {
+			return err
 		}
 		c.forceRefresh()
-		if err := sleepCtx(ctx, backoff(attempt)); err != nil {
-			return 0, 0, err
+		if serr := sleepCtx(ctx, backoff(attempt)); serr != nil {
+			return err
 		}
 	}
+}
+
+// transient reports errors worth one more try of an idempotent request.
+func transient(err error) bool {
+	if isStaleMetadata(err) {
+		return true
+	}
+	var ke kafkago.Error
+	if errors.As(err, &ke) {
+		return ke.Temporary()
+	}
+	return !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded)
 }
 
 func (c *client) offsetsOnce(ctx context.Context, topic string) (first, end int64, err error) {
@@ -141,24 +173,38 @@ func (c *client) offsetsOnce(ctx context.Context, topic string) (first, end int6
 // DisableCreateTopics it only checks that it exists.
 func (c *client) ensureTopic(ctx context.Context, topic, channel string) error {
 	if c.cfg.DisableCreateTopics {
-		resp, err := c.kc.Metadata(ctx, &kafkago.MetadataRequest{Topics: []string{topic}})
-		if err != nil {
-			return fmt.Errorf("%w: kafka: metadata of %s: %w", walimpls.ErrUnavailable, topic, err)
-		}
-		for _, t := range resp.Topics {
-			if t.Name == topic && t.Error == nil && len(t.Partitions) > 0 {
-				return nil
+		for refreshed := false; ; refreshed = true {
+			var resp *kafkago.MetadataResponse
+			err := c.idempotent(ctx, func() (err error) {
+				resp, err = c.kc.Metadata(ctx, &kafkago.MetadataRequest{Topics: []string{topic}})
+				return err
+			})
+			if err != nil {
+				return fmt.Errorf("%w: kafka: metadata of %s: %w", walimpls.ErrUnavailable, topic, err)
 			}
+			for _, t := range resp.Topics {
+				if t.Name == topic && t.Error == nil && len(t.Partitions) > 0 {
+					return nil
+				}
+			}
+			if refreshed {
+				return fmt.Errorf("%w: kafka topic %q of channel %q does not exist and topic creation is disabled (Config.DisableCreateTopics)",
+					walimpls.ErrInvalidArgument, topic, channel)
+			}
+			// The metadata cache may predate the topic.
+			c.forceRefreshNow()
 		}
-		return fmt.Errorf("%w: kafka topic %q of channel %q does not exist and topic creation is disabled (Config.DisableCreateTopics)",
-			walimpls.ErrInvalidArgument, topic, channel)
 	}
 	rf := c.cfg.ReplicationFactor
 	if rf == 0 {
 		rf = -1
 	}
-	resp, err := c.kc.CreateTopics(ctx, &kafkago.CreateTopicsRequest{
-		Topics: []kafkago.TopicConfig{{Topic: topic, NumPartitions: 1, ReplicationFactor: rf}},
+	var resp *kafkago.CreateTopicsResponse
+	err := c.idempotent(ctx, func() (err error) {
+		resp, err = c.kc.CreateTopics(ctx, &kafkago.CreateTopicsRequest{
+			Topics: []kafkago.TopicConfig{{Topic: topic, NumPartitions: 1, ReplicationFactor: rf}},
+		})
+		return err
 	})
 	if err != nil {
 		return fmt.Errorf("%w: kafka: create topic %s: %w", walimpls.ErrUnavailable, topic, err)
@@ -174,16 +220,7 @@ func (c *client) ensureTopic(ctx context.Context, topic, channel string) error {
 
 // deleteRecords moves the log start offset of topic up to offset.
 func (c *client) deleteRecords(ctx context.Context, topic string, offset int64) error {
-	for attempt := 0; ; attempt++ {
-		err := c.deleteRecordsOnce(ctx, topic, offset)
-		if err == nil || attempt >= 5 || !isStaleMetadata(err) {
-			return err
-		}
-		c.forceRefresh()
-		if err := sleepCtx(ctx, backoff(attempt)); err != nil {
-			return err
-		}
-	}
+	return c.idempotent(ctx, func() error { return c.deleteRecordsOnce(ctx, topic, offset) })
 }
 
 func (c *client) deleteRecordsOnce(ctx context.Context, topic string, offset int64) error {

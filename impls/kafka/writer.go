@@ -33,6 +33,7 @@ type appendReq struct {
 	body  []byte
 	state atomic.Int32
 	gone  atomic.Bool // the appender stopped waiting after the sender took it
+	sent  atomic.Bool // a result was delivered
 	done  chan appendResult
 }
 
@@ -87,7 +88,9 @@ func (wr *writer) append(ctx context.Context, body []byte) (int64, error) {
 	case wr.wake <- struct{}{}:
 	default:
 	}
-	timer := time.NewTimer(wr.w.o.cfg.WriteTimeout)
+	// The sender answers within WriteTimeout; this is only a backstop for a
+	// request stuck beyond its own timeout.
+	timer := time.NewTimer(wr.w.o.cfg.WriteTimeout + wr.w.o.cfg.RequestTimeout + time.Second)
 	defer timer.Stop()
 	var cause error
 	select {
@@ -164,7 +167,7 @@ func (wr *writer) drain() {
 	wr.mu.Unlock()
 	for _, r := range q {
 		if r.state.CompareAndSwap(reqQueued, reqTaken) {
-			r.done <- appendResult{err: err}
+			r.deliver(appendResult{err: err})
 		}
 	}
 }
@@ -201,7 +204,15 @@ func (wr *writer) take() ([]*appendReq, [][]byte) {
 
 func (wr *writer) deliverErr(reqs []*appendReq, err error) {
 	for _, r := range reqs {
-		r.done <- appendResult{err: err}
+		r.deliver(appendResult{err: err})
+	}
+}
+
+// deliver hands the appender its result, once: a batch whose outcome was
+// reported unknown may still resolve later.
+func (r *appendReq) deliver(res appendResult) {
+	if r.sent.CompareAndSwap(false, true) {
+		r.done <- res
 	}
 }
 
@@ -221,7 +232,8 @@ func (wr *writer) sendBatch(reqs []*appendReq, bodies [][]byte) {
 		}
 		wr.ps, wr.resync = ps, false
 	}
-	batch := encodeBatch(nil, wr.ps, time.Now().UnixMilli(), bodies)
+	start := time.Now()
+	batch := encodeBatch(nil, wr.ps, start.UnixMilli(), bodies)
 	maybeSent := false
 	for attempt := 0; ; attempt++ {
 		resp, err := wr.w.o.client.produce(wr.ctx, topic, batch)
@@ -230,7 +242,7 @@ func (wr *writer) sendBatch(reqs []*appendReq, bodies [][]byte) {
 		}
 		if err == nil {
 			for i, r := range reqs {
-				r.done <- appendResult{offset: resp.BaseOffset + int64(i)}
+				r.deliver(appendResult{offset: resp.BaseOffset + int64(i)})
 			}
 			wr.ps.sequence = nextSequence(wr.ps.sequence, len(bodies))
 			return
@@ -274,9 +286,16 @@ func (wr *writer) sendBatch(reqs []*appendReq, bodies [][]byte) {
 			// may be stored. Resend the same bytes.
 			maybeSent = true
 		}
-		if !maybeSent && allGone(reqs) {
+		late := time.Since(start) > wr.w.o.cfg.WriteTimeout
+		switch {
+		case !maybeSent && (late || allGone(reqs)):
+			// Nothing can have been stored: give up, the sequence is unused.
 			wr.deliverErr(reqs, fmt.Errorf("%w: kafka produce to %s: %w", walimpls.ErrUnavailable, topic, err))
 			return
+		case late:
+			// Tell the appenders, but keep resending until the broker
+			// answers: the next batch's sequence depends on this one.
+			wr.deliverErr(reqs, fmt.Errorf("%w: kafka produce to %s: no answer within WriteTimeout %v: %w", walimpls.ErrOutcomeUnknown, topic, wr.w.o.cfg.WriteTimeout, err))
 		}
 		if sleepCtx(wr.ctx, backoff(attempt)) != nil {
 			continue // the ctx check above ends it

@@ -52,6 +52,9 @@ type faultConn struct {
 
 func (fc *faultConn) Read(p []byte) (int, error) {
 	n, err := fc.Conn.Read(p)
+	if fc.c.cfg.tls != nil {
+		return n, err // encrypted above this hook: nothing to follow
+	}
 	fc.rmu.Lock()
 	fc.scanRequests(p[:n])
 	fc.rmu.Unlock()
@@ -88,6 +91,9 @@ func (fc *faultConn) Write(p []byte) (int, error) {
 	defer fc.wmu.Unlock()
 	if fc.dead {
 		return 0, errResponseDropped
+	}
+	if fc.c.cfg.tls != nil {
+		return fc.Conn.Write(p)
 	}
 	total := len(p)
 	b := p

@@ -13,7 +13,10 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+	"github.com/twmb/franz-go/pkg/sasl/plain"
+	"github.com/twmb/franz-go/pkg/sasl/scram"
 )
 
 // SASL mechanism names accepted by WithSASL.
@@ -246,6 +249,55 @@ func (c *Cluster) MoveLeader(topic string, partition int32) (int32, error) {
 		return -1, fmt.Errorf("kafkatest: move leader of %s/%d: %w", topic, partition, err)
 	}
 	return next, nil
+}
+
+// MoveAllLeaders moves the leader of every partition of every topic to the
+// next broker, as a controller failover would. It returns how many
+// partitions moved.
+func (c *Cluster) MoveAllLeaders(ctx context.Context) (int, error) {
+	cl, err := kgo.NewClient(append(c.clientOpts(), kgo.SeedBrokers(c.Addrs()...))...)
+	if err != nil {
+		return 0, fmt.Errorf("kafkatest: move leaders: %w", err)
+	}
+	defer cl.Close()
+	req := kmsg.NewPtrMetadataRequest()
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil {
+		return 0, fmt.Errorf("kafkatest: move leaders: metadata: %w", err)
+	}
+	n := 0
+	for _, t := range resp.Topics {
+		if t.Topic == nil {
+			continue
+		}
+		for _, p := range t.Partitions {
+			if _, err := c.MoveLeader(*t.Topic, p.Partition); err != nil {
+				return n, err
+			}
+			n++
+		}
+	}
+	return n, nil
+}
+
+// clientOpts are the kgo options to reach this cluster.
+func (c *Cluster) clientOpts() []kgo.Opt {
+	var opts []kgo.Opt
+	if c.cfg.tls != nil {
+		opts = append(opts, kgo.DialTLSConfig(&tls.Config{InsecureSkipVerify: true})) //nolint:gosec // our own test cluster
+	}
+	if len(c.cfg.sasl) > 0 {
+		s := c.cfg.sasl[0]
+		switch s.mechanism {
+		case SASLPlain:
+			opts = append(opts, kgo.SASL(plain.Auth{User: s.user, Pass: s.pass}.AsMechanism()))
+		case SASLScramSHA256:
+			opts = append(opts, kgo.SASL(scram.Auth{User: s.user, Pass: s.pass}.AsSha256Mechanism()))
+		case SASLScramSHA512:
+			opts = append(opts, kgo.SASL(scram.Auth{User: s.user, Pass: s.pass}.AsSha512Mechanism()))
+		}
+	}
+	return opts
 }
 
 // DropConnections closes every client connection now open; the brokers
