@@ -27,15 +27,16 @@ type Broker struct {
 	// consumer state. One lock keeps receipts and deliveries in store order
 	// without reasoning about lock hierarchies; the broker is not the
 	// bottleneck of the client (see the benchmarks).
-	mu           sync.Mutex
-	conns        map[*conn]struct{}
-	topics       map[string]*topic
-	store        *store
-	nextLedger   uint64
-	nextProducer uint64
-	paused       bool
-	dropNext     map[string]int // topic ("" = any) -> receipts left to drop
-	storeHook    func(StoredMessage) bool
+	mu             sync.Mutex
+	conns          map[*conn]struct{}
+	topics         map[string]*topic
+	store          *store
+	nextLedger     uint64
+	nextProducer   uint64
+	paused         bool
+	receiptsPaused bool
+	dropNext       map[string]int // topic ("" = any) -> receipts left to drop
+	storeHook      func(StoredMessage) bool
 }
 
 // Start creates a broker and starts listening. It is New followed by

@@ -39,6 +39,7 @@ type conn struct {
 	// Guarded by b.mu.
 	producers map[uint64]*producer
 	consumers map[uint64]*consumer
+	held      []*pb.BaseCommand // receipts held by PauseReceipts
 }
 
 func newConn(b *Broker, nc net.Conn) *conn {

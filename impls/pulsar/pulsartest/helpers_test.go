@@ -27,6 +27,10 @@ func goleakOptions() []goleak.Option {
 		// Each producer's send-timeout loop only notices the producer is
 		// closed when its timer (SendTimeout, 30 s by default) next fires.
 		goleak.IgnoreTopFunction("github.com/apache/pulsar-client-go/pulsar.(*partitionProducer).failTimeoutMessages"),
+		// After a (re)subscribe the consumer signals its dispatcher from a
+		// new goroutine on an unbuffered channel; when the consumer is
+		// closed first, nobody receives and the goroutine stays.
+		goleak.IgnoreAnyFunction("github.com/apache/pulsar-client-go/pulsar.(*partitionConsumer).grabConn.func1"),
 	}
 }
 

@@ -1,5 +1,7 @@
 package pulsartest
 
+import "github.com/mqwal/mqwal/impls/pulsar/pulsartest/internal/pb"
+
 // StoredMessage describes an entry the broker has just stored, before its
 // SEND_RECEIPT goes out. It is what a store hook sees.
 type StoredMessage struct {
@@ -41,6 +43,37 @@ func (b *Broker) dropReceiptLocked(m StoredMessage) bool {
 		}
 	}
 	return b.storeHook != nil && b.storeHook(m)
+}
+
+// PauseReceipts keeps storing messages but holds back their SEND_RECEIPTs,
+// so sends stay pending in the client. A fault injected meanwhile (Restart,
+// DropConnections) discards the held receipts and makes the client resend;
+// ResumeReceipts sends those still held, in order.
+func (b *Broker) PauseReceipts() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.receiptsPaused = true
+}
+
+// ResumeReceipts undoes PauseReceipts.
+func (b *Broker) ResumeReceipts() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.receiptsPaused = false
+	for c := range b.conns {
+		for _, r := range c.held {
+			c.write(r, nil)
+		}
+		c.held = nil
+	}
+}
+
+func (b *Broker) sendReceiptLocked(c *conn, r *pb.BaseCommand) {
+	if b.receiptsPaused || len(c.held) > 0 {
+		c.held = append(c.held, r)
+		return
+	}
+	c.write(r, nil)
 }
 
 // PauseDelivery stops sending MESSAGE frames to every consumer; permits keep

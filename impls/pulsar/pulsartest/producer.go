@@ -151,7 +151,7 @@ func (b *Broker) handleSend(c *conn, s *pb.CommandSend, hp []byte) error {
 				LedgerId: proto.Uint64(math.MaxUint64),
 				EntryId:  proto.Uint64(math.MaxUint64),
 			}
-			c.write(receipt, nil)
+			b.sendReceiptLocked(c, receipt)
 			return nil
 		}
 	}
@@ -182,6 +182,6 @@ func (b *Broker) handleSend(c *conn, s *pb.CommandSend, hp []byte) error {
 		return errDropConnection{"receipt dropped after store"}
 	}
 	receipt.SendReceipt.MessageId = t.idData(idx)
-	c.write(receipt, nil)
+	b.sendReceiptLocked(c, receipt)
 	return nil
 }

@@ -204,6 +204,7 @@ func (b *Broker) handleTopicsOfNamespace(c *conn, g *pb.CommandGetTopicsOfNamesp
 // deliveries of its consumers become redeliverable. Idempotent.
 func (b *Broker) detachLocked(c *conn) {
 	delete(b.conns, c)
+	c.held = nil
 	for id, p := range c.producers {
 		delete(p.t.producers, p)
 		delete(c.producers, id)
