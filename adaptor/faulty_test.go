@@ -44,6 +44,8 @@ type faultyOpener struct {
 	armed atomic.Bool
 	// appendsOff spares appends, e.g. an end marker that must be acked once.
 	appendsOff atomic.Bool
+	// kick, if set, fails every scanner running when it is kicked.
+	kick *kicker
 }
 
 func newFaultyOpener(inner walimpls.OpenerImpls, f faults, seed uint64) *faultyOpener {
@@ -132,6 +134,10 @@ func (w *faultyWAL) Read(ctx context.Context, opt walimpls.ReadOption) (walimpls
 	if w.o.roll(w.o.f.ScanFail) {
 		failAfter = w.o.intN(w.o.f.ScanFailAfter)
 	}
+	var kicked <-chan struct{}
+	if w.o.kick != nil {
+		kicked = w.o.kick.current()
+	}
 	return helper.NewScanner(opt.Name, opt.BufferSize(), func(ctx context.Context, emit helper.Emit) error {
 		defer inner.Close()
 		for n := 0; ; n++ {
@@ -146,6 +152,9 @@ func (w *faultyWAL) Read(ctx context.Context, opt walimpls.ReadOption) (walimpls
 				if err := emit(m); err != nil {
 					return err
 				}
+			case <-kicked:
+				w.o.injected.Add(1)
+				return errInjected
 			case <-ctx.Done():
 				return ctx.Err()
 			}

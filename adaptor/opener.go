@@ -77,7 +77,16 @@ type opener struct {
 	once   sync.Once
 }
 
-func (o *opener) Capabilities() wal.Capabilities { return o.impl.Capabilities() }
+// Capabilities are the driver's, with MaxMessageSize net of the bytes the
+// adaptor reserves for its own properties (interceptors.ReservedOverhead),
+// so an application message of exactly that size is accepted.
+func (o *opener) Capabilities() wal.Capabilities {
+	caps := o.impl.Capabilities()
+	if caps.MaxMessageSize > 0 {
+		caps.MaxMessageSize = max(caps.MaxMessageSize-interceptors.ReservedOverhead, 1)
+	}
+	return caps
+}
 
 func (o *opener) Open(ctx context.Context, opt *wal.OpenOption) (wal.WAL, error) {
 	if err := opt.Validate(); err != nil {
@@ -114,19 +123,19 @@ func (o *opener) Open(ctx context.Context, opt *wal.OpenOption) (wal.WAL, error)
 }
 
 // buildInterceptors returns the chain, outermost first: logging, the
-// application's, then the built-in fence (stamps the term) and size limit
-// (sees the stamped message), closest to the driver.
+// application's, then the built-in size limit (on the application's message)
+// and fence (stamps the term), closest to the driver.
 func (o *opener) buildInterceptors(ch wal.Channel) []interceptors.Interceptor {
 	p := interceptors.Param{
 		WALName:      o.walName,
 		Channel:      ch,
-		Capabilities: o.impl.Capabilities(),
+		Capabilities: o.Capabilities(),
 		Logger:       o.log.With(zap.String("channel", ch.Name), zap.Int64("term", ch.Term)),
 	}
 	builders := make([]interceptors.Builder, 0, len(o.opts.interceptors)+3)
 	builders = append(builders, interceptors.Logging{})
 	builders = append(builders, o.opts.interceptors...)
-	builders = append(builders, interceptors.Fence{}, interceptors.SizeLimit{Max: o.opts.maxMessageSize})
+	builders = append(builders, interceptors.SizeLimit{Max: o.opts.maxMessageSize}, interceptors.Fence{})
 	ics := make([]interceptors.Interceptor, 0, len(builders))
 	for _, b := range builders {
 		if ic := b.Build(p); ic != nil {

@@ -67,8 +67,8 @@ func WithLogger(l *zap.Logger) Option {
 }
 
 // WithInterceptors adds interceptors, outermost first, around every Append
-// of every WAL (after the built-in Logging, before the built-in Fence and
-// SizeLimit, which run closest to the driver). A *interceptors.Metrics is
+// of every WAL (after the built-in Logging, before the built-in SizeLimit
+// and Fence, which run closest to the driver). A *interceptors.Metrics is
 // one.
 func WithInterceptors(b ...interceptors.Builder) Option {
 	return optionFunc(func(o *options) {
@@ -80,8 +80,10 @@ func WithInterceptors(b ...interceptors.Builder) Option {
 	})
 }
 
-// WithMaxMessageSize limits messages (payload plus properties, including the
-// adaptor's own) to n bytes; n <= 0 uses the backend's limit.
+// WithMaxMessageSize limits application messages (payload plus properties)
+// to n bytes; n <= 0 uses the backend's limit net of
+// interceptors.ReservedOverhead. A limit above that is still refused by the
+// driver.
 func WithMaxMessageSize(n int) Option {
 	return optionFunc(func(o *options) { o.maxMessageSize = n })
 }

@@ -15,7 +15,8 @@ type Param struct {
 	WALName string
 	// Channel is the channel as opened (name, term, access mode).
 	Channel wal.Channel
-	// Capabilities of the backend.
+	// Capabilities as the application sees them: the backend's, with
+	// MaxMessageSize net of ReservedOverhead.
 	Capabilities wal.Capabilities
 	// Logger is the adaptor's logger, named for the WAL; never nil.
 	Logger *zap.Logger
@@ -61,7 +62,9 @@ type OpenInterceptor interface {
 }
 
 // ReadInterceptor sees every message a scanner of its WAL reads, before the
-// scanner's own filters.
+// scanner's own filters. Hooks run in the reverse of the append order:
+// messages come from the driver, so the interceptor closest to it (Fence)
+// judges them first, and a message one hook drops is not shown to the next.
 type ReadInterceptor interface {
 	Interceptor
 	// NewReadHook is called once per scanner. The hook keeps its state

@@ -8,10 +8,16 @@ import (
 	"github.com/mqwal/mqwal/wal"
 )
 
-// SizeLimit fails an Append whose message (payload plus properties, as
-// stamped by the interceptors before it) exceeds Max with ErrMessageTooLarge
-// before the driver is called. Max <= 0 takes the backend's
-// Capabilities.MaxMessageSize; if that is 0 too, nothing is limited.
+// ReservedOverhead is how many bytes of the backend's message size limit
+// the adaptor keeps for the properties it adds (term stamp, fence), so that
+// an application message within Opener.Capabilities().MaxMessageSize is
+// never refused by the driver.
+const ReservedOverhead = 64
+
+// SizeLimit fails an Append whose message (payload plus properties, as the
+// application gave it) exceeds Max with ErrMessageTooLarge before the driver
+// is called. Max <= 0 takes Param.Capabilities.MaxMessageSize (the backend's
+// limit net of ReservedOverhead); if that is 0 too, nothing is limited.
 type SizeLimit struct {
 	Max int
 }
