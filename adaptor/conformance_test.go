@@ -127,4 +127,3 @@ func newKicker() *kicker {
 
 func (k *kicker) current() <-chan struct{} { c := <-k.ch; k.ch <- c; return c }
 func (k *kicker) kick()                    { c := <-k.ch; close(c); k.ch <- make(chan struct{}) }
-
