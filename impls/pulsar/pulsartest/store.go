@@ -57,8 +57,8 @@ type topicData struct {
 }
 
 type topicFile struct {
-	f   *os.File
-	buf []byte
+	f         *os.File
+	body, rec []byte // reused buffers
 }
 
 func openStore(dir string, log *slog.Logger) (*store, []*topicData, error) {
@@ -262,19 +262,22 @@ func (r *reader) u64() uint64 { return binary.BigEndian.Uint64(r.take(8)) }
 func (r *reader) str() string { return string(r.take(int(binary.BigEndian.Uint16(r.take(2))))) }
 
 func (tf *topicFile) write(typ byte, fill func([]byte) []byte) error {
-	b := append(tf.buf[:0], 0, 0, 0, 0, 0, 0, 0, 0, typ)
-	b = fill(b)
-	body := b[recHeader:]
-	binary.BigEndian.PutUint32(b, uint32(len(body)))
-	binary.BigEndian.PutUint32(b[4:], crc32.Checksum(body, crc32cTable))
-	tf.buf = b[:0]
-	if _, err := tf.f.Write(b); err != nil {
+	tf.body = fill(append(tf.body[:0], typ))
+	tf.rec = appendRecord(tf.rec[:0], tf.body)
+	if _, err := tf.f.Write(tf.rec); err != nil {
 		return fmt.Errorf("pulsartest: write %s: %w", tf.f.Name(), err)
 	}
 	if err := tf.f.Sync(); err != nil {
 		return fmt.Errorf("pulsartest: sync %s: %w", tf.f.Name(), err)
 	}
 	return nil
+}
+
+// appendRecord frames body as a record: size, checksum, body.
+func appendRecord(dst, body []byte) []byte {
+	dst = binary.BigEndian.AppendUint32(dst, uint32(len(body)))
+	dst = binary.BigEndian.AppendUint32(dst, crc32.Checksum(body, crc32cTable))
+	return append(dst, body...)
 }
 
 func (tf *topicFile) appendEntry(e entry) error {
