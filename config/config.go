@@ -259,6 +259,9 @@ func (e *Error) Error() string {
 	case e.Source != "" && strings.HasPrefix(e.Source, "MQWAL_"):
 		// An environment variable is the name the user typed; the key follows.
 		fmt.Fprintf(&b, "%s (%s): ", e.Source, e.Key)
+	case strings.HasPrefix(e.Source, "--"):
+		// A flag is the name the user typed and stands for its key.
+		fmt.Fprintf(&b, "%s: ", e.Source)
 	case e.Source != "" && e.Key != "":
 		fmt.Fprintf(&b, "%s: %s: ", e.Source, e.Key)
 	case e.Source != "":

@@ -221,7 +221,7 @@ func TestValidationErrors(t *testing.T) {
 	}{
 		{name: "unknown backend", yaml: "backend: nosuch\n", want: `backend: unknown backend "nosuch" (registered: `, unknown: true},
 		{name: "unknown backend from env", env: []string{"MQWAL_BACKEND", "nosuch"}, want: `MQWAL_BACKEND (backend): unknown backend "nosuch"`, unknown: true},
-		{name: "unknown backend from flag", backend: "nosuch", want: `--backend: backend: unknown backend "nosuch"`, unknown: true},
+		{name: "unknown backend from flag", backend: "nosuch", want: `config: --backend: unknown backend "nosuch"`, unknown: true},
 		{name: "empty backend", yaml: "backend: ''\n", want: "backend: must not be empty"},
 		{name: "unknown top key", yaml: "backnd: rmq\n", want: "backnd: unknown key (known here: backend, rmq, memory, kafka, pulsar)"},
 		{name: "unknown nested key", yaml: "rmq:\n  pth: /x\n", want: "rmq.pth: unknown key (known here: path, sync, group_commit_window, max_message_size)"},

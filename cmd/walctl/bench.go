@@ -1,0 +1,368 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	crand "crypto/rand"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/mqwal/mqwal/message"
+	"github.com/mqwal/mqwal/wal"
+)
+
+// benchHeader is the prefix of every bench payload: appender (uint32) and its
+// sequence number (uint64). The rest is derived from them, so every message
+// read back can be checked byte for byte without keeping what was sent.
+const benchHeader = 12
+
+type benchOpts struct {
+	channels    int
+	concurrency int
+	size        int
+	count       int
+	duration    time.Duration
+	term        int64
+	keep        bool
+	readTimeout time.Duration
+}
+
+func newBenchCmd(a *app) *cobra.Command {
+	var o benchOpts
+	cmd := &cobra.Command{
+		Use:   "bench [--channels N] [--concurrency N] [--size BYTES] [--count N | --duration D]",
+		Short: "Append to fresh channels, read everything back, and verify it",
+		Long: `bench opens --channels fresh channels (named bench-<random>-<n>) and runs
+--concurrency appenders on each, every append waiting for its own durable
+acknowledgement, until --count messages in total are acked or --duration has
+passed. It then reads every channel back from the start and checks that each
+acked message comes back exactly once, in its appender's order, with strictly
+increasing ids, byte-identical; anything else fails the run.
+
+It prints append throughput, the p50, p99 and max latency of one append (from
+the call to its acknowledgement, through the whole mqwal stack), and read-back
+throughput. Progress goes to stderr: a bar on a terminal, a line per second
+otherwise. Afterwards the bench channels are truncated unless --keep.`,
+		Example: `  walctl bench                                    # rmq in ./mqwal-data, 10000 x 1 KiB
+  walctl bench --channels 4 --concurrency 16 --size 4096 --duration 30s
+  walctl --config kafka.yaml bench --count 100000`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if cmd.Flags().Changed("duration") && !cmd.Flags().Changed("count") {
+				o.count = 0
+			}
+			return a.bench(cmd.Context(), o)
+		},
+	}
+	f := cmd.Flags()
+	f.IntVar(&o.channels, "channels", 1, "number of channels")
+	f.IntVar(&o.concurrency, "concurrency", 8, "concurrent appenders per channel")
+	f.IntVar(&o.size, "size", 1024, "payload size in `BYTES` (at least 12)")
+	f.IntVar(&o.count, "count", 10000, "messages to append in total")
+	f.DurationVar(&o.duration, "duration", 0, "append for this long instead of a fixed --count")
+	f.Int64Var(&o.term, "term", 1, "writer term to open the channels with")
+	f.BoolVar(&o.keep, "keep", false, "do not truncate the bench channels afterwards")
+	f.DurationVar(&o.readTimeout, "read-timeout", 30*time.Second, "fail the read back after this long without a message")
+	cmd.MarkFlagsMutuallyExclusive("count", "duration")
+	return cmd
+}
+
+func (o benchOpts) validate() error {
+	switch {
+	case o.channels < 1:
+		return usagef("--channels %d: want >= 1", o.channels)
+	case o.concurrency < 1:
+		return usagef("--concurrency %d: want >= 1", o.concurrency)
+	case o.size < benchHeader:
+		return usagef("--size %d: want >= %d (each payload carries its appender and sequence number)", o.size, benchHeader)
+	case o.duration < 0:
+		return usagef("--duration %s: want > 0", o.duration)
+	case o.duration == 0 && o.count < 1:
+		return usagef("--count %d: want >= 1", o.count)
+	case o.readTimeout <= 0:
+		return usagef("--read-timeout %s: want > 0", o.readTimeout)
+	}
+	return nil
+}
+
+// benchAppender is one appender's state; appender w writes channel
+// w / concurrency.
+type benchAppender struct {
+	id      int
+	channel int
+	block   []byte // random bytes the payloads are cut from
+	acked   uint64 // sequence numbers 0..acked-1 were acknowledged
+	lat     []time.Duration
+}
+
+// payload is appender w's seq-th message: header, then size-12 bytes of its
+// random block starting at an offset that depends on seq.
+func (b *benchAppender) payload(seq uint64, size int) []byte {
+	p := make([]byte, size)
+	binary.BigEndian.PutUint32(p, uint32(b.id))
+	binary.BigEndian.PutUint64(p[4:], seq)
+	off := int(seq % 64)
+	copy(p[benchHeader:], b.block[off:off+size-benchHeader])
+	return p
+}
+
+type benchChannel struct {
+	name   string
+	w      wal.WAL
+	mu     sync.Mutex
+	lastID message.MessageID
+}
+
+func (c *benchChannel) acked(id message.MessageID) {
+	c.mu.Lock()
+	if c.lastID == nil || c.lastID.LT(id) {
+		c.lastID = id
+	}
+	c.mu.Unlock()
+}
+
+func (a *app) bench(ctx context.Context, o benchOpts) error {
+	if err := o.validate(); err != nil {
+		return err
+	}
+	cfg, opener, err := a.open()
+	if err != nil {
+		return err
+	}
+	defer opener.Close()
+
+	var tag [4]byte
+	_, _ = crand.Read(tag[:])
+	prefix := "bench-" + hex.EncodeToString(tag[:]) + "-"
+	chans := make([]*benchChannel, o.channels)
+	for i := range chans {
+		name := fmt.Sprintf("%s%d", prefix, i)
+		w, err := opener.Open(ctx, &wal.OpenOption{Channel: wal.Channel{Name: name, Term: o.term, AccessMode: wal.ReadWrite}})
+		if err != nil {
+			return fmt.Errorf("open channel %q: %w", name, err)
+		}
+		defer w.Close()
+		chans[i] = &benchChannel{name: name, w: w}
+	}
+	apps := make([]*benchAppender, o.channels*o.concurrency)
+	seed := rand.Uint64()
+	for i := range apps {
+		r := rand.New(rand.NewPCG(seed, uint64(i)))
+		block := make([]byte, o.size+64)
+		for j := range block {
+			block[j] = byte(r.Uint32())
+		}
+		apps[i] = &benchAppender{id: i, channel: i / o.concurrency, block: block}
+	}
+
+	what := fmt.Sprintf("%d messages", o.count)
+	if o.count == 0 {
+		what = "for " + o.duration.String()
+	}
+	fmt.Fprintf(a.stdout, "bench: backend %s (%s); %d channel(s) x %d appenders, %d-byte payloads, %s\n",
+		cfg.Backend, where(cfg), o.channels, o.concurrency, o.size, what)
+
+	// Append.
+	prog := newProgress(a.stderr, "append", int64(o.count), o.duration)
+	actx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		next, done atomic.Int64
+		errOnce    sync.Once
+		firstErr   error
+		wg         sync.WaitGroup
+	)
+	start := time.Now()
+	for _, ap := range apps {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ch := chans[ap.channel]
+			for {
+				if o.count > 0 {
+					if next.Add(1) > int64(o.count) {
+						return
+					}
+				} else if time.Since(start) >= o.duration {
+					return
+				}
+				if actx.Err() != nil {
+					return
+				}
+				msg := message.NewMutableMessage(ap.payload(ap.acked, o.size), nil)
+				t0 := time.Now()
+				res, err := ch.w.Append(actx, msg)
+				d := time.Since(t0)
+				if err != nil {
+					errOnce.Do(func() {
+						firstErr = fmt.Errorf("append to %s after %d acked messages: %w", ch.name, done.Load(), err)
+						cancel()
+					})
+					return
+				}
+				ap.lat = append(ap.lat, d)
+				ap.acked++
+				ch.acked(res.MessageID)
+				done.Add(1)
+			}
+		}()
+	}
+	stopProg := prog.run(&done, start)
+	wg.Wait()
+	elapsed := time.Since(start)
+	stopProg()
+	if ctx.Err() != nil {
+		return fmt.Errorf("bench interrupted after %d acked messages", done.Load())
+	}
+	if firstErr != nil {
+		return firstErr
+	}
+	total := done.Load()
+	var lats []time.Duration
+	for _, ap := range apps {
+		lats = append(lats, ap.lat...)
+	}
+	slices.Sort(lats)
+	mib := float64(total) * float64(o.size) / (1 << 20)
+	fmt.Fprintf(a.stdout, "append: %d messages (%.1f MiB) in %s: %.0f msg/s, %.1f MiB/s\n",
+		total, mib, elapsed.Round(time.Millisecond), float64(total)/elapsed.Seconds(), mib/elapsed.Seconds())
+	if len(lats) > 0 {
+		fmt.Fprintf(a.stdout, "append latency: p50 %s  p99 %s  max %s\n",
+			ms(percentile(lats, 0.50)), ms(percentile(lats, 0.99)), ms(lats[len(lats)-1]))
+	}
+
+	// Read back and verify.
+	rstart := time.Now()
+	errs := make([]error, len(chans))
+	var rwg sync.WaitGroup
+	for i, ch := range chans {
+		rwg.Add(1)
+		go func() {
+			defer rwg.Done()
+			errs[i] = a.benchVerify(ctx, opener, ch, apps, i, o)
+		}()
+	}
+	rwg.Wait()
+	relapsed := time.Since(rstart)
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	fmt.Fprintf(a.stdout, "read back: %d messages in %s: %.0f msg/s\n", total, relapsed.Round(time.Millisecond), float64(total)/relapsed.Seconds())
+	fmt.Fprintf(a.stdout, "verified: all %d acked messages read back once each, in order, byte-identical\n", total)
+
+	if o.keep {
+		fmt.Fprintf(a.stdout, "kept channels %s0..%d\n", prefix, o.channels-1)
+		return nil
+	}
+	for _, ch := range chans {
+		if ch.lastID == nil {
+			continue
+		}
+		if err := ch.w.Truncate(ctx, ch.lastID); err != nil {
+			return fmt.Errorf("truncate bench channel %s: %w", ch.name, err)
+		}
+	}
+	return nil
+}
+
+// benchVerify reads channel idx from the start through a read-only WAL (so
+// no write-ahead cache can answer) and checks it against what was acked.
+func (a *app) benchVerify(ctx context.Context, opener wal.Opener, ch *benchChannel, apps []*benchAppender, idx int, o benchOpts) error {
+	want := map[int]uint64{}
+	var total uint64
+	for _, ap := range apps {
+		if ap.channel == idx {
+			want[ap.id] = ap.acked
+			total += ap.acked
+		}
+	}
+	w, err := opener.Open(ctx, &wal.OpenOption{Channel: wal.Channel{Name: ch.name, AccessMode: wal.ReadOnly}})
+	if err != nil {
+		return fmt.Errorf("read back %s: %w", ch.name, err)
+	}
+	defer w.Close()
+	s, err := w.Read(ctx, wal.ReadOption{Name: "walctl-bench", DeliverPolicy: wal.DeliverAll(), ReadAheadBufferSize: 1024})
+	if err != nil {
+		return fmt.Errorf("read back %s: %w", ch.name, err)
+	}
+	defer s.Close()
+	next := map[int]uint64{}
+	var prev message.MessageID
+	var got uint64
+	timer := time.NewTimer(o.readTimeout)
+	defer timer.Stop()
+	check := func(m message.ImmutableMessage) error {
+		p := m.Payload()
+		if len(p) != o.size {
+			return fmt.Errorf("message %s is %d bytes, want %d", m.MessageID(), len(p), o.size)
+		}
+		ap := int(binary.BigEndian.Uint32(p))
+		seq := binary.BigEndian.Uint64(p[4:])
+		n, mine := want[ap]
+		switch {
+		case !mine:
+			return fmt.Errorf("message %s claims appender %d, which did not write this channel", m.MessageID(), ap)
+		case seq >= n:
+			return fmt.Errorf("message %s is appender %d's #%d, which was never acked (phantom or duplicate)", m.MessageID(), ap, seq)
+		case seq != next[ap]:
+			return fmt.Errorf("message %s is appender %d's #%d, want #%d (lost, duplicated or reordered)", m.MessageID(), ap, seq, next[ap])
+		case prev != nil && !prev.LT(m.MessageID()):
+			return fmt.Errorf("message id %s does not follow %s", m.MessageID(), prev)
+		}
+		if exp := apps[ap].payload(seq, o.size); !bytes.Equal(p, exp) {
+			i := 0
+			for i < len(p) && p[i] == exp[i] {
+				i++
+			}
+			return fmt.Errorf("message %s differs from what was appended at byte %d", m.MessageID(), i)
+		}
+		next[ap]++
+		prev = m.MessageID()
+		return nil
+	}
+	for got < total {
+		select {
+		case m, ok := <-s.Chan():
+			if !ok {
+				return fmt.Errorf("read back %s: scanner ended after %d of %d messages: %v", ch.name, got, total, s.Error())
+			}
+			if err := check(m); err != nil {
+				return fmt.Errorf("read back %s: %w", ch.name, err)
+			}
+			got++
+			timer.Reset(o.readTimeout)
+		case <-timer.C:
+			return fmt.Errorf("read back %s: got %d of %d messages, then nothing for %s", ch.name, got, total, o.readTimeout)
+		case <-ctx.Done():
+			return fmt.Errorf("read back %s interrupted after %d of %d messages", ch.name, got, total)
+		}
+	}
+	// Everything acked has been seen; anything more would be a phantom or a
+	// duplicate. Give it a moment to show up.
+	quiet := time.NewTimer(200 * time.Millisecond)
+	defer quiet.Stop()
+	select {
+	case m, ok := <-s.Chan():
+		if ok {
+			return fmt.Errorf("read back %s: unexpected message %s after all %d acked ones: %w", ch.name, m.MessageID(), total, check(m))
+		}
+	case <-quiet.C:
+	}
+	return nil
+}
+
+func percentile(sorted []time.Duration, q float64) time.Duration {
+	i := int(q*float64(len(sorted))+0.5) - 1
+	return sorted[max(0, min(i, len(sorted)-1))]
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.3fms", float64(d)/float64(time.Millisecond)) }
