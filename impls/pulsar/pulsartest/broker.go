@@ -34,6 +34,7 @@ type Broker struct {
 	nextLedger     uint64
 	nextProducer   uint64
 	paused         bool
+	stopping       bool // set while stop runs: refuse newly accepted connections
 	receiptsPaused bool
 	dropNext       map[string]int // topic ("" = any) -> receipts left to drop
 	storeHook      func(StoredMessage) bool
@@ -92,6 +93,9 @@ func (b *Broker) listen(addr string) error {
 	b.ln = ln
 	b.addr = ln.Addr().String()
 	b.running = true
+	b.mu.Lock()
+	b.stopping = false
+	b.mu.Unlock()
 	b.wg.Add(1)
 	go b.acceptLoop(ln)
 	b.log.Info("pulsartest: listening", "addr", b.addr)
@@ -110,6 +114,13 @@ func (b *Broker) acceptLoop(ln net.Listener) {
 		}
 		c := newConn(b, nc)
 		b.mu.Lock()
+		if b.stopping {
+			// stop has already dropped the connections it knew of; one
+			// accepted just before the listener closed must not outlive it.
+			b.mu.Unlock()
+			_ = nc.Close()
+			return
+		}
 		b.conns[c] = struct{}{}
 		b.mu.Unlock()
 		b.wg.Add(2)
@@ -126,6 +137,9 @@ func (b *Broker) stop() {
 		return
 	}
 	b.running = false
+	b.mu.Lock()
+	b.stopping = true
+	b.mu.Unlock()
 	_ = b.ln.Close()
 	b.DropConnections()
 	b.wg.Wait()
