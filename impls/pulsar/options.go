@@ -1,0 +1,177 @@
+package pulsar
+
+import (
+	"fmt"
+	"os"
+	"regexp"
+	"strings"
+	"time"
+)
+
+// EnvURL names the environment variable that, when set, overrides the
+// service URL of every Builder (so a test binary or walctl can be pointed at
+// another broker without changing code or config).
+const EnvURL = "MQWAL_PULSAR_URL"
+
+// Defaults of a Builder.
+const (
+	DefaultURL               = "pulsar://127.0.0.1:6650"
+	DefaultTenant            = "public"
+	DefaultNamespace         = "default"
+	DefaultOperationTimeout  = 10 * time.Second
+	DefaultConnectionTimeout = 5 * time.Second
+	// DefaultMaxMessageSize is a Pulsar broker's default maxMessageSize
+	// (5 MiB), which it announces in CONNECTED.
+	DefaultMaxMessageSize = 5 << 20
+	// DefaultMaxInFlight bounds the appends of one WAL waiting for a receipt.
+	DefaultMaxInFlight = 1000
+)
+
+// Option configures a Builder. Options are values: keep them in a slice,
+// reuse them for several builders.
+type Option interface{ apply(*config) }
+
+type optionFunc func(*config)
+
+func (f optionFunc) apply(c *config) { f(c) }
+
+type config struct {
+	url               string
+	tenant            string
+	namespace         string
+	topicPrefix       string
+	token             string
+	tlsCAFile         string
+	tlsInsecure       bool
+	operationTimeout  time.Duration
+	connectionTimeout time.Duration
+	maxMessageSize    int
+	maxInFlight       int
+	subscription      string
+}
+
+func defaultConfig() config {
+	return config{
+		url:               DefaultURL,
+		tenant:            DefaultTenant,
+		namespace:         DefaultNamespace,
+		operationTimeout:  DefaultOperationTimeout,
+		connectionTimeout: DefaultConnectionTimeout,
+		maxMessageSize:    DefaultMaxMessageSize,
+		maxInFlight:       DefaultMaxInFlight,
+		subscription:      "mqwal-truncate",
+	}
+}
+
+// WithURL sets the service URL, "pulsar://host:6650" or
+// "pulsar+ssl://host:6651". MQWAL_PULSAR_URL overrides it.
+func WithURL(url string) Option { return optionFunc(func(c *config) { c.url = url }) }
+
+// WithTenant sets the tenant of every topic (default "public").
+func WithTenant(tenant string) Option { return optionFunc(func(c *config) { c.tenant = tenant }) }
+
+// WithNamespace sets the namespace of every topic (default "default").
+func WithNamespace(ns string) Option { return optionFunc(func(c *config) { c.namespace = ns }) }
+
+// WithTopicPrefix is put before every channel name, so several mqwal
+// deployments can share a namespace.
+func WithTopicPrefix(prefix string) Option {
+	return optionFunc(func(c *config) { c.topicPrefix = prefix })
+}
+
+// WithAuthToken authenticates with a JWT token.
+func WithAuthToken(token string) Option { return optionFunc(func(c *config) { c.token = token }) }
+
+// WithTLSCAFile trusts the CA certificates in file for pulsar+ssl URLs.
+func WithTLSCAFile(file string) Option { return optionFunc(func(c *config) { c.tlsCAFile = file }) }
+
+// WithTLSInsecure skips the verification of the broker's certificate. For
+// tests only.
+func WithTLSInsecure(insecure bool) Option {
+	return optionFunc(func(c *config) { c.tlsInsecure = insecure })
+}
+
+// WithOperationTimeout bounds each request to the broker (producer and
+// reader creation, lookups); default 10s.
+func WithOperationTimeout(d time.Duration) Option {
+	return optionFunc(func(c *config) { c.operationTimeout = d })
+}
+
+// WithConnectionTimeout bounds establishing a TCP connection; default 5s.
+func WithConnectionTimeout(d time.Duration) Option {
+	return optionFunc(func(c *config) { c.connectionTimeout = d })
+}
+
+// WithMaxMessageSize sets the broker's max message size, which the driver
+// cannot learn through the client's public API: set it to the broker's
+// maxMessageSize when that is not the default 5 MiB. Append refuses larger
+// messages with ErrMessageTooLarge before sending them.
+func WithMaxMessageSize(n int) Option {
+	return optionFunc(func(c *config) { c.maxMessageSize = n })
+}
+
+// WithMaxInFlight bounds how many appends of one WAL wait for their receipt
+// at a time (default 1000); further Appends wait for room, honouring ctx.
+func WithMaxInFlight(n int) Option { return optionFunc(func(c *config) { c.maxInFlight = n }) }
+
+// WithTruncateSubscription names the durable subscription whose cumulative
+// acknowledgement records Truncate (default "mqwal-truncate").
+func WithTruncateSubscription(name string) Option {
+	return optionFunc(func(c *config) { c.subscription = name })
+}
+
+var nameRE = regexp.MustCompile(`^[A-Za-z0-9._-]*$`)
+
+func (c *config) validate() error {
+	switch {
+	case c.url == "":
+		return fmt.Errorf("%w: pulsar: service URL is empty", errInvalid)
+	case !strings.HasPrefix(c.url, "pulsar://") && !strings.HasPrefix(c.url, "pulsar+ssl://"):
+		return fmt.Errorf("%w: pulsar: service URL %q must start with pulsar:// or pulsar+ssl://", errInvalid, c.url)
+	case c.tenant == "" || !nameRE.MatchString(c.tenant):
+		return fmt.Errorf("%w: pulsar: tenant %q: use letters, digits, '.', '_' and '-'", errInvalid, c.tenant)
+	case c.namespace == "" || !nameRE.MatchString(c.namespace):
+		return fmt.Errorf("%w: pulsar: namespace %q: use letters, digits, '.', '_' and '-'", errInvalid, c.namespace)
+	case !nameRE.MatchString(c.topicPrefix):
+		return fmt.Errorf("%w: pulsar: topic prefix %q: use letters, digits, '.', '_' and '-'", errInvalid, c.topicPrefix)
+	case c.subscription == "" || !nameRE.MatchString(c.subscription):
+		return fmt.Errorf("%w: pulsar: truncate subscription %q: use letters, digits, '.', '_' and '-'", errInvalid, c.subscription)
+	case c.operationTimeout <= 0:
+		return fmt.Errorf("%w: pulsar: operation timeout %v must be positive", errInvalid, c.operationTimeout)
+	case c.connectionTimeout <= 0:
+		return fmt.Errorf("%w: pulsar: connection timeout %v must be positive", errInvalid, c.connectionTimeout)
+	case c.maxMessageSize <= 0:
+		return fmt.Errorf("%w: pulsar: max message size %d must be positive", errInvalid, c.maxMessageSize)
+	case c.maxInFlight <= 0:
+		return fmt.Errorf("%w: pulsar: max in-flight %d must be positive", errInvalid, c.maxInFlight)
+	}
+	return nil
+}
+
+// resolve applies options, then the environment override.
+func resolve(opts []Option) config {
+	c := defaultConfig()
+	for _, o := range opts {
+		if o != nil {
+			o.apply(&c)
+		}
+	}
+	if u := os.Getenv(EnvURL); u != "" {
+		c.url = u
+	}
+	return c
+}
+
+// metadataReserve is what the message metadata (producer name, sequence
+// id, publish time, SeqProperty and the framing of each property) takes
+// from the broker's limit, which pulsar-client-go applies to metadata plus
+// payload.
+const metadataReserve = 4 << 10
+
+// maxSize is Capabilities.MaxMessageSize: the broker's limit less the
+// metadata reserve.
+func (c *config) maxSize() int { return max(c.maxMessageSize-metadataReserve, 1) }
+
+func (c *config) topic(channel string) string {
+	return "persistent://" + c.tenant + "/" + c.namespace + "/" + c.topicPrefix + channel
+}

@@ -1,0 +1,128 @@
+package pulsar
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	pc "github.com/apache/pulsar-client-go/pulsar"
+	pclog "github.com/apache/pulsar-client-go/pulsar/log"
+
+	"github.com/mqwal/mqwal/walimpls"
+	"github.com/mqwal/mqwal/walimpls/helper"
+	"github.com/mqwal/mqwal/walimpls/registry"
+)
+
+// Name is the backend name of this driver and the WALName of its IDs.
+const Name = "pulsar"
+
+// SeqProperty is the message property in which the driver stores its own
+// per-channel sequence number. Scanners use it to drop repeats and to find
+// gaps; it is removed from the properties a scanner delivers.
+const SeqProperty = "_mqwal.pulsar.seq"
+
+var errInvalid = walimpls.ErrInvalidArgument
+
+func init() {
+	registry.RegisterBuilder(NewBuilder())
+}
+
+// Builder builds Pulsar openers. The registered builder uses the defaults
+// (and MQWAL_PULSAR_URL); applications with other settings build their own.
+type Builder struct{ opts []Option }
+
+// NewBuilder returns a builder with opts.
+func NewBuilder(opts ...Option) *Builder { return &Builder{opts: opts} }
+
+// Name is "pulsar".
+func (b *Builder) Name() string { return Name }
+
+// Build validates the configuration and creates the client. It does no I/O:
+// pulsar-client-go connects on first use.
+func (b *Builder) Build() (walimpls.OpenerImpls, error) {
+	cfg := resolve(b.opts)
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	copts := pc.ClientOptions{
+		URL:                        cfg.url,
+		OperationTimeout:           cfg.operationTimeout,
+		ConnectionTimeout:          cfg.connectionTimeout,
+		TLSTrustCertsFilePath:      cfg.tlsCAFile,
+		TLSAllowInsecureConnection: cfg.tlsInsecure,
+		Logger:                     pclog.DefaultNopLogger(),
+	}
+	if cfg.token != "" {
+		copts.Authentication = pc.NewAuthenticationToken(cfg.token)
+	}
+	client, err := pc.NewClient(copts)
+	if err != nil {
+		return nil, fmt.Errorf("%w: pulsar: client for %s: %w", errInvalid, cfg.url, err)
+	}
+	return &opener{cfg: cfg, client: client}, nil
+}
+
+type opener struct {
+	cfg    config
+	client pc.Client
+	wals   helper.Lifetime
+}
+
+func (o *opener) Capabilities() walimpls.Capabilities {
+	return walimpls.Capabilities{MaxMessageSize: o.cfg.maxSize()}
+}
+
+func (o *opener) Open(ctx context.Context, opt *walimpls.OpenOption) (walimpls.WALImpls, error) {
+	if err := opt.Validate(); err != nil {
+		return nil, err
+	}
+	if err := o.wals.Check("pulsar opener"); err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	w := &wal{
+		WALBase: helper.NewWALBase(Name, opt.Channel, o.cfg.maxSize()),
+		o:       o,
+		topic:   o.cfg.topic(opt.Channel.Name),
+	}
+	if opt.Channel.AccessMode == walimpls.ReadWrite {
+		w.w = newWriter(o, w.topic, opt.Channel.Name)
+	}
+	remove, err := o.wals.Add("pulsar opener", w.Close)
+	if err != nil {
+		w.Close()
+		return nil, err
+	}
+	w.removeFromOpener = remove
+	return w, nil
+}
+
+func (o *opener) Close() {
+	if o.wals.Close() {
+		o.client.Close()
+	}
+}
+
+// classify wraps a client error in the walimpls sentinel it stands for.
+// The client reports broker errors as strings ("server error: ProducerBusy:
+// ..."), so matching is by text where it has no sentinel.
+func classify(op, topic string, err error) error {
+	if err == nil {
+		return nil
+	}
+	msg := err.Error()
+	switch {
+	case errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded):
+		return fmt.Errorf("pulsar: %s %s: %w", op, topic, err)
+	case errors.Is(err, pc.ErrProducerFenced) || strings.Contains(msg, "ProducerFenced"):
+		return fmt.Errorf("%w: pulsar: %s %s: %w", walimpls.ErrFenced, op, topic, err)
+	case strings.Contains(msg, "ProducerBusy"):
+		return fmt.Errorf("%w: pulsar: %s %s: another writer holds the channel: %w", walimpls.ErrUnavailable, op, topic, err)
+	case errors.Is(err, pc.ErrMessageTooLarge):
+		return fmt.Errorf("%w: pulsar: %s %s: %w", walimpls.ErrMessageTooLarge, op, topic, err)
+	}
+	return fmt.Errorf("%w: pulsar: %s %s: %w", walimpls.ErrUnavailable, op, topic, err)
+}

@@ -1,0 +1,78 @@
+package pulsar_test
+
+import (
+	"context"
+	"os"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/mqwal/mqwal/impls/pulsar"
+	"github.com/mqwal/mqwal/impls/pulsar/pulsartest"
+	"github.com/mqwal/mqwal/walimpls"
+	"github.com/mqwal/mqwal/walimpls/walimplstest"
+)
+
+func TestMain(m *testing.M) {
+	// These tests run against the in-process broker; the URL override is
+	// for integration runs against a real one.
+	os.Unsetenv(pulsar.EnvURL)
+	goleak.VerifyTestMain(m, leakOptions()...)
+}
+
+// leakOptions ignores what pulsar-client-go leaves running for a moment
+// after Client.Close: nothing else.
+func leakOptions() []goleak.Option {
+	return nil
+}
+
+func startBroker(t testing.TB, opts ...pulsartest.Option) *pulsartest.Broker {
+	t.Helper()
+	b, err := pulsartest.Start(opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = b.Close() })
+	return b
+}
+
+func builder(b *pulsartest.Broker, opts ...pulsar.Option) *pulsar.Builder {
+	return pulsar.NewBuilder(append([]pulsar.Option{pulsar.WithURL(b.URL()), pulsar.WithOperationTimeout(5 * time.Second)}, opts...)...)
+}
+
+func harness(t *testing.T, b *pulsartest.Broker) walimplstest.Harness {
+	h := walimplstest.Harness{
+		NewOpener: func() (walimpls.OpenerImpls, error) { return builder(b).Build() },
+		Faults: []walimplstest.Fault{
+			{Name: "BrokerRestart", Inject: func(context.Context) error { return b.Restart() }},
+			{Name: "DropConnections", Inject: func(context.Context) error { b.DropConnections(); return nil }},
+			{Name: "LostReceipt", Inject: func(context.Context) error { b.DropNextReceipt(""); return nil }},
+		},
+	}
+	if raceDetector && os.Getenv("MQWAL_PULSAR_RACY_FAULTS") == "" {
+		// pulsar-client-go v0.19.0 races with itself when it reconnects:
+		// partitionProducer.grabCnx writes producerName and the encryptor
+		// while the send loop reads them (producer_partition.go:348/358 vs
+		// 829), and partitionConsumer.clearReceiverQueue reads the last
+		// dequeued id while Reader.Next writes it (consumer_partition.go:2260
+		// vs consumer_impl.go:828). The race detector fails any test that
+		// reconnects with traffic, so the faults run in the plain build
+		// (go test ./impls/pulsar/) only.
+		t.Logf("race build: %d fault cases left out (pulsar-client-go v0.19.0 races on reconnect); run without -race for them", len(h.Faults))
+		h.Faults = nil
+	}
+	return h
+}
+
+func TestConformance(t *testing.T) {
+	for _, dedup := range []bool{false, true} {
+		name := "DedupOff"
+		if dedup {
+			name = "DedupOn"
+		}
+		t.Run(name, func(t *testing.T) {
+			walimplstest.Run(t, harness(t, startBroker(t, pulsartest.WithDeduplication(dedup))))
+		})
+	}
+}

@@ -1,0 +1,268 @@
+package pulsar
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	pc "github.com/apache/pulsar-client-go/pulsar"
+
+	"github.com/mqwal/mqwal/message"
+	"github.com/mqwal/mqwal/walimpls"
+	"github.com/mqwal/mqwal/walimpls/helper"
+)
+
+// maxConfirm is how often a scanner re-reads from its last good position
+// before it accepts a gap as stored (see scanState.suspect).
+const maxConfirm = 2
+
+// Read opens a scanner. The start is resolved here, so DeliverLatest means
+// "after the last message stored when Read returned".
+func (w *wal) Read(ctx context.Context, opt walimpls.ReadOption) (walimpls.ScannerImpls, error) {
+	if err := w.CheckRead(ctx, opt); err != nil {
+		return nil, err
+	}
+	st := &scanState{w: w, lastSeq: -1}
+	p := opt.DeliverPolicy
+	switch p.Kind() {
+	case walimpls.DeliverKindAll:
+		st.fromEarliest = true
+	case walimpls.DeliverKindLatest:
+		var last ID
+		var nonEmpty bool
+		if err := w.runCtx(ctx, "read", func() (err error) { last, nonEmpty, err = lastPosition(w.o, w.topic); return err }); err != nil {
+			return nil, err
+		}
+		if nonEmpty {
+			st.start = last
+		} else {
+			// Empty topic: everything stored later is after the open.
+			st.fromEarliest = true
+		}
+	case walimpls.DeliverKindStartFrom, walimpls.DeliverKindStartAfter:
+		id, ok := p.ID().(ID)
+		if !ok || !id.valid() {
+			return nil, fmt.Errorf("%w: %v: not a pulsar message position", walimpls.ErrInvalidArgument, p)
+		}
+		st.start, st.deliverStart = id, p.Kind() == walimpls.DeliverKindStartFrom
+	}
+	if err := w.runCtx(ctx, "read", st.open); err != nil {
+		return nil, err
+	}
+	s, err := w.StartScanner(opt, st.run)
+	if err != nil {
+		st.reader.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// scanState is one scanner's read loop. It delivers each stored message
+// once, in position order, and never silently passes a gap:
+//
+//   - A position at or before the last one seen is a repeat (the client's
+//     reader repeats a message across a reconnect in a race): dropped.
+//   - A message whose sequence number is at or below the last delivered one
+//     is a second copy (a resend after a lost receipt without broker
+//     deduplication): dropped.
+//   - A position that does not follow the last one (same ledger, next
+//     entry; or entry 0 of a later ledger), or a sequence number above the
+//     last plus one, is suspect: the client's reader can skip a message
+//     across a reconnect. The reader is recreated at the last good position;
+//     only when the same suspect comes next maxConfirm times is the gap taken
+//     as stored (a real broker's markers, or a message a failed writer never
+//     stored) and the message delivered.
+//   - Messages without SeqProperty (written by other producers) take part in
+//     the position check only.
+type scanState struct {
+	w            *wal
+	reader       pc.Reader
+	fromEarliest bool
+	start        ID   // first position to read, inclusive, when !fromEarliest
+	deliverStart bool // StartFrom: start itself is delivered
+
+	last     ID // last position seen (delivered or dropped)
+	hasLast  bool
+	lastSeq  int64 // last sequence number seen, -1 if none yet
+	suspect  ID
+	confirms int
+}
+
+// open creates the reader at the resume position: the last position seen,
+// inclusive, so its arrival proves the reader starts where expected.
+func (st *scanState) open() error {
+	opts := pc.ReaderOptions{Topic: st.w.topic, StartMessageIDInclusive: true}
+	switch {
+	case st.hasLast:
+		opts.StartMessageID = st.last.client()
+	case st.fromEarliest:
+		opts.StartMessageID = pc.EarliestMessageID()
+	default:
+		opts.StartMessageID = st.start.client()
+	}
+	r, err := st.w.o.client.CreateReader(opts)
+	if err != nil {
+		return err
+	}
+	st.reader = r
+	return nil
+}
+
+// anchor is the position the reader's first message must have, if any.
+func (st *scanState) anchor() (ID, bool) {
+	if st.hasLast {
+		return st.last, true
+	}
+	return st.start, !st.fromEarliest
+}
+
+func (st *scanState) run(ctx context.Context, emit helper.Emit) error {
+	defer func() { st.reader.Close() }()
+	failures := 0
+	anchored := false
+	for {
+		m, err := st.reader.Next(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			failures++
+			if failures > 5 {
+				return classify("read", st.w.topic, err)
+			}
+			if err := st.reopen(ctx, failures); err != nil {
+				return err
+			}
+			anchored = false
+			continue
+		}
+		failures = 0
+		pos := idOf(m.ID())
+		if !anchored {
+			anchored = true
+			if want, ok := st.anchor(); ok {
+				if pos.cmp(want) < 0 {
+					anchored = false // before the start: the client's inclusive filter passed a batch neighbour
+					continue
+				}
+				if pos != want {
+					if err := st.suspectAt(ctx, pos, true); err != nil {
+						return err
+					}
+					anchored = false
+					continue
+				}
+				if st.hasLast {
+					continue // the resume position itself: seen already
+				}
+				st.last, st.hasLast = pos, true
+				if s, ok := seqOf(m); ok {
+					st.lastSeq = s
+				}
+				if !st.deliverStart {
+					continue
+				}
+				if err := emit(st.toMessage(m, pos)); err != nil {
+					return err
+				}
+				continue
+			}
+		}
+		if st.hasLast && pos.cmp(st.last) <= 0 {
+			continue // a repeat
+		}
+		s, hasSeq := seqOf(m)
+		gap := st.hasLast && !follows(st.last, pos)
+		if hasSeq && st.lastSeq >= 0 && s <= st.lastSeq {
+			if !gap {
+				st.last = pos // a second copy: seen, not delivered
+				continue
+			}
+		} else if hasSeq && st.lastSeq >= 0 && s > st.lastSeq+1 {
+			gap = true
+		} else if hasSeq && st.lastSeq < 0 && s != 0 && !st.hasLast {
+			gap = true // the first message read from the earliest: is it really the first?
+		}
+		if gap && !st.confirmed(pos) {
+			if err := st.suspectAt(ctx, pos, false); err != nil {
+				return err
+			}
+			anchored = false
+			continue
+		}
+		st.last, st.hasLast = pos, true
+		if hasSeq {
+			if st.lastSeq >= 0 && s <= st.lastSeq {
+				continue // a second copy right after a confirmed gap
+			}
+			st.lastSeq = s
+		}
+		if err := emit(st.toMessage(m, pos)); err != nil {
+			return err
+		}
+	}
+}
+
+// confirmed reports whether pos has been the suspect maxConfirm times.
+func (st *scanState) confirmed(pos ID) bool { return st.suspect == pos && st.confirms >= maxConfirm }
+
+// suspectAt records pos as suspect and recreates the reader at the last good
+// position. A start position that stays missing is out of range.
+func (st *scanState) suspectAt(ctx context.Context, pos ID, atStart bool) error {
+	if st.suspect == pos {
+		st.confirms++
+	} else {
+		st.suspect, st.confirms = pos, 1
+	}
+	if atStart && st.confirms > maxConfirm {
+		want, _ := st.anchor()
+		return fmt.Errorf("%w: pulsar %s: position %v is no longer stored (the topic continues at %v)",
+			walimpls.ErrOutOfRange, st.w.topic, want, pos)
+	}
+	return st.reopen(ctx, 0)
+}
+
+func (st *scanState) reopen(ctx context.Context, failures int) error {
+	st.reader.Close()
+	for attempt := 0; ; attempt++ {
+		if failures+attempt > 0 {
+			d := min(time.Duration(failures+attempt)*50*time.Millisecond, time.Second)
+			select {
+			case <-time.After(d):
+			case <-ctx.Done():
+				st.reader = closedReader{}
+				return ctx.Err()
+			}
+		}
+		err := st.open()
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil || attempt >= 5 {
+			st.reader = closedReader{}
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return classify("recreate the reader of", st.w.topic, err)
+		}
+	}
+}
+
+func (st *scanState) toMessage(m pc.Message, pos ID) message.ImmutableMessage {
+	src := m.Properties()
+	props := make(message.Properties, len(src))
+	for k, v := range src {
+		if k != SeqProperty {
+			props[k] = v
+		}
+	}
+	return message.NewImmutableMessage(pos, st.w.Channel().Name, m.Payload(), props)
+}
+
+// closedReader stands in after a failed reopen so the deferred Close is safe.
+type closedReader struct{ pc.Reader }
+
+func (closedReader) Close() {}
+
+var _ = errors.New

@@ -1,0 +1,432 @@
+package pulsar
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	pc "github.com/apache/pulsar-client-go/pulsar"
+
+	"github.com/mqwal/mqwal/message"
+	"github.com/mqwal/mqwal/walimpls"
+)
+
+// producerName is fixed so that the broker's deduplication state (the last
+// sequence id per producer name) carries over reconnects and new writers.
+const producerName = "mqwal-writer"
+
+// recoverWindow is how many entries before the last one a new writer reads
+// to find the highest sequence number: a resend interrupted by a crash can
+// leave a copy of an older message last.
+const recoverWindow = 64
+
+// writer appends to one topic through an exclusive producer. Submission is
+// serialized (lock) so sequence ids reach the wire in order; receipts are
+// placed by one resolver goroutine in receipt order.
+//
+// Placement: the client returns the id of the copy the broker acknowledged
+// last. Without broker deduplication a lost receipt makes the client resend,
+// so the topic can hold earlier copies; scanners deliver the first copy of
+// each sequence number, so Append must return that one too. With
+// deduplication the broker answers a resend with -1:-1; Append then returns
+// the id of the stored copy. The resolver knows every position up to cursor;
+// a receipt right after cursor (same ledger, next entry) is certain, any
+// other receipt is checked by reading the topic from cursor.
+type writer struct {
+	o       *opener
+	topic   string
+	channel string
+	slots   chan struct{} // in-flight bound
+	lock    chan struct{} // submission lock, ctx-aware
+
+	ctx    context.Context // ends resolution reads on close
+	cancel context.CancelFunc
+
+	// Guarded by lock.
+	closed  bool
+	prod    pc.Producer
+	nextSeq int64
+
+	inflight sync.WaitGroup
+	broken   atomic.Bool // an outcome was unknown: recreate the producer and recover
+	receipts chan receipt
+	done     chan struct{} // resolver ended
+
+	// Owned by the resolver; reset by acquire while nothing is in flight.
+	cursor    ID
+	hasCursor bool
+	first     map[int64]ID // first stored copy of sequence numbers not yet placed
+}
+
+type pending struct {
+	seq  int64
+	done chan result
+}
+
+type result struct {
+	id  ID
+	err error
+}
+
+type receipt struct {
+	p   *pending
+	id  pc.MessageID
+	err error
+}
+
+func newWriter(o *opener, topic, channel string) *writer {
+	ctx, cancel := context.WithCancel(context.Background())
+	w := &writer{
+		o: o, topic: topic, channel: channel,
+		slots:    make(chan struct{}, o.cfg.maxInFlight),
+		lock:     make(chan struct{}, 1),
+		ctx:      ctx,
+		cancel:   cancel,
+		receipts: make(chan receipt, o.cfg.maxInFlight),
+		done:     make(chan struct{}),
+		first:    map[int64]ID{},
+	}
+	go w.resolve()
+	return w
+}
+
+func (w *writer) append(ctx context.Context, msg message.MutableMessage) (message.MessageID, error) {
+	select {
+	case w.slots <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	select {
+	case w.lock <- struct{}{}:
+	case <-ctx.Done():
+		<-w.slots
+		return nil, ctx.Err()
+	}
+	if w.closed {
+		<-w.lock
+		<-w.slots
+		return nil, fmt.Errorf("%w: append to pulsar channel %q", walimpls.ErrClosed, w.channel)
+	}
+	if w.prod == nil || w.broken.Load() {
+		if err := w.acquire(ctx); err != nil {
+			<-w.lock
+			<-w.slots
+			return nil, err
+		}
+	}
+	p := &pending{seq: w.nextSeq, done: make(chan result, 1)}
+	w.nextSeq++
+	props := make(map[string]string, len(msg.Properties())+1)
+	for k, v := range msg.Properties() {
+		props[k] = v
+	}
+	props[SeqProperty] = strconv.FormatInt(p.seq, 10)
+	seq := p.seq
+	w.inflight.Add(1)
+	// Background, not ctx: the client skips writing a pending message whose
+	// ctx has ended but keeps it queued, which stalls every later receipt.
+	w.prod.SendAsync(context.Background(), &pc.ProducerMessage{Payload: msg.Payload(), Properties: props, SequenceID: &seq},
+		func(id pc.MessageID, _ *pc.ProducerMessage, err error) { w.receipts <- receipt{p: p, id: id, err: err} })
+	<-w.lock
+	select {
+	case r := <-p.done:
+		if r.err != nil {
+			return nil, r.err
+		}
+		return r.id, nil
+	case <-ctx.Done():
+		return nil, fmt.Errorf("%w: pulsar: append to %s: %w", walimpls.ErrOutcomeUnknown, w.topic, ctx.Err())
+	}
+}
+
+// acquire (re)creates the producer and recovers the next sequence number
+// and the resolver's cursor from the topic. Called with lock held.
+func (w *writer) acquire(ctx context.Context) error {
+	if w.prod != nil {
+		// Closing fails the pending sends, so nothing of the old producer is
+		// written after this point and every receipt arrives.
+		w.prod.Close()
+		w.prod = nil
+		w.waitInflight()
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	prod, err := w.o.client.CreateProducer(pc.ProducerOptions{
+		Topic:              w.topic,
+		Name:               producerName,
+		ProducerAccessMode: pc.ProducerAccessModeExclusive,
+		DisableBatching:    true,
+		SendTimeout:        -1, // a timed-out message is dropped while later ones go out: a gap
+		MaxPendingMessages: w.o.cfg.maxInFlight,
+	})
+	if err != nil {
+		return classify("create producer for", w.topic, err)
+	}
+	last, nonEmpty, maxSeq, err := recoverTail(ctx, w.o, w.topic)
+	if err != nil {
+		prod.Close()
+		return classify("recover the last sequence number of", w.topic, err)
+	}
+	w.prod = prod
+	w.cursor, w.hasCursor = last, nonEmpty
+	clear(w.first)
+	// Never reuse a number this writer handed out: a message with it may
+	// be stored (an unknown outcome). A skipped number is a gap readers
+	// confirm and pass.
+	w.nextSeq = max(w.nextSeq, maxSeq+1)
+	w.broken.Store(false)
+	return nil
+}
+
+func (w *writer) waitInflight() {
+	done := make(chan struct{})
+	go func() { w.inflight.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(w.o.cfg.operationTimeout):
+	}
+}
+
+// resolve places receipts in order until the writer closes.
+func (w *writer) resolve() {
+	defer close(w.done)
+	for {
+		select {
+		case r := <-w.receipts:
+			r.p.done <- w.place(r)
+			w.inflight.Done()
+			<-w.slots
+		case <-w.ctx.Done():
+			return
+		}
+	}
+}
+
+func (w *writer) place(r receipt) result {
+	if r.err != nil {
+		w.broken.Store(true)
+		err := classify("append to", w.topic, r.err)
+		if errors.Is(err, walimpls.ErrFenced) {
+			return result{err: err}
+		}
+		return result{err: fmt.Errorf("%w: %w", walimpls.ErrOutcomeUnknown, err)}
+	}
+	seq, raw := r.p.seq, idOf(r.id)
+	defer func() {
+		for s := range w.first {
+			if s <= seq {
+				delete(w.first, s)
+			}
+		}
+	}()
+	switch {
+	case !raw.valid():
+		// Deduplicated resend: the copy stored earlier lies after cursor.
+		if _, ok := w.first[seq]; !ok {
+			if err := w.readForward(seq, noPosition); err != nil {
+				return w.unplaced(seq, raw, err)
+			}
+		}
+	case w.hasCursor && raw.cmp(w.cursor) <= 0:
+		// Read already.
+	case w.hasCursor && raw.Ledger == w.cursor.Ledger && raw.Entry == w.cursor.Entry+1:
+		// Nothing was stored between the last known position and this one.
+		w.cursor = raw
+		if _, ok := w.first[seq]; !ok {
+			w.first[seq] = raw
+		}
+	default:
+		if err := w.readForward(seq, raw); err != nil {
+			return w.unplaced(seq, raw, err)
+		}
+	}
+	id, ok := w.first[seq]
+	if !ok {
+		return w.unplaced(seq, raw, errors.New("no stored copy found"))
+	}
+	return result{id: id}
+}
+
+func (w *writer) unplaced(seq int64, raw ID, err error) result {
+	w.broken.Store(true)
+	return result{err: fmt.Errorf("%w: pulsar: %s stored message %d (receipt %v) but its first copy could not be located: %w",
+		walimpls.ErrOutcomeUnknown, w.topic, seq, raw, err)}
+}
+
+// readForward reads the topic from cursor and records the first copy of
+// every sequence number >= seq, until it reaches until (when valid) or
+// finds seq. A skipped entry (the client's reader can skip one across a
+// reconnect) restarts the read.
+func (w *writer) readForward(seq int64, until ID) error {
+	var lastErr error
+	for range 3 {
+		ctx, cancel := context.WithTimeout(w.ctx, w.o.cfg.operationTimeout)
+		pos, err := w.readForwardOnce(ctx, seq, until)
+		cancel()
+		if err == nil {
+			w.cursor, w.hasCursor = pos, true
+			return nil
+		}
+		lastErr = err
+		if w.ctx.Err() != nil {
+			break
+		}
+	}
+	return lastErr
+}
+
+var errSkipped = errors.New("reader skipped an entry")
+
+// noPosition is an invalid ID: "read until the sequence number is found".
+var noPosition = ID{Ledger: -1, Entry: -1}
+
+func (w *writer) readForwardOnce(ctx context.Context, seq int64, until ID) (ID, error) {
+	start := pc.EarliestMessageID()
+	if w.hasCursor {
+		start = w.cursor.client()
+	}
+	r, err := w.o.client.CreateReader(pc.ReaderOptions{Topic: w.topic, StartMessageID: start, StartMessageIDInclusive: true})
+	if err != nil {
+		return ID{}, err
+	}
+	defer r.Close()
+	prev, hasPrev := w.cursor, w.hasCursor
+	found := map[int64]ID{}
+	for {
+		m, err := r.Next(ctx)
+		if err != nil {
+			return ID{}, err
+		}
+		pos := idOf(m.ID())
+		if w.hasCursor && pos.cmp(w.cursor) <= 0 {
+			if pos != w.cursor {
+				return ID{}, fmt.Errorf("reading from %v gave %v", w.cursor, pos)
+			}
+			continue
+		}
+		if hasPrev && !follows(prev, pos) {
+			return ID{}, fmt.Errorf("%w: %v after %v", errSkipped, pos, prev)
+		}
+		prev, hasPrev = pos, true
+		if s, ok := seqOf(m); ok && s >= seq {
+			if _, seen := found[s]; !seen {
+				found[s] = pos
+			}
+		}
+		_, hit := found[seq]
+		if (until.valid() && pos.cmp(until) >= 0) || (!until.valid() && hit) {
+			for s, id := range found {
+				if old, ok := w.first[s]; !ok || id.LT(old) {
+					w.first[s] = id
+				}
+			}
+			return pos, nil
+		}
+	}
+}
+
+// follows reports whether next is the position right after prev: the next
+// message of the same batch, the next entry of the same ledger, or the first
+// entry of a later ledger.
+func follows(prev, next ID) bool {
+	switch {
+	case next.Ledger == prev.Ledger && next.Entry == prev.Entry:
+		return next.Batch == prev.Batch+1
+	case next.Ledger == prev.Ledger:
+		return next.Entry == prev.Entry+1 && next.Batch == 0
+	}
+	return next.Ledger > prev.Ledger && next.Entry == 0 && next.Batch == 0
+}
+
+// seqOf returns the driver's sequence number of m, if it has one.
+func seqOf(m pc.Message) (int64, bool) {
+	v, ok := m.Properties()[SeqProperty]
+	if !ok {
+		return 0, false
+	}
+	s, err := strconv.ParseInt(v, 10, 64)
+	return s, err == nil && s >= 0
+}
+
+// recoverTail returns the position of the topic's last message (ok false
+// for an empty topic) and the highest sequence number among the last
+// recoverWindow entries, or in the whole topic if those carry none (-1 if
+// no message has one).
+func recoverTail(ctx context.Context, o *opener, topic string) (last ID, ok bool, maxSeq int64, err error) {
+	last, ok, err = lastPosition(o, topic)
+	if err != nil || !ok {
+		return last, ok, -1, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, o.cfg.operationTimeout)
+	defer cancel()
+	from := NewID(last.Ledger, max(0, last.Entry-recoverWindow), 0).client()
+	for range 2 {
+		maxSeq, err = maxSeqUpTo(ctx, o, topic, from, last)
+		if err != nil || maxSeq >= 0 {
+			return last, true, maxSeq, err
+		}
+		from = pc.EarliestMessageID()
+	}
+	return last, true, -1, nil
+}
+
+// lastPosition asks the broker for the topic's last message id; ok is false
+// for an empty topic (the broker reports entry -1).
+func lastPosition(o *opener, topic string) (ID, bool, error) {
+	r, err := o.client.CreateReader(pc.ReaderOptions{Topic: topic, StartMessageID: pc.LatestMessageID(), ReceiverQueueSize: 1})
+	if err != nil {
+		return ID{}, false, err
+	}
+	defer r.Close()
+	last, err := r.GetLastMessageID()
+	if err != nil {
+		return ID{}, false, err
+	}
+	id := idOf(last)
+	return id, id.valid(), nil
+}
+
+func maxSeqUpTo(ctx context.Context, o *opener, topic string, from pc.MessageID, last ID) (int64, error) {
+	r, err := o.client.CreateReader(pc.ReaderOptions{Topic: topic, StartMessageID: from, StartMessageIDInclusive: true})
+	if err != nil {
+		return -1, err
+	}
+	defer r.Close()
+	maxSeq := int64(-1)
+	for {
+		m, err := r.Next(ctx)
+		if err != nil {
+			return -1, err
+		}
+		if s, ok := seqOf(m); ok {
+			maxSeq = max(maxSeq, s)
+		}
+		if idOf(m.ID()).cmp(last) >= 0 {
+			return maxSeq, nil
+		}
+	}
+}
+
+// close flushes what is in flight, releases the producer and ends the
+// resolver. Bounded by the operation timeout even with the broker gone.
+func (w *writer) close() {
+	w.lock <- struct{}{}
+	w.closed = true
+	prod := w.prod
+	w.prod = nil
+	<-w.lock
+	if prod != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), w.o.cfg.operationTimeout/2)
+		_ = prod.FlushWithCtx(ctx)
+		cancel()
+		prod.Close()
+	}
+	w.waitInflight()
+	w.cancel()
+	<-w.done
+}
