@@ -246,3 +246,48 @@ func TestRawSubscribeUnsubscribe(t *testing.T) {
 		t.Fatal("subscription still exists after UNSUBSCRIBE")
 	}
 }
+
+func TestExclusiveProducerEpochAndFencing(t *testing.T) {
+	b, _ := startRaw(t)
+	r := dialRaw(t, b, true)
+	const topic = "persistent://public/default/epoch"
+	reqID := uint64(0)
+	create := func(producerID uint64, epoch *uint64) *pb.BaseCommand {
+		reqID++
+		p := command(pb.BaseCommand_PRODUCER)
+		p.Producer = &pb.CommandProducer{
+			Topic: proto.String(topic), ProducerId: proto.Uint64(producerID), RequestId: proto.Uint64(reqID),
+			ProducerAccessMode: pb.ProducerAccessMode_Exclusive.Enum(), TopicEpoch: epoch,
+		}
+		r.send(p, nil)
+		return r.recv()
+	}
+	closeProducer := func(producerID uint64) {
+		reqID++
+		c := command(pb.BaseCommand_CLOSE_PRODUCER)
+		c.CloseProducer = &pb.CommandCloseProducer{ProducerId: proto.Uint64(producerID), RequestId: proto.Uint64(reqID)}
+		r.send(c, nil)
+		if got := r.recv(); got.GetSuccess() == nil {
+			t.Fatalf("CLOSE_PRODUCER answered with %v", got)
+		}
+	}
+	first := create(1, nil)
+	if first.GetProducerSuccess().GetTopicEpoch() != 1 {
+		t.Fatalf("first exclusive producer: %v, want topic_epoch 1", first)
+	}
+	if busy := create(2, nil); busy.GetError().GetError() != pb.ServerError_ProducerBusy {
+		t.Fatalf("second exclusive producer: %v, want ProducerBusy", busy)
+	}
+	closeProducer(1)
+	if second := create(3, nil); second.GetProducerSuccess().GetTopicEpoch() != 2 {
+		t.Fatalf("next exclusive producer: %v, want topic_epoch 2", second)
+	}
+	closeProducer(3)
+	// The first producer coming back with its old epoch was replaced.
+	if fenced := create(4, proto.Uint64(1)); fenced.GetError().GetError() != pb.ServerError_ProducerFenced {
+		t.Fatalf("producer with a stale epoch: %v, want ProducerFenced", fenced)
+	}
+	if again := create(5, proto.Uint64(2)); again.GetProducerSuccess().GetTopicEpoch() != 2 {
+		t.Fatalf("producer with the current epoch: %v, want success at epoch 2", again)
+	}
+}
