@@ -40,6 +40,8 @@ type faultyOpener struct {
 	mu       sync.Mutex
 	rng      *rand.Rand
 	injected atomic.Int64
+	// scanFaults counts the faults that hit readers (Read and scanners).
+	scanFaults atomic.Int64
 	// armed switches the faults on (Fault.Inject for the harness arms it).
 	armed atomic.Bool
 	// appendsOff spares appends, e.g. an end marker that must be acked once.
@@ -121,6 +123,7 @@ func (w *faultyWAL) Append(ctx context.Context, msg message.MutableMessage) (mes
 
 func (w *faultyWAL) Read(ctx context.Context, opt walimpls.ReadOption) (walimpls.ScannerImpls, error) {
 	if w.o.roll(w.o.f.ReadFail) {
+		w.o.scanFaults.Add(1)
 		return nil, errInjected
 	}
 	if w.o.f.ReplayOnReopen && opt.DeliverPolicy.Kind() == walimpls.DeliverKindStartAfter {
@@ -142,6 +145,7 @@ func (w *faultyWAL) Read(ctx context.Context, opt walimpls.ReadOption) (walimpls
 		defer inner.Close()
 		for n := 0; ; n++ {
 			if n == failAfter {
+				w.o.scanFaults.Add(1)
 				return errInjected
 			}
 			select {
@@ -154,6 +158,7 @@ func (w *faultyWAL) Read(ctx context.Context, opt walimpls.ReadOption) (walimpls
 				}
 			case <-kicked:
 				w.o.injected.Add(1)
+				w.o.scanFaults.Add(1)
 				return errInjected
 			case <-ctx.Done():
 				return ctx.Err()

@@ -19,7 +19,7 @@ import (
 
 // TestResilientScannerUnderFaults appends through a driver that fails and
 // delays appends, fails scanners and reads, and replays on reopen, until at
-// least 1000 faults were injected; scanners opened before, during and after
+// at least 1000 faults hit the scanners (and more the appends); scanners opened before, during and after
 // must deliver every acked message exactly once, in order, byte-identical.
 func TestResilientScannerUnderFaults(t *testing.T) {
 	for _, tc := range []struct {
@@ -28,8 +28,8 @@ func TestResilientScannerUnderFaults(t *testing.T) {
 	}{{"backend", 0}, {"cache", 1 << 16}} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := faults{
-				ScanFail: 0.5, ScanFailAfter: 8, ReadFail: 0.2, ReplayOnReopen: true,
-				AppendFail: 0.05, AppendUnknown: 0.02, AppendDelay: 200 * time.Microsecond,
+				ScanFail: 1, ScanFailAfter: 16, ReadFail: 0.2, ReplayOnReopen: true,
+				AppendFail: 0.15, AppendUnknown: 0.05, AppendDelay: 100 * time.Microsecond,
 			}
 			runFaultHistory(t, f, tc.cache, 1000)
 		})
@@ -109,7 +109,9 @@ func runFaultHistory(t *testing.T, f faults, cacheBytes int, wantFaults int64) {
 		appenders.Add(1)
 		go func() {
 			defer appenders.Done()
-			appendLoop(fmt.Sprint("a", a), func(seq int) bool { return seq >= 100 && fo.Injected() >= wantFaults })
+			appendLoop(fmt.Sprint("a", a), func(seq int) bool {
+				return seq >= 100 && fo.Injected() >= wantFaults && fo.scanFaults.Load() >= wantFaults
+			})
 			if a == 0 {
 				readers.Add(1)
 				go func() { defer readers.Done(); follow("middle") }()
@@ -128,8 +130,8 @@ func runFaultHistory(t *testing.T, f faults, cacheBytes int, wantFaults int64) {
 	readers.Add(1)
 	go func() { defer readers.Done(); follow("late") }()
 	readers.Wait()
-	if got := fo.Injected(); got < wantFaults {
-		t.Fatalf("only %d faults injected, want %d", got, wantFaults)
+	if got := fo.scanFaults.Load(); got < wantFaults {
+		t.Fatalf("only %d scanner faults injected, want %d", got, wantFaults)
 	}
 	problems := hist.Check("early", "late")
 	for i, p := range problems {
@@ -141,7 +143,7 @@ func runFaultHistory(t *testing.T, f faults, cacheBytes int, wantFaults int64) {
 		t.Errorf("%d problems", len(problems))
 		dumpHook(t, hist, problems)
 	}
-	t.Logf("%d acked, %d faults injected", hist.Acked(), fo.Injected())
+	t.Logf("%d acked, %d faults injected, %d of them on scanners", hist.Acked(), fo.Injected(), fo.scanFaults.Load())
 }
 
 // readRetrying opens a scanner, retrying Read's own transient failures as

@@ -186,6 +186,11 @@ func (w *walAdaptor) appendWithAbort(ctx context.Context, msg message.MutableMes
 	})
 	res, err := w.chain(ctx, msg)
 	stop()
+	if err != nil && ctx.Err() != nil {
+		if cause := context.Cause(ctx); errors.Is(cause, wal.ErrClosed) {
+			err = fmt.Errorf("%w: %w", cause, err)
+		}
+	}
 	cancel(nil)
 	if err != nil && errors.Is(err, wal.ErrFenced) {
 		w.markUnavailable("fenced by a higher term")

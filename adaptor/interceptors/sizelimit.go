@@ -39,7 +39,9 @@ type sizeLimit struct {
 }
 
 func (s *sizeLimit) DoAppend(ctx context.Context, msg message.MutableMessage, next AppendFunc) (*wal.AppendResult, error) {
-	if s.max > 0 {
+	// The adaptor's own records (a fence) are small and not the
+	// application's to limit.
+	if _, internal := msg.Properties()[PropertyFence]; s.max > 0 && !internal {
 		if n := msg.EstimateSize(); n > s.max {
 			return nil, fmt.Errorf("%w: %s channel %q: message of %d bytes (payload plus properties), limit %d",
 				wal.ErrMessageTooLarge, s.walName, s.channel, n, s.max)
