@@ -260,7 +260,10 @@ func TestFlowControlBlocksWhenFull(t *testing.T) {
 	}
 	defer w.Close()
 	first := make(chan error, 1)
-	go func() { _, err := w.Append(context.Background(), message.NewMutableMessage(make([]byte, 80), nil)); first <- err }()
+	go func() {
+		_, err := w.Append(context.Background(), message.NewMutableMessage(make([]byte, 80), nil))
+		first <- err
+	}()
 	g.waitEntered(t, 1)
 	callsBefore := g.calls.Load()
 
