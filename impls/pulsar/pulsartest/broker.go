@@ -40,8 +40,8 @@ type Broker struct {
 	storeHook      func(StoredMessage) bool
 }
 
-// Start creates a broker and starts listening. It is New followed by
-// nothing else: the broker is ready when Start returns.
+// Start is New under the name tests read best with: it returns a broker
+// that is listening and ready for clients.
 func Start(opts ...Option) (*Broker, error) { return New(opts...) }
 
 // New creates a broker, loads its data directory if one is configured, and

@@ -182,19 +182,3 @@ func appendCommand(dst []byte, cmd *pb.BaseCommand, payload []byte) []byte {
 	}
 	return append(dst, payload...)
 }
-
-// encodePayload builds headersAndPayload for a message: used by tests that
-// speak the raw protocol.
-func encodePayload(meta *pb.MessageMetadata, payload []byte) []byte {
-	m, err := proto.Marshal(meta)
-	if err != nil {
-		panic(err)
-	}
-	out := make([]byte, 10, 10+len(m)+len(payload))
-	binary.BigEndian.PutUint16(out, magicCrc32c)
-	binary.BigEndian.PutUint32(out[6:], uint32(len(m)))
-	out = append(out, m...)
-	out = append(out, payload...)
-	binary.BigEndian.PutUint32(out[2:], crc32.Checksum(out[6:], crc32cTable))
-	return out
-}

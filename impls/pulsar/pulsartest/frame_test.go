@@ -2,6 +2,7 @@ package pulsartest
 
 import (
 	"encoding/binary"
+	"hash/crc32"
 	"testing"
 
 	"google.golang.org/protobuf/proto"
@@ -98,4 +99,20 @@ func appendRecordForTest(e entry) []byte {
 	body = binary.BigEndian.AppendUint64(body, e.id)
 	body = append(body, e.data...)
 	return appendRecord(nil, body)
+}
+
+// encodePayload builds headersAndPayload for a message: used by tests that
+// speak the raw protocol.
+func encodePayload(meta *pb.MessageMetadata, payload []byte) []byte {
+	m, err := proto.Marshal(meta)
+	if err != nil {
+		panic(err)
+	}
+	out := make([]byte, 10, 10+len(m)+len(payload))
+	binary.BigEndian.PutUint16(out, magicCrc32c)
+	binary.BigEndian.PutUint32(out[6:], uint32(len(m)))
+	out = append(out, m...)
+	out = append(out, payload...)
+	binary.BigEndian.PutUint32(out[2:], crc32.Checksum(out[6:], crc32cTable))
+	return out
 }
