@@ -24,7 +24,9 @@ type ID struct {
 var _ message.MessageID = ID{}
 
 // NewID returns the ID of a position.
-func NewID(ledger, entry int64, batch int32) ID { return ID{Ledger: ledger, Entry: entry, Batch: batch} }
+func NewID(ledger, entry int64, batch int32) ID {
+	return ID{Ledger: ledger, Entry: entry, Batch: batch}
+}
 
 // idOf converts a client message id. A batch index below 0 (the client's
 // "not in a batch", as GET_LAST_MESSAGE_ID reports it) becomes 0, the value
