@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"sync"
 )
@@ -33,6 +34,7 @@ type Broker struct {
 	store          *store
 	nextLedger     uint64
 	nextProducer   uint64
+	instance       string // random, names generated producers
 	paused         bool
 	stopping       bool // set while stop runs: refuse newly accepted connections
 	receiptsPaused bool
@@ -59,6 +61,7 @@ func New(opts ...Option) (*Broker, error) {
 		topics:     map[string]*topic{},
 		dropNext:   map[string]int{},
 		nextLedger: 1,
+		instance:   fmt.Sprintf("%06x", rand.Uint32()&0xffffff),
 	}
 	if err := b.load(); err != nil {
 		return nil, err

@@ -34,8 +34,10 @@ func (b *Broker) handleProducer(c *conn, p *pb.CommandProducer) {
 	}
 	name := p.GetProducerName()
 	if name == "" {
+		// Unique across broker instances on one data directory, so a new
+		// producer never inherits another's deduplication state.
 		b.nextProducer++
-		name = fmt.Sprintf("pulsartest-%d", b.nextProducer)
+		name = fmt.Sprintf("pulsartest-%s-%d", b.instance, b.nextProducer)
 	}
 	mode := p.GetProducerAccessMode()
 	for other := range t.producers {

@@ -291,3 +291,33 @@ func TestExclusiveProducerEpochAndFencing(t *testing.T) {
 		t.Fatalf("producer with the current epoch: %v, want success at epoch 2", again)
 	}
 }
+
+func TestCloseNeverHangs(t *testing.T) {
+	b, err := Start(WithDataDir(t.TempDir()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// One client stalls in the middle of a frame, one never reads.
+	stalled := dialRaw(t, b, true)
+	stalled.write([]byte{0, 0, 0, 100, 0, 0})
+	mute := dialRaw(t, b, true)
+	for range 1000 {
+		mute.send(command(pb.BaseCommand_PING), nil)
+	}
+	done := make(chan error, 1)
+	go func() { done <- b.Close() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("close: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Close hung")
+	}
+	if err := b.Close(); err != nil {
+		t.Fatalf("second close: %v", err)
+	}
+	if err := b.Restart(); err == nil {
+		t.Fatal("restart of a closed broker succeeded")
+	}
+}
