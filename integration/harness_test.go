@@ -1,0 +1,70 @@
+package integration
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/mqwal/mqwal/config"
+	"github.com/mqwal/mqwal/walimpls"
+	"github.com/mqwal/mqwal/walimpls/walimplstest"
+)
+
+// noEnv keeps a config independent of the process environment, so an
+// external broker named there never leaks into an embedded run.
+var noEnv = config.WithEnv(func(string) (string, bool) { return "", false })
+
+// loadConfig writes yaml to a file and loads it the way an application does.
+func loadConfig(t *testing.T, yaml string, opts ...config.LoadOption) *config.Config {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "mqwal.yaml")
+	if err := os.WriteFile(p, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(p, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+// runHarness runs the whole conformance harness against cfg's backend.
+func runHarness(t *testing.T, cfg *config.Config, faults ...walimplstest.Fault) {
+	t.Helper()
+	b, err := cfg.DriverBuilder()
+	if err != nil {
+		t.Fatal(err)
+	}
+	probe, err := b.Build()
+	if err != nil {
+		t.Fatalf("build %s: %v", cfg.Backend, err)
+	}
+	probe.Close()
+	walimplstest.Run(t, walimplstest.Harness{
+		NewOpener: func() (walimpls.OpenerImpls, error) { return b.Build() },
+		Faults:    faults,
+		Timeout:   20 * time.Second,
+	})
+}
+
+// clearDriverEnv unsets the variables the drivers themselves read (they
+// override explicit configuration), for the duration of t.
+func clearDriverEnv(t *testing.T) {
+	t.Helper()
+	for _, k := range []string{config.EnvVar("kafka.brokers"), config.EnvVar("pulsar.url"), config.EnvVar("rmq.path")} {
+		t.Setenv(k, "")
+	}
+}
+
+func yamlList(items []string) string {
+	s := "["
+	for i, it := range items {
+		if i > 0 {
+			s += ", "
+		}
+		s += fmt.Sprintf("%q", it)
+	}
+	return s + "]"
+}
