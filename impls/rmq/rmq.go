@@ -211,7 +211,9 @@ func (w *wal) Truncate(ctx context.Context, id message.MessageID) error {
 		return nil
 	}
 	// One range tombstone plus the new start, atomically: never key by key.
-	if err := s.commit(w.opener.write, func(b *pebble.Batch) error {
+	// Not fsynced on its own: Truncate only allows discarding, so a crash
+	// that undoes it loses nothing, and the next synced append carries it.
+	if err := s.commit(pebble.NoSync, func(b *pebble.Batch) error {
 		if err := b.DeleteRange(dataKey(c.id, c.first), dataKey(c.id, seq+1), nil); err != nil {
 			return err
 		}
@@ -219,6 +221,7 @@ func (w *wal) Truncate(ctx context.Context, id message.MessageID) error {
 	}); err != nil {
 		return fmt.Errorf("rmq channel %q: truncate to %d: %w", c.name, seq, err)
 	}
+	s.reclaim.add(c.id, c.first, seq+1)
 	c.first = seq + 1
 	c.notifyLocked()
 	return nil

@@ -50,6 +50,8 @@ type store struct {
 	nextID   uint32
 
 	failure atomic.Pointer[error]
+
+	reclaim *reclaimer
 }
 
 // acquireStore opens (or shares) the database in b's directory.
@@ -91,6 +93,7 @@ func acquireStore(b *Builder) (*store, error) {
 		_ = fsCloser.Close()
 		return nil, err
 	}
+	s.reclaim = startReclaimer(s)
 	stores[key] = s
 	return s, nil
 }
@@ -107,6 +110,7 @@ func (s *store) release() error {
 	if !last {
 		return nil
 	}
+	s.reclaim.stop()
 	s.ops.Lock()
 	defer s.ops.Unlock()
 	s.closed = true

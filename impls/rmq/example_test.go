@@ -1,0 +1,68 @@
+package rmq_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/mqwal/mqwal/impls/rmq"
+	"github.com/mqwal/mqwal/message"
+	"github.com/mqwal/mqwal/walimpls"
+)
+
+func ExampleNewBuilder() {
+	dir, _ := os.MkdirTemp("", "rmq-example")
+	defer os.RemoveAll(dir)
+
+	opener, err := rmq.NewBuilder(rmq.WithPath(dir), rmq.WithSyncMode(rmq.SyncAlways)).Build()
+	if err != nil {
+		panic(err)
+	}
+	defer opener.Close()
+	ctx := context.Background()
+	w, err := opener.Open(ctx, &walimpls.OpenOption{Channel: walimpls.Channel{Name: "orders", Term: 1}})
+	if err != nil {
+		panic(err)
+	}
+	for _, p := range []string{"created", "paid"} {
+		id, err := w.Append(ctx, message.NewMutableMessage([]byte(p), message.Properties{"kind": "order"}))
+		if err != nil {
+			panic(err)
+		}
+		fmt.Println("appended", id)
+	}
+	s, err := w.Read(ctx, walimpls.ReadOption{DeliverPolicy: walimpls.DeliverAll()})
+	if err != nil {
+		panic(err)
+	}
+	defer s.Close()
+	for range 2 {
+		m := <-s.Chan()
+		fmt.Printf("read %s %s\n", m.MessageID(), m.Payload())
+	}
+	// Output:
+	// appended 0
+	// appended 1
+	// read 0 created
+	// read 1 paid
+}
+
+func ExampleParseSyncMode() {
+	m, err := rmq.ParseSyncMode("group")
+	fmt.Println(m, err)
+	_, err = rmq.ParseSyncMode("fast")
+	fmt.Println(err)
+	// Output:
+	// group <nil>
+	// invalid argument: rmq sync mode "fast": use sync, group or none
+}
+
+func ExampleWithPebbleOptions() {
+	// Tuning overrides apply after the driver's log defaults.
+	b := rmq.NewBuilder(rmq.WithPath("/var/lib/myapp/wal"), rmq.WithPebbleOptions(func(o *pebble.Options) {
+		o.MemTableSize = 128 << 20
+	}))
+	fmt.Println(b.Name(), b.Path())
+	// Output: rmq /var/lib/myapp/wal
+}
