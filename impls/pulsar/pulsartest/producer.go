@@ -158,8 +158,7 @@ func (b *Broker) handleSend(c *conn, s *pb.CommandSend, hp []byte) error {
 		}
 	}
 	// The frame buffer is reused for the next read: keep a copy.
-	data := append([]byte(nil), hp...)
-	idx, err := t.append(data, info)
+	idx, err := t.append(t.keep(hp), info)
 	if err != nil {
 		c.log.Error("pulsartest: store failed", "topic", t.name, "err", err)
 		e := command(pb.BaseCommand_SEND_ERROR)

@@ -50,11 +50,11 @@ func startRaw(t *testing.T, opts ...Option) (*Broker, *lockedBuffer) {
 }
 
 type rawClient struct {
-	t  *testing.T
+	t  testing.TB
 	nc net.Conn
 }
 
-func dialRaw(t *testing.T, b *Broker, handshake bool) *rawClient {
+func dialRaw(t testing.TB, b *Broker, handshake bool) *rawClient {
 	t.Helper()
 	nc, err := net.Dial("tcp", b.Addr())
 	if err != nil {

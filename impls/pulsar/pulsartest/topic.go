@@ -34,6 +34,25 @@ type topic struct {
 	lastSeq   map[string]int64 // dedup: highest sequence id stored per producer name
 	epoch     uint64           // topic_epoch of exclusive producers
 	file      *topicFile
+	arena     []byte // backing store for small entries' data
+}
+
+// arenaSize is the chunk small entries are copied into: one allocation per
+// MiB instead of one per message keeps the garbage collector out of the
+// produce path.
+const arenaSize = 1 << 20
+
+// keep copies an entry's bytes out of the reused frame buffer.
+func (t *topic) keep(hp []byte) []byte {
+	if len(hp) > arenaSize/8 {
+		return append([]byte(nil), hp...)
+	}
+	if cap(t.arena)-len(t.arena) < len(hp) {
+		t.arena = make([]byte, 0, arenaSize)
+	}
+	start := len(t.arena)
+	t.arena = append(t.arena, hp...)
+	return t.arena[start:len(t.arena):len(t.arena)]
 }
 
 func (b *Broker) newTopic(name string) *topic {
