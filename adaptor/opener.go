@@ -133,7 +133,9 @@ func (o *opener) buildInterceptors(ch wal.Channel) []interceptors.Interceptor {
 		Logger:       o.log.With(zap.String("channel", ch.Name), zap.Int64("term", ch.Term)),
 	}
 	builders := make([]interceptors.Builder, 0, len(o.opts.interceptors)+3)
-	builders = append(builders, interceptors.Logging{})
+	if o.opts.logger.Core().Enabled(zap.WarnLevel) {
+		builders = append(builders, interceptors.Logging{})
+	}
 	builders = append(builders, o.opts.interceptors...)
 	builders = append(builders, interceptors.SizeLimit{Max: o.opts.maxMessageSize}, interceptors.Fence{})
 	ics := make([]interceptors.Interceptor, 0, len(builders))

@@ -30,7 +30,7 @@ type walAdaptor struct {
 	// abortCtx ends when Close gives up waiting for in-flight appends; each
 	// append's ctx is cancelled with it.
 	abortCtx context.Context
-	abort    context.CancelFunc
+	abort    func()
 
 	mu        sync.Mutex
 	closed    bool
@@ -55,7 +55,11 @@ func newWAL(o *opener, impl walimpls.WALImpls, ics []interceptors.Interceptor) *
 		scanners:  map[*scanner]struct{}{},
 		available: make(chan struct{}),
 	}
-	w.abortCtx, w.abort = context.WithCancel(context.Background())
+	abortCtx, abort := context.WithCancelCause(context.Background())
+	w.abortCtx = abortCtx
+	w.abort = func() {
+		abort(fmt.Errorf("%w: %s closed while the append was in flight", wal.ErrClosed, w.describe()))
+	}
 	if ch.AccessMode == wal.ReadWrite {
 		size := o.opts.cacheBytes
 		if size < 0 {
@@ -180,18 +184,21 @@ func (w *walAdaptor) AppendAsync(ctx context.Context, msg message.MutableMessage
 // appendWithAbort runs the chain with a ctx that Close can cancel once its
 // wait for in-flight appends times out.
 func (w *walAdaptor) appendWithAbort(ctx context.Context, msg message.MutableMessage) (*wal.AppendResult, error) {
-	ctx, cancel := context.WithCancelCause(ctx)
-	stop := context.AfterFunc(w.abortCtx, func() {
-		cancel(fmt.Errorf("%w: %s closed while the append was in flight", wal.ErrClosed, w.describe()))
-	})
+	if ctx == context.Background() || ctx == context.TODO() {
+		// Nothing to merge: the abort context alone (no per-append cost).
+		ctx = w.abortCtx
+	} else {
+		var cancel context.CancelCauseFunc
+		ctx, cancel = context.WithCancelCause(ctx)
+		stop := context.AfterFunc(w.abortCtx, func() { cancel(context.Cause(w.abortCtx)) })
+		defer func() { stop(); cancel(nil) }()
+	}
 	res, err := w.chain(ctx, msg)
-	stop()
 	if err != nil && ctx.Err() != nil {
 		if cause := context.Cause(ctx); errors.Is(cause, wal.ErrClosed) {
 			err = fmt.Errorf("%w: %w", cause, err)
 		}
 	}
-	cancel(nil)
 	if err != nil && errors.Is(err, wal.ErrFenced) {
 		w.markUnavailable("fenced by a higher term")
 	}
