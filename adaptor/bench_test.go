@@ -160,7 +160,9 @@ func BenchmarkTailLatency(b *testing.B) {
 		name    string
 		builder func(b *testing.B) walimpls.OpenerBuilderImpls
 	}{
-		{"memory", func(*testing.B) walimpls.OpenerBuilderImpls { return memory.NewBuilder(memory.WithStore(memory.NewStore())) }},
+		{"memory", func(*testing.B) walimpls.OpenerBuilderImpls {
+			return memory.NewBuilder(memory.WithStore(memory.NewStore()))
+		}},
 		{"rmq-sync", func(b *testing.B) walimpls.OpenerBuilderImpls { return benchRMQBuilder(b, rmq.SyncAlways) }},
 		{"rmq-nosync", func(b *testing.B) walimpls.OpenerBuilderImpls { return benchRMQBuilder(b, rmq.SyncNone) }},
 	} {
