@@ -132,7 +132,7 @@ func TestPerfSlowScanRSS(t *testing.T) {
 		if !ok || m.MessageID().(helper.Int64ID).Value() != int64(i) {
 			t.Fatalf("message %d: %v %v", i, m, s.Error())
 		}
-		if i%64 == 0 {
+		if i%16 == 0 {
 			time.Sleep(time.Millisecond) // the slow consumer
 		}
 	}

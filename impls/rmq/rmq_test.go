@@ -314,3 +314,27 @@ func TestTooLargeAndClosed(t *testing.T) {
 		t.Fatalf("open after close = %v", err)
 	}
 }
+
+// Building an opener while the last one of the directory closes waits for
+// the close instead of tripping over Pebble's lock.
+func TestCloseAndRebuildRace(t *testing.T) {
+	dir := t.TempDir()
+	o := newOpener(t, dir)
+	for i := range 10 {
+		w := openWAL(t, o, "ch", 1, walimpls.ReadWrite)
+		appendN(t, w, 1, fmt.Sprint(i))
+		done := make(chan struct{})
+		go func() { defer close(done); o.Close() }()
+		next, err := NewBuilder(WithPath(dir)).Build()
+		<-done
+		if err != nil {
+			t.Fatalf("round %d: build during close: %v", i, err)
+		}
+		o = next
+	}
+	defer o.Close()
+	w := openWAL(t, o, "ch", 1, walimpls.ReadOnly)
+	if got := seqs(readN(t, w, walimpls.DeliverAll(), 10)); got[9] != 9 {
+		t.Fatalf("sequences %v", got)
+	}
+}

@@ -99,17 +99,16 @@ func acquireStore(b *Builder) (*store, error) {
 }
 
 // release drops one reference; the last one flushes and closes Pebble.
+// It closes under storesMu, so an opener built right after the last one
+// closed waits for Pebble's lock to be free instead of failing on it.
 func (s *store) release() error {
 	storesMu.Lock()
+	defer storesMu.Unlock()
 	s.refs--
-	last := s.refs == 0
-	if last {
-		delete(stores, s.key)
-	}
-	storesMu.Unlock()
-	if !last {
+	if s.refs > 0 {
 		return nil
 	}
+	delete(stores, s.key)
 	s.reclaim.stop()
 	s.ops.Lock()
 	defer s.ops.Unlock()
