@@ -43,3 +43,11 @@ func ExampleMustGetBuilder() {
 	// paid 42
 	// shipped 42
 }
+
+// An unknown name lists the registered backends.
+func ExampleGetBuilder() {
+	_, err := registry.GetBuilder("kafak")
+	fmt.Println(err)
+	// Output:
+	// unknown backend "kafak" (registered: memory)
+}
