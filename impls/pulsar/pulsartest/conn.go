@@ -8,7 +8,9 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"sync"
+	"syscall"
 	"time"
 
 	"google.golang.org/protobuf/proto"
@@ -115,8 +117,10 @@ func (c *conn) readLoop() {
 	default:
 		var drop errDropConnection
 		switch {
-		case errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed):
+		case errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) || errors.Is(err, syscall.ECONNRESET):
 			c.log.Debug("pulsartest: client closed connection")
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			c.log.Warn("pulsartest: dropping silent client", "keepalive", c.b.cfg.keepAlive)
 		case errors.As(err, &drop):
 			c.log.Info("pulsartest: dropping connection", "reason", drop.reason)
 		default:
