@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/apache/pulsar-client-go/pulsar"
 
@@ -192,7 +193,7 @@ func TestPauseDelivery(t *testing.T) {
 	p := newProducer(t, c, pulsar.ProducerOptions{Topic: topic, DisableBatching: true})
 	b.PauseDelivery()
 	send(t, p, "held")
-	expectNoMessage(t, cons, 100_000_000)
+	expectNoMessage(t, cons, 100*time.Millisecond)
 	b.ResumeDelivery()
 	if m := receive(t, cons); string(m.Payload()) != "held" {
 		t.Fatalf("after resume got %q, want held", m.Payload())

@@ -206,7 +206,7 @@ func TestUnsupportedRequestsAreAnswered(t *testing.T) {
 }
 
 func TestBrokerPingsAndDropsSilentClients(t *testing.T) {
-	b, _ := startRaw(t, WithKeepAlive(20*time.Millisecond))
+	b, _ := startRaw(t, WithKeepAlive(200*time.Millisecond))
 	r := dialRaw(t, b, true)
 	_ = r.nc.SetReadDeadline(time.Now().Add(10 * time.Second))
 	frame, err := readFrame(r.nc, nil, 1<<20)

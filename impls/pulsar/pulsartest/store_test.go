@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/apache/pulsar-client-go/pulsar"
 
@@ -94,7 +95,7 @@ func TestFailoverSecondConsumerTakesOver(t *testing.T) {
 	if m := receive(t, first); string(m.Payload()) != "a" {
 		t.Fatalf("active consumer got %q", m.Payload())
 	}
-	expectNoMessage(t, second, 50_000_000)
+	expectNoMessage(t, second, 50*time.Millisecond)
 	first.Close() // "a" was not acknowledged
 	if m := receive(t, second); string(m.Payload()) != "a" {
 		t.Fatalf("standby consumer got %q after failover, want a", m.Payload())
