@@ -2,6 +2,7 @@ package pulsar_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"testing"
 	"time"
@@ -18,13 +19,26 @@ func TestMain(m *testing.M) {
 	// These tests run against the in-process broker; the URL override is
 	// for integration runs against a real one.
 	os.Unsetenv(pulsar.EnvURL)
-	goleak.VerifyTestMain(m, leakOptions()...)
+	code := m.Run()
+	closeBenchBroker()
+	if code == 0 {
+		if err := goleak.Find(leakOptions()...); err != nil {
+			fmt.Fprintf(os.Stderr, "goleak: %v\n", err)
+			code = 1
+		}
+	}
+	os.Exit(code)
 }
 
-// leakOptions ignores what pulsar-client-go leaves running for a moment
-// after Client.Close: nothing else.
+// leakOptions ignores one goroutine pulsar-client-go leaves behind for
+// good: after a (re)subscribe the consumer signals its dispatcher from a new
+// goroutine on an unbuffered channel, and when the consumer (a Reader) is
+// closed first nobody ever receives (consumer_partition.go:2218). Nothing
+// of the driver's own is ignored.
 func leakOptions() []goleak.Option {
-	return nil
+	return []goleak.Option{
+		goleak.IgnoreAnyFunction("github.com/apache/pulsar-client-go/pulsar.(*partitionConsumer).grabConn.func1"),
+	}
 }
 
 func startBroker(t testing.TB, opts ...pulsartest.Option) *pulsartest.Broker {

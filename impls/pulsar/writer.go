@@ -53,10 +53,18 @@ type writer struct {
 
 	inflight sync.WaitGroup
 	broken   atomic.Bool // an outcome was unknown: recreate the producer and recover
-	receipts chan receipt
+	wake     chan struct{} // the resolver has work
 	done     chan struct{} // resolver ended
 
-	// Owned by the resolver; reset by acquire while nothing is in flight.
+	// resMu guards queue. While queue is empty the client's callback places
+	// a receipt itself when that needs no read (the common case, saving a
+	// goroutine hand-off); otherwise the receipt and every later one go to
+	// the resolver, in order. The placement state below is touched by the
+	// callback only under resMu with an empty queue, and by the resolver
+	// only while the queue is not empty; acquire resets it while nothing is
+	// in flight.
+	resMu     sync.Mutex
+	queue     []receipt
 	cursor    ID
 	hasCursor bool
 	first     map[int64]ID // first stored copy of sequence numbers not yet placed
@@ -86,7 +94,7 @@ func newWriter(o *opener, topic, channel string) *writer {
 		lock:     make(chan struct{}, 1),
 		ctx:      ctx,
 		cancel:   cancel,
-		receipts: make(chan receipt, o.cfg.maxInFlight),
+		wake:     make(chan struct{}, 1),
 		done:     make(chan struct{}),
 		first:    map[int64]ID{},
 	}
@@ -130,7 +138,7 @@ func (w *writer) append(ctx context.Context, msg message.MutableMessage) (messag
 	// Background, not ctx: the client skips writing a pending message whose
 	// ctx has ended but keeps it queued, which stalls every later receipt.
 	w.prod.SendAsync(context.Background(), &pc.ProducerMessage{Payload: msg.Payload(), Properties: props, SequenceID: &seq},
-		func(id pc.MessageID, _ *pc.ProducerMessage, err error) { w.receipts <- receipt{p: p, id: id, err: err} })
+		func(id pc.MessageID, _ *pc.ProducerMessage, err error) { w.receipt(receipt{p: p, id: id, err: err}) })
 	<-w.lock
 	select {
 	case r := <-p.done:
@@ -173,8 +181,11 @@ func (w *writer) acquire(ctx context.Context) error {
 		return classify("recover the last sequence number of", w.topic, err)
 	}
 	w.prod = prod
+	w.resMu.Lock()
 	w.cursor, w.hasCursor = last, nonEmpty
 	clear(w.first)
+	w.queue = nil
+	w.resMu.Unlock()
 	// Never reuse a number this writer handed out: a message with it may
 	// be stored (an unknown outcome). A skipped number is a gap readers
 	// confirm and pass.
@@ -192,19 +203,64 @@ func (w *writer) waitInflight() {
 	}
 }
 
-// resolve places receipts in order until the writer closes.
+// receipt is the client's send callback.
+func (w *writer) receipt(r receipt) {
+	w.resMu.Lock()
+	if len(w.queue) == 0 && r.err == nil {
+		if res, ok := w.placeFast(r.p.seq, idOf(r.id)); ok {
+			w.resMu.Unlock()
+			w.finish(r, res)
+			return
+		}
+	}
+	w.queue = append(w.queue, r)
+	w.resMu.Unlock()
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (w *writer) finish(r receipt, res result) {
+	r.p.done <- res
+	w.inflight.Done()
+	<-w.slots
+}
+
+// resolve places queued receipts in order until the writer closes.
 func (w *writer) resolve() {
 	defer close(w.done)
 	for {
 		select {
-		case r := <-w.receipts:
-			r.p.done <- w.place(r)
-			w.inflight.Done()
-			<-w.slots
+		case <-w.wake:
 		case <-w.ctx.Done():
 			return
 		}
+		for {
+			w.resMu.Lock()
+			if len(w.queue) == 0 {
+				w.resMu.Unlock()
+				break
+			}
+			r := w.queue[0]
+			w.resMu.Unlock()
+			res := w.place(r)
+			w.resMu.Lock()
+			w.queue = w.queue[1:]
+			w.resMu.Unlock()
+			w.finish(r, res)
+		}
 	}
+}
+
+// placeFast places a receipt that directly follows the last known
+// position: nothing was stored in between, so it is the only copy.
+func (w *writer) placeFast(seq int64, raw ID) (result, bool) {
+	if !w.hasCursor || !raw.valid() || raw.Ledger != w.cursor.Ledger || raw.Entry != w.cursor.Entry+1 || len(w.first) > 0 {
+		return result{}, false
+	}
+	w.cursor = raw
+	return result{id: raw}, true
 }
 
 func (w *writer) place(r receipt) result {

@@ -1,0 +1,226 @@
+package pulsar_test
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	pc "github.com/apache/pulsar-client-go/pulsar"
+
+	"github.com/mqwal/mqwal/impls/pulsar/pulsartest"
+	"github.com/mqwal/mqwal/message"
+	"github.com/mqwal/mqwal/walimpls"
+)
+
+// One broker for every benchmark of the run, so raw and WAL numbers are
+// measured against the same server.
+var bench struct {
+	once   sync.Once
+	broker *pulsartest.Broker
+	err    error
+	topics atomic.Int64
+}
+
+func benchBroker(b *testing.B) *pulsartest.Broker {
+	bench.once.Do(func() { bench.broker, bench.err = pulsartest.Start() })
+	if bench.err != nil {
+		b.Fatal(bench.err)
+	}
+	return bench.broker
+}
+
+func closeBenchBroker() {
+	if bench.broker != nil {
+		_ = bench.broker.Close()
+	}
+}
+
+func benchChannel() string { return fmt.Sprintf("bench-%d", bench.topics.Add(1)) }
+
+func payload1K() []byte {
+	p := make([]byte, 1024)
+	_, _ = rand.Read(p)
+	return p
+}
+
+// parallel runs op b.N times from n goroutines.
+func parallel(b *testing.B, n int, op func() error) {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	b.ResetTimer()
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for next.Add(1) <= int64(b.N) {
+				if err := op(); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	b.StopTimer()
+	close(errs)
+	for err := range errs {
+		b.Fatal(err)
+	}
+}
+
+// rawBenchProducer is configured as the driver's producer (batching off),
+// so the ratio shows the driver's own cost.
+func rawBenchProducer(b *testing.B, br *pulsartest.Broker) pc.Producer {
+	c := rawClient(b, br)
+	p, err := c.CreateProducer(pc.ProducerOptions{Topic: topicPrefix + benchChannel(), DisableBatching: true, SendTimeout: -1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(p.Close)
+	return p
+}
+
+func benchWAL(b *testing.B, br *pulsartest.Broker) walimpls.WALImpls {
+	return openWAL(b, br, benchChannel(), walimpls.ReadWrite)
+}
+
+func BenchmarkAppend(b *testing.B) {
+	payload := payload1K()
+	props := map[string]string{"k": "v"}
+	for _, conc := range []int{1, 16} {
+		b.Run(fmt.Sprintf("Raw/c=%d", conc), func(b *testing.B) {
+			p := rawBenchProducer(b, benchBroker(b))
+			b.SetBytes(int64(len(payload)))
+			parallel(b, conc, func() error {
+				_, err := p.Send(context.Background(), &pc.ProducerMessage{Payload: payload, Properties: props})
+				return err
+			})
+		})
+		b.Run(fmt.Sprintf("WAL/c=%d", conc), func(b *testing.B) {
+			w := benchWAL(b, benchBroker(b))
+			msg := message.NewMutableMessage(payload, message.Properties(props))
+			b.SetBytes(int64(len(payload)))
+			parallel(b, conc, func() error {
+				_, err := w.Append(context.Background(), msg)
+				return err
+			})
+		})
+	}
+}
+
+// BenchmarkScan reads a channel of scanMessages 1 KiB messages from the
+// start, per op.
+func BenchmarkScan(b *testing.B) {
+	const scanMessages = 2000
+	br := benchBroker(b)
+	w := benchWAL(b, br)
+	payload := payload1K()
+	var wg sync.WaitGroup
+	for range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range scanMessages / 16 {
+				if _, err := w.Append(context.Background(), message.NewMutableMessage(payload, message.Properties{"k": "v"})); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	topic := topicPrefix + w.Channel().Name
+	b.Run("Raw", func(b *testing.B) {
+		c := rawClient(b, br)
+		b.SetBytes(scanMessages * 1024)
+		for b.Loop() {
+			r, err := c.CreateReader(pc.ReaderOptions{Topic: topic, StartMessageID: pc.EarliestMessageID()})
+			if err != nil {
+				b.Fatal(err)
+			}
+			for range scanMessages {
+				if _, err := r.Next(context.Background()); err != nil {
+					b.Fatal(err)
+				}
+			}
+			r.Close()
+		}
+	})
+	b.Run("WAL", func(b *testing.B) {
+		b.SetBytes(scanMessages * 1024)
+		for b.Loop() {
+			s, err := w.Read(context.Background(), walimpls.ReadOption{DeliverPolicy: walimpls.DeliverAll()})
+			if err != nil {
+				b.Fatal(err)
+			}
+			for range scanMessages {
+				if _, ok := <-s.Chan(); !ok {
+					b.Fatal(s.Error())
+				}
+			}
+			_ = s.Close()
+		}
+	})
+}
+
+// BenchmarkAppendPaired alternates rounds of raw sends and WAL appends on
+// the same broker and reports both costs and their ratio. On a loaded
+// machine (shared CI, other tests) paired rounds see the same load, so the
+// ratio is steadier than the one of two separately timed benchmarks.
+func BenchmarkAppendPaired(b *testing.B) {
+	payload := payload1K()
+	props := map[string]string{"k": "v"}
+	for _, conc := range []int{1, 16} {
+		b.Run(fmt.Sprintf("c=%d", conc), func(b *testing.B) {
+			br := benchBroker(b)
+			p := rawBenchProducer(b, br)
+			w := benchWAL(b, br)
+			msg := message.NewMutableMessage(payload, message.Properties(props))
+			raw := func() error {
+				_, err := p.Send(context.Background(), &pc.ProducerMessage{Payload: payload, Properties: props})
+				return err
+			}
+			wal := func() error { _, err := w.Append(context.Background(), msg); return err }
+			const round = 200
+			var rawNs, walNs time.Duration
+			for range max(b.N/round, 1) {
+				rawNs += timeRound(b, conc, round, raw)
+				walNs += timeRound(b, conc, round, wal)
+			}
+			ops := float64(max(b.N/round, 1) * round)
+			b.ReportMetric(float64(rawNs.Nanoseconds())/ops, "raw-ns/append")
+			b.ReportMetric(float64(walNs.Nanoseconds())/ops, "wal-ns/append")
+			b.ReportMetric(float64(rawNs)/float64(walNs), "wal/raw-throughput")
+		})
+	}
+}
+
+// timeRound runs op n times from conc goroutines and returns the time taken.
+func timeRound(b *testing.B, conc, n int, op func() error) time.Duration {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	var failed atomic.Value
+	start := time.Now()
+	for range conc {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for next.Add(1) <= int64(n) {
+				if err := op(); err != nil {
+					failed.Store(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if err, _ := failed.Load().(error); err != nil {
+		b.Fatal(err)
+	}
+	return time.Since(start)
+}
