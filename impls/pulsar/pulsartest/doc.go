@@ -33,7 +33,8 @@
 //     producer name, last_sequence_id in PRODUCER_SUCCESS, a duplicate
 //     answered with a receipt for -1:-1 and not stored. Like a real broker
 //     it compares a batch by its first sequence id unless the SEND carries
-//     highest_sequence_id.
+//     highest_sequence_id, and a chunked message counts as stored at its
+//     last chunk (each chunk is an entry; the client reassembles).
 //   - SUBSCRIBE for readers (non-durable, start message id, earliest,
 //     latest) and durable subscriptions of type Exclusive, Failover (the
 //     first consumer is the active one) and Shared/Key_Shared (round robin,
@@ -103,6 +104,7 @@
 //   - Consumer.Unsubscribe leaves the consumer's goroutines running and a
 //     later Close does nothing; each closed producer keeps a goroutine until
 //     its SendTimeout (30 s) fires; a consumer closed right after it
-//     (re)subscribed can leave one goroutine blocked forever. goleak needs
-//     to ignore the latter two.
+//     (re)subscribed can leave one goroutine blocked forever; each chunked
+//     message received keeps a goroutine for the incomplete-chunk expiry
+//     (60 s). goleak needs to ignore the latter three.
 package pulsartest

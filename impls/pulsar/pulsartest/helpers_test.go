@@ -27,6 +27,9 @@ func goleakOptions() []goleak.Option {
 		// Each producer's send-timeout loop only notices the producer is
 		// closed when its timer (SendTimeout, 30 s by default) next fires.
 		goleak.IgnoreTopFunction("github.com/apache/pulsar-client-go/pulsar.(*partitionProducer).failTimeoutMessages"),
+		// Each chunked message received starts a goroutine that waits out
+		// the incomplete-chunk expiry (60 s by default) even when complete.
+		goleak.IgnoreTopFunction("github.com/apache/pulsar-client-go/pulsar.(*chunkedMsgCtxMap).discardChunkIfExpire"),
 		// After a (re)subscribe the consumer signals its dispatcher from a
 		// new goroutine on an unbuffered channel; when the consumer is
 		// closed first, nobody receives and the goroutine stays.

@@ -171,7 +171,11 @@ func (b *Broker) handleSend(c *conn, s *pb.CommandSend, hp []byte) error {
 		c.write(e, nil)
 		return nil
 	}
-	t.lastSeq[p.name] = int64(highest)
+	// A chunked message sends every chunk with its sequence id; only the
+	// last chunk completes it, as on a real broker.
+	if !s.GetIsChunk() || meta.GetChunkId() == meta.GetNumChunksFromMsg()-1 {
+		t.lastSeq[p.name] = int64(highest)
+	}
 	for _, sub := range t.subs {
 		sub.dispatchLocked()
 	}

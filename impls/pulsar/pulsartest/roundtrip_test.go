@@ -2,9 +2,12 @@ package pulsartest_test
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/apache/pulsar-client-go/pulsar"
+
+	"github.com/mqwal/mqwal/impls/pulsar/pulsartest"
 )
 
 func TestRoundTripWithProperties(t *testing.T) {
@@ -87,5 +90,30 @@ func TestBatchIDs(t *testing.T) {
 	}
 	if r.HasNext() {
 		t.Fatal("HasNext after the last message of a batch")
+	}
+}
+
+func TestChunkedMessage(t *testing.T) {
+	b := startBroker(t, pulsartest.WithDeduplication(true))
+	c := newClient(t, b)
+	topic := newTopic(t)
+	cons, err := c.Subscribe(pulsar.ConsumerOptions{
+		Topic: topic, SubscriptionName: "sub", SubscriptionInitialPosition: pulsar.SubscriptionPositionEarliest,
+	})
+	if err != nil {
+		t.Fatalf("subscribe: %v", err)
+	}
+	defer cons.Close()
+	p := newProducer(t, c, pulsar.ProducerOptions{
+		Topic: topic, Name: "chunker", DisableBatching: true, EnableChunking: true, ChunkMaxMessageSize: 1024,
+	})
+	big := strings.Repeat("0123456789", 1000)
+	send(t, p, big)
+	send(t, p, "small")
+	if m := receive(t, cons); string(m.Payload()) != big {
+		t.Fatalf("chunked message came back with %d bytes, want %d", len(m.Payload()), len(big))
+	}
+	if m := receive(t, cons); string(m.Payload()) != "small" {
+		t.Fatalf("got %q after the chunked message, want small", m.Payload())
 	}
 }
