@@ -59,7 +59,7 @@
 // accepted), TLS, partitioned topics, schemas (GET_SCHEMA and
 // GET_OR_CREATE_SCHEMA are answered with an error; a schema sent with
 // PRODUCER or SUBSCRIBE is ignored), transactions (the coordinator connect
-// is refused), geo-replication, chunking-aware dispatch, delayed delivery
+// is refused), geo-replication, delayed delivery
 // (deliver_at_time is ignored), retention, TTL, backlog quotas, compaction,
 // topic termination, non-persistent topics as such (they are stored like
 // persistent ones), batch index acknowledgements (an ack with an ack set
