@@ -15,7 +15,7 @@ import (
 	"github.com/mqwal/mqwal/wal"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m, pulsarLeak) }
 
 var channelSeq atomic.Int64
 
