@@ -51,7 +51,11 @@ func TestPlainConsumerReadsDriverMessages(t *testing.T) {
 		if props[pulsar.SeqProperty] != fmt.Sprint(i) {
 			t.Errorf("message %d: %s = %q, want %d", i, pulsar.SeqProperty, props[pulsar.SeqProperty], i)
 		}
+		if props[pulsar.TermProperty] != "1" {
+			t.Errorf("message %d: %s = %q, want 1", i, pulsar.TermProperty, props[pulsar.TermProperty])
+		}
 		delete(props, pulsar.SeqProperty)
+		delete(props, pulsar.TermProperty)
 		if len(props) != len(want.props) || (len(props) > 0 && !maps.Equal(props, map[string]string(want.props))) {
 			t.Errorf("message %d: properties %v, want %v", i, props, want.props)
 		}

@@ -22,6 +22,11 @@ const Name = "pulsar"
 // gaps; it is removed from the properties a scanner delivers.
 const SeqProperty = "_mqwal.pulsar.seq"
 
+// TermProperty is the message property in which the driver stores the term
+// of the WAL that wrote the message. A writer whose term is below one found
+// at the end of the topic is fenced (ErrFenced). Scanners remove it.
+const TermProperty = "_mqwal.pulsar.term"
+
 var errInvalid = walimpls.ErrInvalidArgument
 
 func init() {
@@ -89,7 +94,7 @@ func (o *opener) Open(ctx context.Context, opt *walimpls.OpenOption) (walimpls.W
 		topic:   o.cfg.topic(opt.Channel.Name),
 	}
 	if opt.Channel.AccessMode == walimpls.ReadWrite {
-		w.w = newWriter(o, w.topic, opt.Channel.Name)
+		w.w = newWriter(o, w.topic, opt.Channel.Name, opt.Channel.Term)
 	}
 	remove, err := o.wals.Add("pulsar opener", w.Close)
 	if err != nil {

@@ -253,7 +253,7 @@ func (st *scanState) toMessage(m pc.Message, pos ID) message.ImmutableMessage {
 	src := m.Properties()
 	props := make(message.Properties, len(src))
 	for k, v := range src {
-		if k != SeqProperty {
+		if k != SeqProperty && k != TermProperty {
 			props[k] = v
 		}
 	}

@@ -297,3 +297,47 @@ func TestTopicPrefixTenantNamespace(t *testing.T) {
 		t.Fatalf("topic persistent://t1/ns1/app-ch holds %d messages", n)
 	}
 }
+
+func openTerm(t testing.TB, b *pulsartest.Broker, ch string, term int64) walimpls.WALImpls {
+	t.Helper()
+	o, err := builder(b).Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(o.Close)
+	w, err := o.Open(context.Background(), &walimpls.OpenOption{Channel: walimpls.Channel{Name: ch, Term: term}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(w.Close)
+	return w
+}
+
+// A writer whose term is below one stored in the channel is fenced, both
+// while the higher term holds the producer and after it has gone.
+func TestLowerTermIsFenced(t *testing.T) {
+	b := startBroker(t)
+	high := openTerm(t, b, "terms", 2)
+	mustAppend(t, high, "term2", nil)
+	low := openTerm(t, b, "terms", 1)
+	msg := message.NewMutableMessage([]byte("stale"), nil)
+	if _, err := low.Append(context.Background(), msg); !errors.Is(err, walimpls.ErrFenced) {
+		t.Fatalf("lower term while the higher one writes: %v, want ErrFenced", err)
+	}
+	high.Close()
+	low2 := openTerm(t, b, "terms", 1)
+	if _, err := low2.Append(context.Background(), msg); !errors.Is(err, walimpls.ErrFenced) {
+		t.Fatalf("lower term after the higher one closed: %v, want ErrFenced", err)
+	}
+	if _, err := low2.Append(context.Background(), msg); !errors.Is(err, walimpls.ErrFenced) {
+		t.Fatalf("fenced writer's next Append: %v, want ErrFenced", err)
+	}
+	same := openTerm(t, b, "terms", 2)
+	mustAppend(t, same, "term2-again", nil)
+	if got := readN(t, same, walimpls.DeliverAll(), 2); payloads(got) != "term2 term2-again " {
+		t.Fatalf("channel holds %q", payloads(got))
+	}
+	if n := b.NumMessages(topicPrefix + "terms"); n != 2 {
+		t.Fatalf("broker stores %d messages, a stale one got in", n)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -37,22 +38,25 @@ const recoverWindow = 64
 // a receipt right after cursor (same ledger, next entry) is certain, any
 // other receipt is checked by reading the topic from cursor.
 type writer struct {
-	o       *opener
-	topic   string
-	channel string
-	slots   chan struct{} // in-flight bound
-	lock    chan struct{} // submission lock, ctx-aware
+	o        *opener
+	topic    string
+	channel  string
+	term     int64
+	termText string
+	slots    chan struct{} // in-flight bound
+	lock     chan struct{} // submission lock, ctx-aware
 
 	ctx    context.Context // ends resolution reads on close
 	cancel context.CancelFunc
 
 	// Guarded by lock.
 	closed  bool
+	fenced  error // a higher term wrote the channel: every Append fails
 	prod    pc.Producer
 	nextSeq int64
 
 	inflight sync.WaitGroup
-	broken   atomic.Bool // an outcome was unknown: recreate the producer and recover
+	broken   atomic.Bool   // an outcome was unknown: recreate the producer and recover
 	wake     chan struct{} // the resolver has work
 	done     chan struct{} // resolver ended
 
@@ -86,17 +90,17 @@ type receipt struct {
 	err error
 }
 
-func newWriter(o *opener, topic, channel string) *writer {
+func newWriter(o *opener, topic, channel string, term int64) *writer {
 	ctx, cancel := context.WithCancel(context.Background())
 	w := &writer{
-		o: o, topic: topic, channel: channel,
-		slots:    make(chan struct{}, o.cfg.maxInFlight),
-		lock:     make(chan struct{}, 1),
-		ctx:      ctx,
-		cancel:   cancel,
-		wake:     make(chan struct{}, 1),
-		done:     make(chan struct{}),
-		first:    map[int64]ID{},
+		o: o, topic: topic, channel: channel, term: term, termText: strconv.FormatInt(term, 10),
+		slots:  make(chan struct{}, o.cfg.maxInFlight),
+		lock:   make(chan struct{}, 1),
+		ctx:    ctx,
+		cancel: cancel,
+		wake:   make(chan struct{}, 1),
+		done:   make(chan struct{}),
+		first:  map[int64]ID{},
 	}
 	go w.resolve()
 	return w
@@ -119,8 +123,16 @@ func (w *writer) append(ctx context.Context, msg message.MutableMessage) (messag
 		<-w.slots
 		return nil, fmt.Errorf("%w: append to pulsar channel %q", walimpls.ErrClosed, w.channel)
 	}
+	if w.fenced != nil {
+		<-w.lock
+		<-w.slots
+		return nil, w.fenced
+	}
 	if w.prod == nil || w.broken.Load() {
 		if err := w.acquire(ctx); err != nil {
+			if errors.Is(err, walimpls.ErrFenced) {
+				w.fenced = err
+			}
 			<-w.lock
 			<-w.slots
 			return nil, err
@@ -133,6 +145,7 @@ func (w *writer) append(ctx context.Context, msg message.MutableMessage) (messag
 		props[k] = v
 	}
 	props[SeqProperty] = strconv.FormatInt(p.seq, 10)
+	props[TermProperty] = w.termText
 	seq := p.seq
 	w.inflight.Add(1)
 	// Background, not ctx: the client skips writing a pending message whose
@@ -173,13 +186,26 @@ func (w *writer) acquire(ctx context.Context) error {
 		MaxPendingMessages: w.o.cfg.maxInFlight,
 	})
 	if err != nil {
-		return classify("create producer for", w.topic, err)
+		err = classify("create producer for", w.topic, err)
+		if errors.Is(err, walimpls.ErrUnavailable) && strings.Contains(err.Error(), "ProducerBusy") {
+			// Another writer holds the topic. If a higher term has written,
+			// this writer is stale for good.
+			if tail, terr := recoverTail(ctx, w.o, w.topic); terr == nil && tail.maxTerm > w.term {
+				return w.fencedBy(tail.maxTerm, err)
+			}
+		}
+		return err
 	}
-	last, nonEmpty, maxSeq, err := recoverTail(ctx, w.o, w.topic)
+	tail, err := recoverTail(ctx, w.o, w.topic)
 	if err != nil {
 		prod.Close()
 		return classify("recover the last sequence number of", w.topic, err)
 	}
+	if tail.maxTerm > w.term {
+		prod.Close()
+		return w.fencedBy(tail.maxTerm, nil)
+	}
+	last, nonEmpty, maxSeq := tail.last, tail.nonEmpty, tail.maxSeq
 	w.prod = prod
 	w.resMu.Lock()
 	w.cursor, w.hasCursor = last, nonEmpty
@@ -192,6 +218,14 @@ func (w *writer) acquire(ctx context.Context) error {
 	w.nextSeq = max(w.nextSeq, maxSeq+1)
 	w.broken.Store(false)
 	return nil
+}
+
+func (w *writer) fencedBy(term int64, cause error) error {
+	err := fmt.Errorf("%w: pulsar channel %q: term %d has written, this writer has term %d", walimpls.ErrFenced, w.channel, term, w.term)
+	if cause != nil {
+		err = fmt.Errorf("%w (%w)", err, cause)
+	}
+	return err
 }
 
 func (w *writer) waitInflight() {
@@ -409,26 +443,34 @@ func seqOf(m pc.Message) (int64, bool) {
 	return s, err == nil && s >= 0
 }
 
-// recoverTail returns the position of the topic's last message (ok false
-// for an empty topic) and the highest sequence number among the last
-// recoverWindow entries, or in the whole topic if those carry none (-1 if
-// no message has one).
-func recoverTail(ctx context.Context, o *opener, topic string) (last ID, ok bool, maxSeq int64, err error) {
-	last, ok, err = lastPosition(o, topic)
-	if err != nil || !ok {
-		return last, ok, -1, err
+// tail is what a writer recovers from the end of its topic.
+type tail struct {
+	last     ID   // position of the last message
+	nonEmpty bool // false: the topic is empty and last means nothing
+	maxSeq   int64
+	maxTerm  int64
+}
+
+// recoverTail returns the position of the topic's last message and the
+// highest sequence number and term among the last recoverWindow entries, or
+// in the whole topic if those carry none (-1 if no message has one).
+func recoverTail(ctx context.Context, o *opener, topic string) (tail, error) {
+	t := tail{maxSeq: -1, maxTerm: -1}
+	var err error
+	t.last, t.nonEmpty, err = lastPosition(o, topic)
+	if err != nil || !t.nonEmpty {
+		return t, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, o.cfg.operationTimeout)
 	defer cancel()
-	from := NewID(last.Ledger, max(0, last.Entry-recoverWindow), 0).client()
+	from := NewID(t.last.Ledger, max(0, t.last.Entry-recoverWindow), 0).client()
 	for range 2 {
-		maxSeq, err = maxSeqUpTo(ctx, o, topic, from, last)
-		if err != nil || maxSeq >= 0 {
-			return last, true, maxSeq, err
+		if err := t.scan(ctx, o, topic, from); err != nil || t.maxSeq >= 0 {
+			return t, err
 		}
 		from = pc.EarliestMessageID()
 	}
-	return last, true, -1, nil
+	return t, nil
 }
 
 // lastPosition asks the broker for the topic's last message id; ok is false
@@ -447,23 +489,29 @@ func lastPosition(o *opener, topic string) (ID, bool, error) {
 	return id, id.valid(), nil
 }
 
-func maxSeqUpTo(ctx context.Context, o *opener, topic string, from pc.MessageID, last ID) (int64, error) {
+// scan reads from from to t.last and records the highest sequence number
+// and term.
+func (t *tail) scan(ctx context.Context, o *opener, topic string, from pc.MessageID) error {
 	r, err := o.client.CreateReader(pc.ReaderOptions{Topic: topic, StartMessageID: from, StartMessageIDInclusive: true})
 	if err != nil {
-		return -1, err
+		return err
 	}
 	defer r.Close()
-	maxSeq := int64(-1)
 	for {
 		m, err := r.Next(ctx)
 		if err != nil {
-			return -1, err
+			return err
 		}
 		if s, ok := seqOf(m); ok {
-			maxSeq = max(maxSeq, s)
+			t.maxSeq = max(t.maxSeq, s)
 		}
-		if idOf(m.ID()).cmp(last) >= 0 {
-			return maxSeq, nil
+		if v, ok := m.Properties()[TermProperty]; ok {
+			if term, err := strconv.ParseInt(v, 10, 64); err == nil {
+				t.maxTerm = max(t.maxTerm, term)
+			}
+		}
+		if idOf(m.ID()).cmp(t.last) >= 0 {
+			return nil
 		}
 	}
 }
