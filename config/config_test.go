@@ -92,7 +92,10 @@ pulsar:
   namespace: ns
   topic_prefix: x-
   auth: {token: tok}
-  timeouts: {connection: 4s, operation: 5s, send: 6s}
+  max_message_size: 1048576
+  max_in_flight: 10
+  truncate_subscription: trunc
+  timeouts: {connection: 4s, operation: 5s}
 `)
 	c, err := config.Load(p, env())
 	if err != nil {
@@ -111,7 +114,8 @@ pulsar:
 	}
 	pu := c.Pulsar
 	if pu.URL != "pulsar://p:6650" || pu.Tenant != "t" || pu.Namespace != "ns" || pu.TopicPrefix != "x-" || pu.Auth.Token != "tok" ||
-		pu.Timeouts != (config.PulsarTimeouts{Connection: 4 * time.Second, Operation: 5 * time.Second, Send: 6 * time.Second}) {
+		pu.MaxMessageSize != 1<<20 || pu.MaxInFlight != 10 || pu.TruncateSubscription != "trunc" ||
+		pu.Timeouts != (config.PulsarTimeouts{Connection: 4 * time.Second, Operation: 5 * time.Second}) {
 		t.Fatalf("pulsar: %+v", pu)
 	}
 	if got := c.Source("kafka.client_id"); got != p+":15" {
@@ -269,8 +273,13 @@ func TestValidationErrors(t *testing.T) {
 		{name: "pulsar token twice", yaml: "pulsar:\n  auth:\n    token: a\n    token_file: " + cert + "\n", want: "pulsar.auth.token: give auth.token or auth.token_file, not both"},
 		{name: "pulsar token file missing", yaml: "pulsar:\n  auth:\n    token_file: " + missing + "\n", want: "pulsar.auth.token_file: cannot read"},
 		{name: "pulsar tls needs ssl url", yaml: "pulsar:\n  url: pulsar://h:6650\n  tls:\n    enabled: true\n", want: `pulsar.tls.enabled: needs a pulsar+ssl:// url`},
-		{name: "pulsar zero send timeout", env: []string{"MQWAL_PULSAR_TIMEOUTS_SEND", "0s"}, want: "MQWAL_PULSAR_TIMEOUTS_SEND (pulsar.timeouts.send): must be > 0, got 0s"},
-		{name: "env duration", env: []string{"MQWAL_PULSAR_TIMEOUTS_SEND", "soon"}, want: `MQWAL_PULSAR_TIMEOUTS_SEND (pulsar.timeouts.send): must be a duration such as 500ms or 10s, got "soon"`},
+		{name: "pulsar zero operation timeout", env: []string{"MQWAL_PULSAR_TIMEOUTS_OPERATION", "0s"}, want: "MQWAL_PULSAR_TIMEOUTS_OPERATION (pulsar.timeouts.operation): must be > 0, got 0s"},
+		{name: "env duration", env: []string{"MQWAL_PULSAR_TIMEOUTS_CONNECTION", "soon"}, want: `MQWAL_PULSAR_TIMEOUTS_CONNECTION (pulsar.timeouts.connection): must be a duration such as 500ms or 10s, got "soon"`},
+		{name: "pulsar negative max size", yaml: "pulsar:\n  max_message_size: -1\n", want: "pulsar.max_message_size: must be >= 0, got -1"},
+		{name: "pulsar negative in flight", yaml: "pulsar:\n  max_in_flight: -1\n", want: "pulsar.max_in_flight: must be >= 0, got -1"},
+		{name: "pulsar bad subscription", yaml: "pulsar:\n  truncate_subscription: a/b\n", want: `pulsar.truncate_subscription: may hold only`},
+		{name: "pulsar client cert", yaml: "pulsar:\n  url: pulsar+ssl://h:6651\n  tls:\n    cert_file: " + cert + "\n    key_file: " + cert + "\n", want: "pulsar.tls.cert_file: client certificates are not supported by the pulsar driver"},
+		{name: "pulsar server name", yaml: "pulsar:\n  url: pulsar+ssl://h:6651\n  tls:\n    server_name: x\n", want: "pulsar.tls.server_name: is not supported by the pulsar driver"},
 		{name: "env bool", env: []string{"MQWAL_KAFKA_CREATE_TOPICS", "nope"}, want: `MQWAL_KAFKA_CREATE_TOPICS (kafka.create_topics): must be true or false, got "nope"`},
 	}
 	for _, tc := range tests {
@@ -359,6 +368,30 @@ func TestValidateProgrammatic(t *testing.T) {
 		t.Fatal(err)
 	}
 	o.Close()
+}
+
+func TestPulsarDriverBuilder(t *testing.T) {
+	tok := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(tok, []byte("jwt\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := config.Parse("p.yaml", []byte("backend: pulsar\npulsar:\n  url: pulsar+ssl://h:6651\n  auth:\n    token_file: "+tok+"\n  tls:\n    insecure_skip_verify: true\n"), env())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := c.DriverBuilder()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.Name() != "pulsar" {
+		t.Fatalf("builder %T named %q", b, b.Name())
+	}
+	if err := os.Remove(tok); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.DriverBuilder(); err == nil || !strings.Contains(err.Error(), "pulsar.auth.token_file: cannot read") {
+		t.Fatalf("token file gone: %v", err)
+	}
 }
 
 func TestKafkaDriverBuilder(t *testing.T) {

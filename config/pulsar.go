@@ -1,9 +1,13 @@
 package config
 
 import (
+	"fmt"
 	"net/url"
+	"os"
+	"strings"
 	"time"
 
+	"github.com/mqwal/mqwal/impls/pulsar"
 	"github.com/mqwal/mqwal/walimpls"
 )
 
@@ -13,43 +17,57 @@ type Pulsar struct {
 	// URL is the service URL, pulsar://host:6650 or pulsar+ssl://host:6651;
 	// required when the backend is pulsar.
 	URL string `yaml:"url"`
-	// Tenant and Namespace hold the topics (default public/default).
+	// Tenant and Namespace hold the topics (default public/default). The
+	// namespace should have deduplication enabled
+	// (brokerDeduplicationEnabled or pulsar-admin namespaces
+	// set-deduplication), so a resend after a lost receipt is not stored twice.
 	Tenant    string `yaml:"tenant"`
 	Namespace string `yaml:"namespace"`
 	// TopicPrefix is prepended to each channel name to form its topic.
-	TopicPrefix string         `yaml:"topic_prefix"`
-	Auth        PulsarAuth     `yaml:"auth"`
-	TLS         TLS            `yaml:"tls"`
-	Timeouts    PulsarTimeouts `yaml:"timeouts"`
+	TopicPrefix string `yaml:"topic_prefix"`
+	// MaxMessageSize is the broker's maxMessageSize in bytes; 0 means
+	// Pulsar's default (5 MiB). The client cannot learn it, so set it when
+	// the broker differs.
+	MaxMessageSize int `yaml:"max_message_size"`
+	// MaxInFlight bounds the appends of one WAL waiting for a receipt; 0 keeps
+	// the driver's default (1000).
+	MaxInFlight int `yaml:"max_in_flight"`
+	// TruncateSubscription names the durable subscription whose
+	// acknowledgement records Truncate; empty keeps the driver's default
+	// ("mqwal-truncate").
+	TruncateSubscription string         `yaml:"truncate_subscription"`
+	Auth                 PulsarAuth     `yaml:"auth"`
+	TLS                  TLS            `yaml:"tls"`
+	Timeouts             PulsarTimeouts `yaml:"timeouts"`
 }
 
 // PulsarAuth authenticates with a token (JWT), given inline or in a file.
 type PulsarAuth struct {
 	// Token; prefer MQWAL_PULSAR_AUTH_TOKEN to writing it in a file.
 	Token string `yaml:"token"`
-	// TokenFile is read by the client each time it needs the token.
+	// TokenFile holds the token; it is read when the driver is built.
 	TokenFile string `yaml:"token_file"`
 }
 
 // PulsarTimeouts bound the client's waits.
 type PulsarTimeouts struct {
-	// Connection bounds establishing a connection (default 10s).
+	// Connection bounds establishing a connection (default 5s).
 	Connection time.Duration `yaml:"connection"`
-	// Operation bounds lookups, producer and consumer creation (default 30s).
+	// Operation bounds each request: lookups, producer and reader creation
+	// (default 10s).
 	Operation time.Duration `yaml:"operation"`
-	// Send bounds one append (default 30s).
-	Send time.Duration `yaml:"send"`
 }
 
 func defaultPulsar() Pulsar {
 	return Pulsar{
-		Tenant:    "public",
-		Namespace: "default",
-		Timeouts:  PulsarTimeouts{Connection: 10 * time.Second, Operation: 30 * time.Second, Send: 30 * time.Second},
+		Tenant:    pulsar.DefaultTenant,
+		Namespace: pulsar.DefaultNamespace,
+		Timeouts:  PulsarTimeouts{Connection: pulsar.DefaultConnectionTimeout, Operation: pulsar.DefaultOperationTimeout},
 	}
 }
 
 func (p *Pulsar) check(v *validator) {
+	ssl := false
 	if p.URL != "" {
 		u, err := url.Parse(p.URL)
 		switch {
@@ -60,6 +78,7 @@ func (p *Pulsar) check(v *validator) {
 		case u.Host == "":
 			v.bad("url", "must name a host, got %q", p.URL)
 		}
+		ssl = err == nil && u.Scheme == "pulsar+ssl"
 		if err == nil && u.Scheme == "pulsar" && p.TLS.Enabled {
 			v.bad("tls.enabled", "needs a pulsar+ssl:// url, got %q", p.URL)
 		}
@@ -74,6 +93,15 @@ func (p *Pulsar) check(v *validator) {
 	if c, bad := firstBadTopicChar(p.TopicPrefix, "=:"); bad {
 		v.bad("topic_prefix", "may hold only letters, digits and . _ - = :, got %q in %q", c, p.TopicPrefix)
 	}
+	if c, bad := firstBadTopicChar(p.TruncateSubscription, "=:"); bad {
+		v.bad("truncate_subscription", "may hold only letters, digits and . _ - = :, got %q in %q", c, p.TruncateSubscription)
+	}
+	if p.MaxMessageSize < 0 {
+		v.bad("max_message_size", "must be >= 0, got %d", p.MaxMessageSize)
+	}
+	if p.MaxInFlight < 0 {
+		v.bad("max_in_flight", "must be >= 0, got %d", p.MaxInFlight)
+	}
 	if p.Auth.Token != "" && p.Auth.TokenFile != "" {
 		v.bad("auth.token", "give auth.token or auth.token_file, not both")
 	}
@@ -83,13 +111,19 @@ func (p *Pulsar) check(v *validator) {
 		}
 	}
 	tls := p.TLS
-	if u, err := url.Parse(p.URL); err == nil && u.Scheme == "pulsar+ssl" {
+	if ssl {
 		tls.Enabled = true // the scheme turns TLS on; the files are still checked
 	}
 	tls.check(v, "tls")
+	// The driver takes a CA file and the insecure switch only.
+	if p.TLS.CertFile != "" || p.TLS.KeyFile != "" {
+		v.bad("tls.cert_file", "client certificates are not supported by the pulsar driver (use auth.token)")
+	}
+	if p.TLS.ServerName != "" {
+		v.bad("tls.server_name", "is not supported by the pulsar driver")
+	}
 	positive(v, "timeouts.connection", p.Timeouts.Connection)
 	positive(v, "timeouts.operation", p.Timeouts.Operation)
-	positive(v, "timeouts.send", p.Timeouts.Send)
 }
 
 func (p *Pulsar) require(v *validator) {
@@ -98,7 +132,40 @@ func (p *Pulsar) require(v *validator) {
 	}
 }
 
-// driver is nil until the pulsar driver is wired in (pulsar_driver.go).
-func (p *Pulsar) driver() (walimpls.OpenerBuilderImpls, error) { return pulsarDriver(p) }
-
-var pulsarDriver = func(*Pulsar) (walimpls.OpenerBuilderImpls, error) { return nil, nil }
+func (p *Pulsar) driver() (walimpls.OpenerBuilderImpls, error) {
+	opts := []pulsar.Option{
+		pulsar.WithURL(p.URL),
+		pulsar.WithTenant(p.Tenant),
+		pulsar.WithNamespace(p.Namespace),
+		pulsar.WithTopicPrefix(p.TopicPrefix),
+		pulsar.WithConnectionTimeout(p.Timeouts.Connection),
+		pulsar.WithOperationTimeout(p.Timeouts.Operation),
+	}
+	if p.MaxMessageSize > 0 {
+		opts = append(opts, pulsar.WithMaxMessageSize(p.MaxMessageSize))
+	}
+	if p.MaxInFlight > 0 {
+		opts = append(opts, pulsar.WithMaxInFlight(p.MaxInFlight))
+	}
+	if p.TruncateSubscription != "" {
+		opts = append(opts, pulsar.WithTruncateSubscription(p.TruncateSubscription))
+	}
+	token := p.Auth.Token
+	if p.Auth.TokenFile != "" {
+		b, err := os.ReadFile(p.Auth.TokenFile)
+		if err != nil {
+			return nil, &Error{Key: "pulsar.auth.token_file", Msg: fmt.Sprintf("cannot read %s: %v", p.Auth.TokenFile, unwrapPath(err)), Err: walimpls.ErrInvalidArgument}
+		}
+		token = strings.TrimSpace(string(b))
+	}
+	if token != "" {
+		opts = append(opts, pulsar.WithAuthToken(token))
+	}
+	if p.TLS.CAFile != "" {
+		opts = append(opts, pulsar.WithTLSCAFile(p.TLS.CAFile))
+	}
+	if p.TLS.InsecureSkipVerify {
+		opts = append(opts, pulsar.WithTLSInsecure(true))
+	}
+	return pulsar.NewBuilder(opts...), nil
+}

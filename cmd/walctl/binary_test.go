@@ -110,6 +110,7 @@ func (p *proc) interrupt(t *testing.T) {
 }
 
 func TestBinaryAppendScanRMQ(t *testing.T) {
+	t.Parallel()
 	cfg := rmqConfig(t, "sync")
 	r := runBinary(t, "x\ny\n", "--config", cfg, "append", "-c", "cli")
 	if r.code != 0 || len(lines(r.stdout)) != 2 {
@@ -123,19 +124,20 @@ func TestBinaryAppendScanRMQ(t *testing.T) {
 }
 
 func TestBinaryUnknownBackend(t *testing.T) {
+	t.Parallel()
 	r := runBinary(t, "", "--backend", "nosuch", "append", "-c", "x", "a")
 	want := regexp.MustCompile(`^walctl: config: --backend: unknown backend "nosuch" \(registered: [a-z, ]*rmq[a-z, ]*\)\n$`)
 	if r.code != 1 || !want.MatchString(r.stderr) || r.stdout != "" {
 		t.Fatalf("exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
 	}
-	t.Setenv("MQWAL_BACKEND", "nosuch")
-	r = runBinary(t, "", "scan", "-c", "x")
+	r = runBinaryEnv(t, []string{"MQWAL_BACKEND=nosuch"}, "", "scan", "-c", "x")
 	if r.code != 1 || !strings.HasPrefix(r.stderr, `walctl: config: MQWAL_BACKEND (backend): unknown backend "nosuch"`) {
 		t.Fatalf("from env: exit %d, stderr %q", r.code, r.stderr)
 	}
 }
 
 func TestBinaryConformanceRMQ(t *testing.T) {
+	t.Parallel()
 	r := runBinary(t, "", "--config", rmqConfig(t, "sync"), "conformance")
 	if r.code != 0 || !regexp.MustCompile(`(?m)^\d+ passed, 0 failed, 0 skipped`).MatchString(r.stdout) {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr: %s", r.code, r.stdout, r.stderr)
@@ -175,6 +177,7 @@ func devBroker(t *testing.T, kind string) (*proc, string, string) {
 }
 
 func TestDevBrokerKafka(t *testing.T) {
+	t.Parallel()
 	broker, cfg, addr := devBroker(t, "kafka")
 
 	// Append through the printed config, as a user would.
@@ -235,7 +238,21 @@ func TestDevBrokerKafka(t *testing.T) {
 }
 
 func TestDevBrokerPulsar(t *testing.T) {
-	broker, _, _ := devBroker(t, "pulsar")
+	t.Parallel()
+	broker, cfg, _ := devBroker(t, "pulsar")
+	r := runBinary(t, "", "--config", cfg, "append", "-c", "events", "-p", "k=v", "one", "two")
+	ids := lines(r.stdout)
+	if r.code != 0 || len(ids) != 2 || !regexp.MustCompile(`^\d+:\d+:\d+$`).MatchString(ids[0]) {
+		t.Fatalf("append: exit %d stdout %q stderr %q", r.code, r.stdout, r.stderr)
+	}
+	r = runBinary(t, "", "--config", cfg, "scan", "-c", "events", "--after", ids[0])
+	if r.code != 0 || r.stdout != ids[1]+"\tk=v\ttwo\n" {
+		t.Fatalf("scan --after: exit %d stdout %q stderr %q", r.code, r.stdout, r.stderr)
+	}
+	r = runBinary(t, "", "--config", cfg, "conformance")
+	if r.code != 0 || !regexp.MustCompile(`(?m)^\d+ passed, 0 failed`).MatchString(r.stdout) {
+		t.Fatalf("conformance on the pulsar dev broker: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
 	broker.interrupt(t)
 	if !strings.Contains(broker.stderr.String(), "stopping pulsar dev broker") {
 		t.Fatalf("dev-broker stderr: %q", broker.stderr)
@@ -243,6 +260,7 @@ func TestDevBrokerPulsar(t *testing.T) {
 }
 
 func TestDevBrokerBadAddr(t *testing.T) {
+	t.Parallel()
 	r := runBinary(t, "", "dev-broker", "kafka", "--addr", "10.1.2.3:9092")
 	if r.code != 2 || !strings.HasPrefix(r.stderr, "walctl: --addr \"10.1.2.3:9092\": the kafka dev broker listens on loopback only") {
 		t.Fatalf("exit %d stderr %q", r.code, r.stderr)
@@ -262,6 +280,7 @@ func TestDevBrokerBadAddr(t *testing.T) {
 // TestFollowInProcess tails an rmq channel (one process owns its directory)
 // while appends arrive, and ends on cancellation with status 0.
 func TestFollowInProcess(t *testing.T) {
+	t.Parallel()
 	cfg := rmqConfig(t, "none")
 	mustRun(t, "", "--config", cfg, "append", "-c", "tail", "before")
 	ctx, cancel := context.WithCancel(context.Background())

@@ -8,6 +8,7 @@ import (
 )
 
 func TestAppendScanRMQ(t *testing.T) {
+	t.Parallel()
 	cfg := rmqConfig(t, "sync")
 	ids := lines(mustRun(t, "", "--config", cfg, "append", "-c", "orders", "-p", "src=cli", "-p", "k=a b", "hello", "two words"))
 	ids = append(ids, lines(mustRun(t, "line1\nline2\r\n\nbin\x01ary", "--config", cfg, "append", "-c", "orders"))...)
@@ -37,21 +38,22 @@ func TestAppendScanRMQ(t *testing.T) {
 		t.Fatalf("json = %v", m)
 	}
 	// --from ID is inclusive; binary payloads come as base64 in json.
-	out = mustRun(t, "", "--config", cfg, "scan", "-c", "orders", "--from", ids[5], "--format", "json")
+	out = mustRun(t, "", "--config", cfg, "scan", "-c", "orders", "--from", ids[5], "--format", "json", "--limit", "1")
 	if !strings.Contains(out, `"payload_base64":"YmluAWFyeQ=="`) && !strings.Contains(out, `"payload":"bin\u0001ary"`) {
 		t.Fatalf("binary payload printed as %s", out)
 	}
 	// latest without --follow: nothing new arrives, so nothing is printed.
-	if out := mustRun(t, "", "--config", cfg, "scan", "-c", "orders", "--from", "latest", "--idle", "100ms"); out != "" {
+	if out := mustRun(t, "", "--config", cfg, "scan", "-c", "orders", "--from", "latest", "--idle", "200ms"); out != "" {
 		t.Fatalf("--from latest printed %q", out)
 	}
 	// Other channels are untouched.
-	if out := mustRun(t, "", "--config", cfg, "scan", "-c", "other", "--idle", "100ms"); out != "" {
+	if out := mustRun(t, "", "--config", cfg, "scan", "-c", "other", "--idle", "200ms"); out != "" {
 		t.Fatalf("empty channel printed %q", out)
 	}
 }
 
 func TestTruncate(t *testing.T) {
+	t.Parallel()
 	cfg := rmqConfig(t, "none")
 	ids := lines(mustRun(t, "", "--config", cfg, "append", "-c", "t", "a", "b", "c"))
 	out := mustRun(t, "", "--config", cfg, "truncate", "-c", "t", ids[1])
@@ -69,6 +71,7 @@ func TestTruncate(t *testing.T) {
 }
 
 func TestErrorsAreOneLine(t *testing.T) {
+	t.Parallel()
 	cfg := rmqConfig(t, "none")
 	tests := []struct {
 		args []string
@@ -103,6 +106,7 @@ func TestErrorsAreOneLine(t *testing.T) {
 }
 
 func TestHelpHasExamples(t *testing.T) {
+	t.Parallel()
 	root := newRoot(&app{})
 	for _, c := range append(root.Commands(), root) {
 		if c.Hidden || c.Name() == "help" {
@@ -119,6 +123,7 @@ func TestHelpHasExamples(t *testing.T) {
 }
 
 func TestBackends(t *testing.T) {
+	t.Parallel()
 	cfg := rmqConfig(t, "none")
 	out := mustRun(t, "", "--config", cfg, "backends")
 	for _, re := range []string{
@@ -133,6 +138,7 @@ func TestBackends(t *testing.T) {
 }
 
 func TestBenchMemoryAndRMQ(t *testing.T) {
+	t.Parallel()
 	out := mustRun(t, "", "--backend", "memory", "bench", "--channels", "2", "--concurrency", "3", "--count", "300", "--size", "100")
 	for _, want := range []string{
 		"bench: backend memory", "2 channel(s) x 3 appenders, 100-byte payloads, 300 messages",
@@ -154,6 +160,7 @@ func TestBenchMemoryAndRMQ(t *testing.T) {
 }
 
 func TestConformanceMemory(t *testing.T) {
+	t.Parallel()
 	out := mustRun(t, "", "--backend", "memory", "conformance")
 	if !regexp.MustCompile(`(?m)^PASS  RoundTrip +\d+ms$`).MatchString(out) || !regexp.MustCompile(`\d+ passed, 0 failed`).MatchString(out) {
 		t.Fatalf("conformance output:\n%s", out)

@@ -81,7 +81,14 @@ func mustRun(t *testing.T, stdin string, args ...string) string {
 // runBinary runs the built walctl as a subprocess.
 func runBinary(t *testing.T, stdin string, args ...string) result {
 	t.Helper()
+	return runBinaryEnv(t, nil, stdin, args...)
+}
+
+// runBinaryEnv is runBinary with extra KEY=VALUE environment variables.
+func runBinaryEnv(t *testing.T, env []string, stdin string, args ...string) result {
+	t.Helper()
 	cmd := exec.Command(walctlBin, args...)
+	cmd.Env = append(os.Environ(), env...)
 	cmd.Stdin = strings.NewReader(stdin)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
