@@ -200,3 +200,39 @@ func TestFencedWriterBecomesUnavailable(t *testing.T) {
 		}
 	}
 }
+
+// TestIdleCachedScannerSeesNewOwner: a WAL superseded by a higher term
+// that appends nothing more still shows the new owner's messages to its
+// tailing scanners (they leave an idle cache and read the backend).
+func TestIdleCachedScannerSeesNewOwner(t *testing.T) {
+	o, err := adaptor.NewOpenerBuilder(rmq.NewBuilder(rmq.WithPath(t.TempDir()))).Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer o.Close()
+	ch := newChannel(t)
+	old := open(t, o, ch, 1, wal.ReadWrite)
+	appendN(t, old, 0, 3)
+	s, err := old.Read(context.Background(), wal.ReadOption{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for range 3 {
+		recv(t, s, 5*time.Second)
+	}
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
+		if _, in, _ := adaptor.ScannerStats(s); in > 0 {
+			break // tailing from the cache
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("caught-up scanner never switched to the cache")
+		}
+	}
+	owner := open(t, o, ch, 2, wal.ReadWrite)
+	for _, id := range appendN(t, owner, 100, 2) {
+		if m := recv(t, s, 10*time.Second); !m.MessageID().EQ(id) {
+			t.Fatalf("got %v, want %v", m.MessageID(), id)
+		}
+	}
+}

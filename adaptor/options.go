@@ -106,12 +106,19 @@ func WithCloseTimeout(d time.Duration) Option {
 // (DefaultWriteAheadCache) for backends that declare Fencing and off for
 // the others.
 //
-// The cache assumes the WAL is the channel's only writer: it holds the WAL's
-// own appends and feeds its caught-up scanners from them, so a message
-// another writer stores is seen by those scanners only after they fall back
-// to the backend. With a fencing backend that holds: a lower term's appends
-// fail, and a WAL that is fenced drops its cache. Enable it on a backend
-// without Fencing only if you guarantee a single writer per channel.
+// The cache holds the WAL's own appends and feeds its caught-up scanners
+// from them, so a message another writer stores in between is not seen by
+// those scanners. For a lower term's (zombie's) message that changes
+// nothing: read-side fencing drops it anyway. It matters when this WAL is
+// itself the zombie: a higher term opened the channel elsewhere. A fencing
+// backend tells it (its next Append fails with ErrFenced, and the WAL drops
+// its cache and goes unavailable, so its scanners return to the backend);
+// a backend without Fencing cannot, and the zombie's scanners would show
+// its own late appends and miss the new owner's. So enable the cache on a
+// backend without Fencing only if a superseded writer is closed before the
+// new one opens (or its scanners do not matter). A scanner that finds the
+// cache unchanged for a second reads the backend again, so a zombie that
+// appends nothing still sees the new owner's messages.
 func WithWriteAheadCache(maxBytes int) Option {
 	return optionFunc(func(o *options) { o.cacheBytes = max(maxBytes, 0) })
 }

@@ -26,6 +26,12 @@ var errClosedByCaller = errors.New("scanner closed by its caller")
 // scanner never runs dry.
 const switchCheckEvery = 64
 
+// cacheIdleRecheck is how long a scanner tails an unchanged cache before it
+// reads the backend again. The cache holds only this WAL's appends; if a
+// higher term took the channel over elsewhere and this WAL appends nothing
+// more, that is how its scanners get to see the new owner's messages.
+const cacheIdleRecheck = time.Second
+
 // scanner is a wal.Scanner. One goroutine (run) reads either the driver
 // scanner (catch-up) or the WAL's write-ahead cache (tailing), runs the read
 // hooks and filters, and delivers.
@@ -193,8 +199,14 @@ func (s *scanner) tail(cursor uint64) (next uint64, ok bool, err error) {
 		return cursor, false, nil
 	}
 	if len(entries) == 0 {
+		idle := time.NewTimer(cacheIdleRecheck)
+		defer idle.Stop()
 		select {
 		case <-changed:
+		case <-idle.C:
+			// Nothing appended here for a while: look at the backend in case
+			// another writer (a higher term) owns the channel now.
+			return cursor, false, nil
 		case <-s.ctx.Done():
 		}
 		return cursor, true, nil

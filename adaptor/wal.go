@@ -176,7 +176,9 @@ func (w *walAdaptor) AppendAsync(ctx context.Context, msg message.MutableMessage
 	go func() {
 		res, err := w.appendWithAbort(ctx, msg)
 		w.flow.Release(n)
-		w.inflight.Done()
+		// The callback runs before the append counts as done, so once Close
+		// returns every callback has run.
+		defer w.inflight.Done()
 		cb(res, err)
 	}()
 }

@@ -38,7 +38,8 @@ type WAL interface {
 	// AppendAsync appends msg in the background and calls cb exactly once
 	// with Append's result, from another goroutine, or from the caller's when
 	// msg is refused up front. It blocks like Append while the in-flight
-	// bytes are at their bound. Close waits for pending async appends.
+	// bytes are at their bound. Close waits for pending async appends and
+	// their callbacks, so cb must not block for long nor call Close.
 	AppendAsync(ctx context.Context, msg message.MutableMessage, cb func(*AppendResult, error))
 
 	// Read opens a scanner. A start below the retained range fails with
