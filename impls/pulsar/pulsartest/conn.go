@@ -3,6 +3,7 @@ package pulsartest
 import (
 	"bufio"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -10,6 +11,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -35,6 +37,11 @@ type conn struct {
 	wmu  sync.Mutex
 	out  []byte        // frames waiting for the write loop
 	wake chan struct{} // cap 1: out is non-empty
+
+	// coalesce is set by the read loop while more whole frames are
+	// buffered: writes then skip waking the write loop, and the read loop
+	// wakes it once before it could block.
+	coalesce atomic.Bool
 
 	done     chan struct{}
 	doneOnce sync.Once
@@ -73,10 +80,28 @@ func (c *conn) write(cmd *pb.BaseCommand, payload []byte) {
 	c.wmu.Lock()
 	c.out = appendCommand(c.out, cmd, payload)
 	c.wmu.Unlock()
+	if !c.coalesce.Load() {
+		c.kick()
+	}
+}
+
+// kick wakes the write loop.
+func (c *conn) kick() {
 	select {
 	case c.wake <- struct{}{}:
 	default:
 	}
+}
+
+// frameBuffered reports whether rd holds a whole frame, so reading it cannot
+// block.
+func frameBuffered(rd *bufio.Reader) bool {
+	n := rd.Buffered()
+	if n < 4 {
+		return false
+	}
+	hdr, err := rd.Peek(4)
+	return err == nil && uint64(n) >= 4+uint64(binary.BigEndian.Uint32(hdr))
 }
 
 func (c *conn) writeLoop() {
@@ -142,6 +167,15 @@ func (c *conn) serve() error {
 	var buf []byte
 	handshaken := false
 	for {
+		// While whole frames wait in the buffer, answers accumulate and go
+		// out in one write; before the loop could block on the socket, they
+		// are flushed.
+		if frameBuffered(rd) {
+			c.coalesce.Store(true)
+		} else {
+			c.coalesce.Store(false)
+			c.kick()
+		}
 		if ka := c.b.cfg.keepAlive; ka > 0 {
 			_ = c.nc.SetReadDeadline(time.Now().Add(2 * ka))
 		}
