@@ -25,10 +25,9 @@
 //   - Appends go through one Exclusive producer per WAL with the fixed name
 //     "mqwal-writer", batching off, no send timeout, an explicit sequence id
 //     equal to the driver's sequence number, and one lock around submission.
-//     The producer is created by the first Append (a second ReadWrite WAL of
-//     the channel therefore fails its first Append with a retryable
-//     ErrUnavailable, "ProducerBusy", while the first one lives) and the next
-//     sequence number is recovered from the last messages of the topic.
+//     The producer is taken when the WAL opens (see Fencing) and retaken by
+//     the next Append after a failure; the next sequence number is
+//     recovered from the last messages of the topic.
 //   - Append returns the position scanners deliver: the first stored copy.
 //     Without broker deduplication a lost receipt stores a message twice; the
 //     driver notices that the acknowledged entry does not directly follow the
@@ -49,12 +48,32 @@
 //
 // # Capabilities and limits
 //
-// Fencing: not declared. v0.19.0 has no ExclusiveWithFencing (the client
-// sends it as Shared), so a new owner cannot take the topic from a live
-// writer: its Append gets ErrUnavailable (ProducerBusy) until the old
-// writer closes or its connection dies. Once the new owner holds the
-// producer, the broker's topic epoch refuses the old producer's reconnect
-// (ProducerFenced, reported as ErrFenced). Use the adaptor's term fence.
+// Fencing: declared, built from what v0.19.0 offers. The client has no
+// ExclusiveWithFencing (it sends the mode as Shared), so a new owner cannot
+// take the topic from a live exclusive producer by itself. Instead:
+//
+//   - Each message carries the writer's term in TermProperty
+//     ("_mqwal.pulsar.term"). A writer that finds a higher term at the end of
+//     the topic when it takes the producer is fenced (ErrFenced).
+//   - Opening ReadWrite takes the producer at once. If it is busy, the new
+//     writer publishes a request with its term on the channel's control
+//     topic (<topic>=mqwal-fence); the holder, which watches that topic,
+//     flushes what it has in flight, closes its producer and fails every
+//     later Append with ErrFenced if the request's term is higher, or
+//     answers with its own term (a higher one fences the requester at Open;
+//     an equal one lets Open succeed, and Append reports the busy topic as a
+//     retryable ErrUnavailable until the holder closes).
+//   - A holder that does not answer (a crashed process whose connection
+//     the broker has not dropped yet, a non-mqwal producer) is waited for at
+//     most the operation timeout; Open then succeeds and Append keeps
+//     reporting ErrUnavailable (ProducerBusy) until the broker frees the
+//     topic. The new owner is never failed for the old owner's sake: the
+//     exclusive producer keeps the log linear, so waiting is safe.
+//   - A holder cut off from the broker cannot come back after the new owner
+//     took the producer: the broker's topic epoch refuses its reconnect
+//     (ProducerFenced), and its pending sends fail with ErrFenced.
+//
+// The adaptor's read-side fence stays useful on top of this.
 //
 // PhysicalTruncate: no. Truncate is a cumulative acknowledgement on the
 // durable subscription "mqwal-truncate" of the channel; the namespace's

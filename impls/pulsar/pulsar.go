@@ -75,7 +75,7 @@ type opener struct {
 }
 
 func (o *opener) Capabilities() walimpls.Capabilities {
-	return walimpls.Capabilities{MaxMessageSize: o.cfg.maxSize()}
+	return walimpls.Capabilities{Fencing: true, MaxMessageSize: o.cfg.maxSize()}
 }
 
 func (o *opener) Open(ctx context.Context, opt *walimpls.OpenOption) (walimpls.WALImpls, error) {
@@ -102,6 +102,12 @@ func (o *opener) Open(ctx context.Context, opt *walimpls.OpenOption) (walimpls.W
 		return nil, err
 	}
 	w.removeFromOpener = remove
+	if w.w != nil {
+		if err := w.w.open(ctx); err != nil {
+			w.Close()
+			return nil, err
+		}
+	}
 	return w, nil
 }
 

@@ -56,6 +56,8 @@ type writer struct {
 	nextSeq int64
 
 	inflight sync.WaitGroup
+	bg       sync.WaitGroup // the fence watcher
+	watching sync.Once
 	broken   atomic.Bool   // an outcome was unknown: recreate the producer and recover
 	wake     chan struct{} // the resolver has work
 	done     chan struct{} // resolver ended
@@ -217,6 +219,10 @@ func (w *writer) acquire(ctx context.Context) error {
 	// confirm and pass.
 	w.nextSeq = max(w.nextSeq, maxSeq+1)
 	w.broken.Store(false)
+	w.watching.Do(func() {
+		w.bg.Add(1)
+		go w.watch()
+	})
 	return nil
 }
 
@@ -533,4 +539,5 @@ func (w *writer) close() {
 	w.waitInflight()
 	w.cancel()
 	<-w.done
+	w.bg.Wait()
 }
