@@ -24,5 +24,9 @@ lint: ## go vet and a gofmt check
 	$(GO) vet ./...
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed: $$out"; exit 1; fi
 
+generate: ## regenerate the Pulsar protocol subset (needs Debian's protobuf-compiler)
+	$(GO) install google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.12
+	PATH="$$($(GO) env GOPATH)/bin:$$PATH" $(GO) generate ./impls/pulsar/pulsartest/
+
 ci: ## what CI runs
 	bash .ci/run
