@@ -126,6 +126,8 @@ func classify(op, topic string, err error) error {
 	}
 	msg := err.Error()
 	switch {
+	case errors.Is(err, walimpls.ErrInvalidArgument):
+		return err
 	case errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded):
 		return fmt.Errorf("pulsar: %s %s: %w", op, topic, err)
 	case errors.Is(err, pc.ErrProducerFenced) || strings.Contains(msg, "ProducerFenced"):

@@ -61,6 +61,13 @@ func (w *wal) Truncate(ctx context.Context, id message.MessageID) error {
 		return fmt.Errorf("%w: truncate to %v: not a pulsar message position", walimpls.ErrInvalidArgument, id)
 	}
 	return w.runCtx(ctx, "truncate", func() error {
+		last, nonEmpty, err := lastPosition(w.o, w.topic)
+		if err != nil {
+			return err
+		}
+		if !nonEmpty || last.cmp(pid) < 0 {
+			return fmt.Errorf("%w: truncate to %v, beyond the last message of channel %q", walimpls.ErrInvalidArgument, id, w.Channel().Name)
+		}
 		c, err := w.o.client.Subscribe(pc.ConsumerOptions{
 			Topic:                       w.topic,
 			SubscriptionName:            w.o.cfg.subscription,

@@ -1,0 +1,108 @@
+package pulsar_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	pc "github.com/apache/pulsar-client-go/pulsar"
+
+	"github.com/mqwal/mqwal/impls/pulsar"
+	"github.com/mqwal/mqwal/impls/pulsar/pulsartest"
+	"github.com/mqwal/mqwal/message"
+	"github.com/mqwal/mqwal/walimpls"
+)
+
+// openOrFenced opens ch with term and returns the WAL, or nil if Open
+// itself refused with ErrFenced.
+func openOrFenced(t testing.TB, b *pulsartest.Broker, ch string, term int64, opts ...pulsar.Option) walimpls.WALImpls {
+	t.Helper()
+	o, err := builder(b, opts...).Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(o.Close)
+	w, err := o.Open(context.Background(), &walimpls.OpenOption{Channel: walimpls.Channel{Name: ch, Term: term}})
+	if errors.Is(err, walimpls.ErrFenced) {
+		return nil
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(w.Close)
+	return w
+}
+
+// A writer whose term is below one stored in or holding the channel is
+// fenced: at Open, or at its first Append if the higher term came later.
+func TestLowerTermIsFenced(t *testing.T) {
+	b := startBroker(t)
+	high := openOrFenced(t, b, "terms", 2)
+	mustAppend(t, high, "term2", nil)
+	if low := openOrFenced(t, b, "terms", 1); low != nil {
+		t.Fatal("Open with a lower term while the higher one holds the channel succeeded")
+	}
+	high.Close()
+	if low := openOrFenced(t, b, "terms", 1); low != nil {
+		t.Fatal("Open with a lower term after the higher one wrote succeeded")
+	}
+	// A lower term opened first, then overtaken before its first Append.
+	low := openOrFenced(t, b, "terms2", 1)
+	higher := openOrFenced(t, b, "terms2", 2)
+	msg := message.NewMutableMessage([]byte("stale"), nil)
+	for range 2 {
+		if _, err := low.Append(context.Background(), msg); !errors.Is(err, walimpls.ErrFenced) {
+			t.Fatalf("Append by the overtaken lower term: %v, want ErrFenced", err)
+		}
+	}
+	mustAppend(t, higher, "term2", nil)
+	if got := readN(t, higher, walimpls.DeliverAll(), 1); payloads(got) != "term2 " {
+		t.Fatalf("channel holds %q", payloads(got))
+	}
+}
+
+// A higher term takes the channel from a live lower-term writer: appends
+// the old writer made before are kept, its later ones fail with ErrFenced,
+// and the log stays linear.
+func TestTakeoverFencesLiveWriter(t *testing.T) {
+	b := startBroker(t)
+	old := openOrFenced(t, b, "takeover", 1)
+	before := mustAppend(t, old, "old", nil)
+	owner := openOrFenced(t, b, "takeover", 2)
+	if owner == nil {
+		t.Fatal("higher term was fenced")
+	}
+	if _, err := old.Append(context.Background(), message.NewMutableMessage([]byte("zombie"), nil)); !errors.Is(err, walimpls.ErrFenced) {
+		t.Fatalf("old writer after takeover: %v, want ErrFenced", err)
+	}
+	after := mustAppend(t, owner, "new", nil)
+	got := readN(t, owner, walimpls.DeliverAll(), 2)
+	if payloads(got) != "old new " || !got[0].MessageID().EQ(before) || !got[1].MessageID().EQ(after) {
+		t.Fatalf("channel holds %q", payloads(got))
+	}
+}
+
+// A holder that does not take part in the protocol (a plain producer) is
+// not waited for longer than the operation timeout: Open succeeds and
+// Append reports the busy topic as retryable.
+func TestOpenBesideForeignHolder(t *testing.T) {
+	b := startBroker(t)
+	c := rawClient(t, b)
+	p, err := c.CreateProducer(pc.ProducerOptions{Topic: topicPrefix + "held", ProducerAccessMode: pc.ProducerAccessModeExclusive, SendTimeout: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	start := time.Now()
+	w := openOrFenced(t, b, "held", 5, pulsar.WithOperationTimeout(time.Second))
+	if w == nil {
+		t.Fatal("fenced by a foreign producer")
+	}
+	if d := time.Since(start); d > 4*time.Second {
+		t.Fatalf("Open waited %v", d)
+	}
+	if _, err := w.Append(context.Background(), message.NewMutableMessage(nil, nil)); !walimpls.IsRetryable(err) {
+		t.Fatalf("Append beside a foreign exclusive producer: %v, want retryable", err)
+	}
+}

@@ -1,0 +1,56 @@
+package pulsar_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/mqwal/mqwal/impls/pulsar"
+	"github.com/mqwal/mqwal/walimpls"
+)
+
+func TestBuildValidatesOptions(t *testing.T) {
+	for name, opt := range map[string]pulsar.Option{
+		"url scheme":        pulsar.WithURL("http://x"),
+		"empty url":         pulsar.WithURL(""),
+		"tenant":            pulsar.WithTenant("a/b"),
+		"namespace":         pulsar.WithNamespace(""),
+		"prefix":            pulsar.WithTopicPrefix("x/"),
+		"operation timeout": pulsar.WithOperationTimeout(0),
+		"max message size":  pulsar.WithMaxMessageSize(-1),
+		"in flight":         pulsar.WithMaxInFlight(0),
+		"subscription":      pulsar.WithTruncateSubscription(""),
+	} {
+		if _, err := pulsar.NewBuilder(opt).Build(); !errors.Is(err, walimpls.ErrInvalidArgument) {
+			t.Errorf("%s: Build = %v, want ErrInvalidArgument", name, err)
+		}
+	}
+}
+
+func TestEnvOverridesURL(t *testing.T) {
+	b := startBroker(t)
+	t.Setenv(pulsar.EnvURL, b.URL())
+	o, err := pulsar.NewBuilder(pulsar.WithURL("pulsar://127.0.0.1:1")).Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer o.Close()
+	w, err := o.Open(context.Background(), &walimpls.OpenOption{Channel: walimpls.Channel{Name: "env"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	mustAppend(t, w, "via env", nil)
+	if n := b.NumMessages(topicPrefix + "env"); n != 1 {
+		t.Fatalf("broker from %s holds %d messages", pulsar.EnvURL, n)
+	}
+}
+
+func TestTopicPrefixTenantNamespace(t *testing.T) {
+	b := startBroker(t)
+	w := openWAL(t, b, "ch", walimpls.ReadWrite, pulsar.WithTenant("t1"), pulsar.WithNamespace("ns1"), pulsar.WithTopicPrefix("app-"))
+	mustAppend(t, w, "x", nil)
+	if n := b.NumMessages("persistent://t1/ns1/app-ch"); n != 1 {
+		t.Fatalf("topic persistent://t1/ns1/app-ch holds %d messages", n)
+	}
+}

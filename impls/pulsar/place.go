@@ -1,0 +1,224 @@
+package pulsar
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+
+	pc "github.com/apache/pulsar-client-go/pulsar"
+
+	"github.com/mqwal/mqwal/walimpls"
+)
+
+type receipt struct {
+	p   *pending
+	id  pc.MessageID
+	err error
+}
+
+// receipt is the client's send callback.
+func (w *writer) receipt(r receipt) {
+	w.resMu.Lock()
+	if len(w.queue) == 0 && r.err == nil {
+		if res, ok := w.placeFast(r.p.seq, idOf(r.id)); ok {
+			w.resMu.Unlock()
+			w.finish(r, res)
+			return
+		}
+	}
+	w.queue = append(w.queue, r)
+	w.resMu.Unlock()
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (w *writer) finish(r receipt, res result) {
+	r.p.done <- res
+	w.inflight.Done()
+	<-w.slots
+}
+
+// resolve places queued receipts in order until the writer closes.
+func (w *writer) resolve() {
+	defer close(w.done)
+	for {
+		select {
+		case <-w.wake:
+		case <-w.ctx.Done():
+			return
+		}
+		for {
+			w.resMu.Lock()
+			if len(w.queue) == 0 {
+				w.resMu.Unlock()
+				break
+			}
+			r := w.queue[0]
+			w.resMu.Unlock()
+			res := w.place(r)
+			w.resMu.Lock()
+			w.queue = w.queue[1:]
+			w.resMu.Unlock()
+			w.finish(r, res)
+		}
+	}
+}
+
+// placeFast places a receipt that directly follows the last known
+// position: nothing was stored in between, so it is the only copy.
+func (w *writer) placeFast(seq int64, raw ID) (result, bool) {
+	if !w.hasCursor || !raw.valid() || raw.Ledger != w.cursor.Ledger || raw.Entry != w.cursor.Entry+1 || len(w.first) > 0 {
+		return result{}, false
+	}
+	w.cursor = raw
+	return result{id: raw}, true
+}
+
+func (w *writer) place(r receipt) result {
+	if r.err != nil {
+		w.broken.Store(true)
+		err := classify("append to", w.topic, r.err)
+		if errors.Is(err, walimpls.ErrFenced) {
+			return result{err: err}
+		}
+		return result{err: fmt.Errorf("%w: %w", walimpls.ErrOutcomeUnknown, err)}
+	}
+	seq, raw := r.p.seq, idOf(r.id)
+	defer func() {
+		for s := range w.first {
+			if s <= seq {
+				delete(w.first, s)
+			}
+		}
+	}()
+	switch {
+	case !raw.valid():
+		// Deduplicated resend: the copy stored earlier lies after cursor.
+		if _, ok := w.first[seq]; !ok {
+			if err := w.readForward(seq, noPosition); err != nil {
+				return w.unplaced(seq, raw, err)
+			}
+		}
+	case w.hasCursor && raw.cmp(w.cursor) <= 0:
+		// Read already.
+	case w.hasCursor && raw.Ledger == w.cursor.Ledger && raw.Entry == w.cursor.Entry+1:
+		// Nothing was stored between the last known position and this one.
+		w.cursor = raw
+		if _, ok := w.first[seq]; !ok {
+			w.first[seq] = raw
+		}
+	default:
+		if err := w.readForward(seq, raw); err != nil {
+			return w.unplaced(seq, raw, err)
+		}
+	}
+	id, ok := w.first[seq]
+	if !ok {
+		return w.unplaced(seq, raw, errors.New("no stored copy found"))
+	}
+	return result{id: id}
+}
+
+func (w *writer) unplaced(seq int64, raw ID, err error) result {
+	w.broken.Store(true)
+	return result{err: fmt.Errorf("%w: pulsar: %s stored message %d (receipt %v) but its first copy could not be located: %w",
+		walimpls.ErrOutcomeUnknown, w.topic, seq, raw, err)}
+}
+
+// readForward reads the topic from cursor and records the first copy of
+// every sequence number >= seq, until it reaches until (when valid) or
+// finds seq. A skipped entry (the client's reader can skip one across a
+// reconnect) restarts the read.
+func (w *writer) readForward(seq int64, until ID) error {
+	var lastErr error
+	for range 3 {
+		ctx, cancel := context.WithTimeout(w.ctx, w.o.cfg.operationTimeout)
+		pos, err := w.readForwardOnce(ctx, seq, until)
+		cancel()
+		if err == nil {
+			w.cursor, w.hasCursor = pos, true
+			return nil
+		}
+		lastErr = err
+		if w.ctx.Err() != nil {
+			break
+		}
+	}
+	return lastErr
+}
+
+var errSkipped = errors.New("reader skipped an entry")
+
+func (w *writer) readForwardOnce(ctx context.Context, seq int64, until ID) (ID, error) {
+	start := pc.EarliestMessageID()
+	if w.hasCursor {
+		start = w.cursor.client()
+	}
+	r, err := w.o.client.CreateReader(pc.ReaderOptions{Topic: w.topic, StartMessageID: start, StartMessageIDInclusive: true})
+	if err != nil {
+		return ID{}, err
+	}
+	defer r.Close()
+	prev, hasPrev := w.cursor, w.hasCursor
+	found := map[int64]ID{}
+	for {
+		m, err := r.Next(ctx)
+		if err != nil {
+			return ID{}, err
+		}
+		pos := idOf(m.ID())
+		if w.hasCursor && pos.cmp(w.cursor) <= 0 {
+			if pos != w.cursor {
+				return ID{}, fmt.Errorf("reading from %v gave %v", w.cursor, pos)
+			}
+			continue
+		}
+		if hasPrev && !follows(prev, pos) {
+			return ID{}, fmt.Errorf("%w: %v after %v", errSkipped, pos, prev)
+		}
+		prev, hasPrev = pos, true
+		if s, ok := seqOf(m); ok && s >= seq {
+			if _, seen := found[s]; !seen {
+				found[s] = pos
+			}
+		}
+		_, hit := found[seq]
+		if (until.valid() && pos.cmp(until) >= 0) || (!until.valid() && hit) {
+			for s, id := range found {
+				if old, ok := w.first[s]; !ok || id.LT(old) {
+					w.first[s] = id
+				}
+			}
+			return pos, nil
+		}
+	}
+}
+
+// follows reports whether next is the position right after prev: the next
+// message of the same batch, the next entry of the same ledger, or the first
+// entry of a later ledger.
+func follows(prev, next ID) bool {
+	switch {
+	case next.Ledger == prev.Ledger && next.Entry == prev.Entry:
+		return next.Batch == prev.Batch+1
+	case next.Ledger == prev.Ledger:
+		return next.Entry == prev.Entry+1 && next.Batch == 0
+	}
+	return next.Ledger > prev.Ledger && next.Entry == 0 && next.Batch == 0
+}
+
+// seqOf returns the driver's sequence number of m, if it has one.
+func seqOf(m pc.Message) (int64, bool) {
+	v, ok := m.Properties()[SeqProperty]
+	if !ok {
+		return 0, false
+	}
+	s, err := strconv.ParseInt(v, 10, 64)
+	return s, err == nil && s >= 0
+}
+
+// noPosition is an invalid ID: "read until the sequence number is found".
+var noPosition = ID{Ledger: -1, Entry: -1}

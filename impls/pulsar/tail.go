@@ -1,0 +1,86 @@
+package pulsar
+
+import (
+	"context"
+	"strconv"
+
+	pc "github.com/apache/pulsar-client-go/pulsar"
+)
+
+// recoverWindow is how many entries before the last one a new writer reads
+// to find the highest sequence number: a resend interrupted by a crash can
+// leave a copy of an older message last.
+const recoverWindow = 64
+
+// tail is what a writer recovers from the end of its topic.
+type tail struct {
+	last     ID   // position of the last message
+	nonEmpty bool // false: the topic is empty and last means nothing
+	maxSeq   int64
+	maxTerm  int64
+}
+
+// recoverTail returns the position of the topic's last message and the
+// highest sequence number and term among the last recoverWindow entries, or
+// in the whole topic if those carry none (-1 if no message has one).
+func recoverTail(ctx context.Context, o *opener, topic string) (tail, error) {
+	t := tail{maxSeq: -1, maxTerm: -1}
+	var err error
+	t.last, t.nonEmpty, err = lastPosition(o, topic)
+	if err != nil || !t.nonEmpty {
+		return t, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, o.cfg.operationTimeout)
+	defer cancel()
+	from := NewID(t.last.Ledger, max(0, t.last.Entry-recoverWindow), 0).client()
+	for range 2 {
+		if err := t.scan(ctx, o, topic, from); err != nil || t.maxSeq >= 0 {
+			return t, err
+		}
+		from = pc.EarliestMessageID()
+	}
+	return t, nil
+}
+
+// lastPosition asks the broker for the topic's last message id; ok is false
+// for an empty topic (the broker reports entry -1).
+func lastPosition(o *opener, topic string) (ID, bool, error) {
+	r, err := o.client.CreateReader(pc.ReaderOptions{Topic: topic, StartMessageID: pc.LatestMessageID(), ReceiverQueueSize: 1})
+	if err != nil {
+		return ID{}, false, err
+	}
+	defer r.Close()
+	last, err := r.GetLastMessageID()
+	if err != nil {
+		return ID{}, false, err
+	}
+	id := idOf(last)
+	return id, id.valid(), nil
+}
+
+// scan reads from from to t.last and records the highest sequence number
+// and term.
+func (t *tail) scan(ctx context.Context, o *opener, topic string, from pc.MessageID) error {
+	r, err := o.client.CreateReader(pc.ReaderOptions{Topic: topic, StartMessageID: from, StartMessageIDInclusive: true})
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	for {
+		m, err := r.Next(ctx)
+		if err != nil {
+			return err
+		}
+		if s, ok := seqOf(m); ok {
+			t.maxSeq = max(t.maxSeq, s)
+		}
+		if v, ok := m.Properties()[TermProperty]; ok {
+			if term, err := strconv.ParseInt(v, 10, 64); err == nil {
+				t.maxTerm = max(t.maxTerm, term)
+			}
+		}
+		if idOf(m.ID()).cmp(t.last) >= 0 {
+			return nil
+		}
+	}
+}
