@@ -16,12 +16,15 @@ import (
 	"encoding/binary"
 	"hash/crc32"
 	"io"
+	"io/fs"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"sync"
 	"syscall"
 	"testing"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/mqwal/mqwal/message"
 	"github.com/mqwal/mqwal/walimpls"
@@ -206,8 +209,78 @@ func BenchmarkAppend1KiBx8_RMQ(b *testing.B) {
 	})
 }
 
-// BenchmarkScan100k_RAW reads and checks every record of a 100k-record file.
-func BenchmarkScan100k_RAW(b *testing.B) {
+// dropCache writes back and evicts the page cache of every file under
+// path, so the next read comes from the disk: a cold start.
+func dropCache(tb testing.TB, path string) {
+	err := filepath.WalkDir(path, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		f, err := os.Open(p)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := f.Sync(); err != nil {
+			return err
+		}
+		return unix.Fadvise(int(f.Fd()), 0, 0, unix.FADV_DONTNEED)
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// scanRaw reads and checks every record of a raw log.
+func scanRaw(tb testing.TB, path string, want int) {
+	f, err := os.Open(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer f.Close()
+	r := bufio.NewReaderSize(f, 1<<20)
+	var hdr [8]byte
+	n := 0
+	for {
+		if _, err := io.ReadFull(r, hdr[:]); err == io.EOF {
+			break
+		} else if err != nil {
+			tb.Fatal(err)
+		}
+		// A reader hands each record to its consumer: own the bytes.
+		p := make([]byte, binary.LittleEndian.Uint32(hdr[:4]))
+		if _, err := io.ReadFull(r, p); err != nil {
+			tb.Fatal(err)
+		}
+		if crc32.Checksum(p, crcTable) != binary.LittleEndian.Uint32(hdr[4:]) {
+			tb.Fatal("crc mismatch")
+		}
+		n++
+	}
+	if n != want {
+		tb.Fatalf("read %d records, want %d", n, want)
+	}
+}
+
+// scanRMQ opens dir with a new Pebble instance (empty block cache) and
+// scans the channel to its end.
+func scanRMQ(tb testing.TB, dir string, want int) {
+	o := newOpener(tb, dir)
+	defer o.Close()
+	w := openWAL(tb, o, "bench", 1, walimpls.ReadOnly)
+	s, err := w.Read(context.Background(), walimpls.ReadOption{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer s.Close()
+	for n := 0; n < want; n++ {
+		if _, ok := <-s.Chan(); !ok {
+			tb.Fatalf("scanner ended at %d: %v", n, s.Error())
+		}
+	}
+}
+
+func benchScanRaw(b *testing.B, cold bool) {
 	ps := payloads(1024, benchPayload)
 	path := filepath.Join(b.TempDir(), "raw.log")
 	var buf []byte
@@ -217,60 +290,41 @@ func BenchmarkScan100k_RAW(b *testing.B) {
 	if err := os.WriteFile(path, buf, 0o644); err != nil {
 		b.Fatal(err)
 	}
+	scanRaw(b, path, benchScanCount)
 	b.SetBytes(benchScanCount * benchPayload)
 	for b.Loop() {
-		f, err := os.Open(path)
-		if err != nil {
-			b.Fatal(err)
+		if cold {
+			b.StopTimer()
+			dropCache(b, path)
+			b.StartTimer()
 		}
-		r := bufio.NewReaderSize(f, 1<<20)
-		var hdr [8]byte
-		n := 0
-		for {
-			if _, err := io.ReadFull(r, hdr[:]); err == io.EOF {
-				break
-			} else if err != nil {
-				b.Fatal(err)
-			}
-			// A reader hands each record to its consumer: own the bytes.
-			p := make([]byte, binary.LittleEndian.Uint32(hdr[:4]))
-			if _, err := io.ReadFull(r, p); err != nil {
-				b.Fatal(err)
-			}
-			if crc32.Checksum(p, crcTable) != binary.LittleEndian.Uint32(hdr[4:]) {
-				b.Fatal("crc mismatch")
-			}
-			n++
-		}
-		f.Close()
-		if n != benchScanCount {
-			b.Fatalf("read %d records", n)
-		}
+		scanRaw(b, path, benchScanCount)
 	}
 }
 
-// BenchmarkScan100k_RMQ opens the directory cold (a new Pebble instance)
-// and scans 100k messages each iteration.
-func BenchmarkScan100k_RMQ(b *testing.B) {
+func benchScanRMQ(b *testing.B, cold bool) {
 	dir := b.TempDir()
 	fillChannel(b, dir, "bench", benchScanCount, benchPayload)
+	scanRMQ(b, dir, benchScanCount)
 	b.SetBytes(benchScanCount * benchPayload)
 	for b.Loop() {
-		o := newOpener(b, dir)
-		w := openWAL(b, o, "bench", 1, walimpls.ReadOnly)
-		s, err := w.Read(context.Background(), walimpls.ReadOption{})
-		if err != nil {
-			b.Fatal(err)
+		if cold {
+			b.StopTimer()
+			dropCache(b, dir)
+			b.StartTimer()
 		}
-		for n := 0; n < benchScanCount; n++ {
-			if _, ok := <-s.Chan(); !ok {
-				b.Fatalf("scanner ended at %d: %v", n, s.Error())
-			}
-		}
-		s.Close()
-		o.Close()
+		scanRMQ(b, dir, benchScanCount)
 	}
 }
+
+// Scan100k: a new process's view of 100k messages: a new Pebble instance
+// (empty block cache) per iteration. Cold: the page cache of the data is
+// dropped before each iteration, so both read from the disk. Warm: both
+// read from the OS page cache.
+func BenchmarkScan100kCold_RAW(b *testing.B) { benchScanRaw(b, true) }
+func BenchmarkScan100kCold_RMQ(b *testing.B) { benchScanRMQ(b, true) }
+func BenchmarkScan100kWarm_RAW(b *testing.B) { benchScanRaw(b, false) }
+func BenchmarkScan100kWarm_RMQ(b *testing.B) { benchScanRMQ(b, false) }
 
 // fillChannel appends n random payloads without waiting for fsync (setup
 // speed) and closes the opener, which flushes.

@@ -30,6 +30,8 @@ const (
 	DefaultMemTableSize = 64 << 20
 	// DefaultBlockSize is the sstable block size.
 	DefaultBlockSize = 64 << 10
+	// DefaultTargetFileSize is the sstable size Pebble aims for.
+	DefaultTargetFileSize = 16 << 20
 	// DefaultCompactionWorkers is Pebble's compaction concurrency.
 	DefaultCompactionWorkers = 2
 )
@@ -171,6 +173,8 @@ func (b *Builder) pebbleOptions() *pebble.Options {
 		// and cache inserts per message.
 		o.Levels[i].BlockSize = DefaultBlockSize
 		o.Levels[i].IndexBlockSize = DefaultBlockSize
+		// Fewer, larger files: a scan keeps its readahead going longer.
+		o.TargetFileSizes[i] = DefaultTargetFileSize
 	}
 	if b.syncMode == SyncGroup && b.groupWindow > 0 {
 		w := b.groupWindow

@@ -14,7 +14,7 @@ import (
 // iterator and hands the chunk to its consumer, so a slow consumer never
 // pins memtables or sstables and memory stays at buffer + one chunk.
 const (
-	chunkMessages = 256
+	chunkMessages = 4096
 	chunkBytes    = 4 << 20
 )
 
