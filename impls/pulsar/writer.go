@@ -98,6 +98,12 @@ func newWriter(o *opener, topic, channel string, term int64) *writer {
 }
 
 func (w *writer) append(ctx context.Context, msg message.MutableMessage) (message.MessageID, error) {
+	// Built before taking the lock, which serializes submission.
+	props := make(map[string]string, len(msg.Properties())+2)
+	for k, v := range msg.Properties() {
+		props[k] = v
+	}
+	props[TermProperty] = w.termText
 	select {
 	case w.slots <- struct{}{}:
 	case <-ctx.Done():
@@ -131,12 +137,7 @@ func (w *writer) append(ctx context.Context, msg message.MutableMessage) (messag
 	}
 	p := &pending{seq: w.nextSeq, done: make(chan result, 1)}
 	w.nextSeq++
-	props := make(map[string]string, len(msg.Properties())+1)
-	for k, v := range msg.Properties() {
-		props[k] = v
-	}
 	props[SeqProperty] = strconv.FormatInt(p.seq, 10)
-	props[TermProperty] = w.termText
 	seq := p.seq
 	w.inflight.Add(1)
 	// Background, not ctx: the client skips writing a pending message whose
