@@ -243,16 +243,21 @@ func (a *app) bench(ctx context.Context, o benchOpts) error {
 	// Read back and verify.
 	rstart := time.Now()
 	errs := make([]error, len(chans))
-	var rwg sync.WaitGroup
+	var (
+		rwg   sync.WaitGroup
+		nread atomic.Int64
+	)
+	stopProg = newProgress(a.stderr, "read back", total, 0).run(&nread, rstart)
 	for i, ch := range chans {
 		rwg.Add(1)
 		go func() {
 			defer rwg.Done()
-			errs[i] = a.benchVerify(ctx, opener, ch, apps, i, o)
+			errs[i] = a.benchVerify(ctx, opener, ch, apps, i, o, &nread)
 		}()
 	}
 	rwg.Wait()
 	relapsed := time.Since(rstart)
+	stopProg()
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
@@ -276,7 +281,7 @@ func (a *app) bench(ctx context.Context, o benchOpts) error {
 
 // benchVerify reads channel idx from the start through a read-only WAL (so
 // no write-ahead cache can answer) and checks it against what was acked.
-func (a *app) benchVerify(ctx context.Context, opener wal.Opener, ch *benchChannel, apps []*benchAppender, idx int, o benchOpts) error {
+func (a *app) benchVerify(ctx context.Context, opener wal.Opener, ch *benchChannel, apps []*benchAppender, idx int, o benchOpts, nread *atomic.Int64) error {
 	want := map[int]uint64{}
 	var total uint64
 	for _, ap := range apps {
@@ -339,6 +344,7 @@ func (a *app) benchVerify(ctx context.Context, opener wal.Opener, ch *benchChann
 				return fmt.Errorf("read back %s: %w", ch.name, err)
 			}
 			got++
+			nread.Add(1)
 			timer.Reset(o.readTimeout)
 		case <-timer.C:
 			return fmt.Errorf("read back %s: got %d of %d messages, then nothing for %s", ch.name, got, total, o.readTimeout)

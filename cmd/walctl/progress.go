@@ -53,6 +53,8 @@ func (p *progress) run(done *atomic.Int64, start time.Time) (stop func()) {
 			progressbar.OptionSetDescription(p.label),
 			progressbar.OptionSetWidth(30),
 			progressbar.OptionShowCount(),
+			progressbar.OptionShowIts(),
+			progressbar.OptionSetItsString("msg"),
 			progressbar.OptionClearOnFinish(),
 			progressbar.OptionSetPredictTime(true),
 		)

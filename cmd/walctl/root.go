@@ -97,6 +97,11 @@ func (a *app) open() (*config.Config, wal.Opener, error) {
 	}
 	o, err := b.Build()
 	if err != nil {
+		if cfg.Backend == "rmq" && errors.Is(err, wal.ErrUnavailable) {
+			// The usual cause: another walctl (a scan --follow) holds the
+			// directory; rmq is embedded, one process at a time.
+			return nil, nil, fmt.Errorf("%s: %w (rmq allows one process per data directory: stop the other one, or use a broker backend)", cfg.Backend, err)
+		}
 		return nil, nil, fmt.Errorf("%s: %w", cfg.Backend, err)
 	}
 	return cfg, o, nil
