@@ -67,6 +67,11 @@ type WAL interface {
 // retried inside the scanner (it reopens after the last message it saw), so
 // Error reports only what cannot be retried.
 //
+// A reconnect resumes after the last message the scanner read (delivered or
+// filtered out). Before it has read any message it reopens with its
+// original DeliverPolicy; for DeliverLatest that means messages appended
+// between the first open and the reconnect are not delivered.
+//
 // There is no separate drain: Close discards whatever the scanner holds
 // ahead of its consumer. A consumer that needs every message up to a point
 // reads Chan until it has seen that ID, then closes.

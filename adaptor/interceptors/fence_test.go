@@ -2,6 +2,7 @@ package interceptors_test
 
 import (
 	"context"
+	"strconv"
 	"testing"
 
 	"go.uber.org/zap"
@@ -81,3 +82,29 @@ func (f fakeID) LTE(o message.MessageID) bool { return f <= o.(fakeID) }
 func (f fakeID) EQ(o message.MessageID) bool  { return f == o.(fakeID) }
 func (f fakeID) Marshal() string              { return "" }
 func (f fakeID) String() string               { return "" }
+
+// FuzzFenceHook: whatever the reserved properties say (they may come from
+// another client), the hook never panics, never delivers a fence record, and
+// once it delivered a term it never delivers a lower one.
+func FuzzFenceHook(f *testing.F) {
+	f.Add("1", "", "2", "1")
+	f.Add("x", "9", "-3", "99999999999999999999")
+	f.Add("", "0", "", "")
+	f.Fuzz(func(t *testing.T, t1, fence, t2, t3 string) {
+		hook := interceptors.Fence{}.Build(interceptors.Param{Logger: zap.NewNop()}).(interceptors.ReadInterceptor).NewReadHook(wal.ReadOption{})
+		msgs := []message.ImmutableMessage{stamped(t1), stamped(t1, interceptors.PropertyFence, fence), stamped(t2), stamped(t3)}
+		highest := int64(-1 << 62)
+		for i, m := range msgs {
+			ok := hook.Deliver(m)
+			if interceptors.IsFenceRecord(m) && ok {
+				t.Fatalf("message %d: fence record delivered", i)
+			}
+			if v, err := strconv.ParseInt(m.Properties()[interceptors.PropertyTerm], 10, 64); ok && err == nil && !interceptors.IsFenceRecord(m) {
+				if v < highest {
+					t.Fatalf("message %d: term %d delivered after term %d", i, v, highest)
+				}
+				highest = v
+			}
+		}
+	})
+}
