@@ -19,6 +19,14 @@ type receipt struct {
 
 // receipt is the client's send callback.
 func (w *writer) receipt(r receipt) {
+	if r.err != nil && r.p.submitting.Load() && errors.Is(r.err, pc.ErrMessageTooLarge) {
+		// The broker announced a smaller limit than configured: refused
+		// before sending, nothing written, the writer stays healthy.
+		r.p.rejected.Store(true)
+		w.finish(r, result{err: fmt.Errorf("%w: pulsar: append to %s: the broker's limit is below WithMaxMessageSize: %w",
+			walimpls.ErrMessageTooLarge, w.topic, r.err)})
+		return
+	}
 	w.resMu.Lock()
 	if len(w.queue) == 0 && r.err == nil {
 		if res, ok := w.placeFast(r.p.seq, idOf(r.id)); ok {

@@ -74,6 +74,11 @@ type writer struct {
 type pending struct {
 	seq  int64
 	done chan result
+	// submitting is true while SendAsync runs; a callback during it is the
+	// client refusing the message before sending (rejected), so its
+	// sequence number is given back.
+	submitting atomic.Bool
+	rejected   atomic.Bool
 }
 
 type result struct {
@@ -142,8 +147,13 @@ func (w *writer) append(ctx context.Context, msg message.MutableMessage) (messag
 	w.inflight.Add(1)
 	// Background, not ctx: the client skips writing a pending message whose
 	// ctx has ended but keeps it queued, which stalls every later receipt.
+	p.submitting.Store(true)
 	w.prod.SendAsync(context.Background(), &pc.ProducerMessage{Payload: msg.Payload(), Properties: props, SequenceID: &seq},
 		func(id pc.MessageID, _ *pc.ProducerMessage, err error) { w.receipt(receipt{p: p, id: id, err: err}) })
+	p.submitting.Store(false)
+	if p.rejected.Load() {
+		w.nextSeq-- // nothing was sent, and nothing else took a number meanwhile
+	}
 	<-w.lock
 	select {
 	case r := <-p.done:

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"testing"
 
+	pc "github.com/apache/pulsar-client-go/pulsar"
+
 	"github.com/mqwal/mqwal/impls/pulsar"
 	"github.com/mqwal/mqwal/impls/pulsar/pulsartest"
 	"github.com/mqwal/mqwal/message"
@@ -88,5 +90,41 @@ func TestAppendRefusesDriverProperty(t *testing.T) {
 	got := readN(t, w, walimpls.DeliverAll(), 1)
 	if v, _ := got[0].Properties().Get(message.ReservedPropertyPrefix + "term"); v != "3" {
 		t.Fatalf("reserved adaptor property lost: %v", got[0].Properties())
+	}
+}
+
+// When the broker announces a smaller max_message_size than configured,
+// the client refuses the message before sending it: ErrMessageTooLarge,
+// nothing written, and the writer carries on without a gap.
+func TestBrokerLimitBelowConfigured(t *testing.T) {
+	b := startBroker(t, pulsartest.WithMaxMessageSize(64<<10))
+	w := openWAL(t, b, "small-limit", walimpls.ReadWrite)
+	a := mustAppend(t, w, "a", nil)
+	if _, err := w.Append(context.Background(), message.NewMutableMessage(make([]byte, 100<<10), nil)); !errors.Is(err, walimpls.ErrMessageTooLarge) {
+		t.Fatalf("Append above the broker's limit: %v, want ErrMessageTooLarge", err)
+	}
+	c := mustAppend(t, w, "c", nil)
+	if n := b.NumMessages(topicPrefix + "small-limit"); n != 2 {
+		t.Fatalf("broker stores %d messages, want 2", n)
+	}
+	got := readN(t, w, walimpls.DeliverAll(), 2)
+	if payloads(got) != "a c " || !got[0].MessageID().EQ(a) || !got[1].MessageID().EQ(c) {
+		t.Fatalf("delivered %q", payloads(got))
+	}
+	// The plain view shows consecutive sequence numbers: no gap to confirm.
+	cons, err := rawClient(t, b).Subscribe(pc.ConsumerOptions{Topic: topicPrefix + "small-limit", SubscriptionName: "check",
+		SubscriptionInitialPosition: pc.SubscriptionPositionEarliest})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cons.Close()
+	for want := range 2 {
+		m, err := cons.Receive(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.Properties()[pulsar.SeqProperty] != fmt.Sprint(want) {
+			t.Fatalf("message %q has sequence %q, want %d", m.Payload(), m.Properties()[pulsar.SeqProperty], want)
+		}
 	}
 }
