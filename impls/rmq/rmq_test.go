@@ -233,25 +233,35 @@ func TestTruncate(t *testing.T) {
 
 // A scanner that falls behind a truncation fails instead of skipping.
 func TestScannerOvertakenByTruncate(t *testing.T) {
-	o := newOpener(t, t.TempDir())
+	o := newOpener(t, t.TempDir(), WithSyncMode(SyncNone))
 	defer o.Close()
 	w := openWAL(t, o, "ch", 1, walimpls.ReadWrite)
-	ids := appendN(t, w, 300, "m")
+	// More than two chunks, so the scanner cannot hold them all.
+	n := 2*chunkMessages + 10
+	ids := appendN(t, w, n, "m")
 	s, err := w.Read(context.Background(), walimpls.ReadOption{ReadAheadBufferSize: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
 	<-s.Chan()
-	if err := w.Truncate(context.Background(), ids[299]); err != nil {
+	if err := w.Truncate(context.Background(), ids[n-1]); err != nil {
 		t.Fatal(err)
 	}
-	n := 1
-	for range s.Chan() {
-		n++
+	got := 1
+	timeout := time.After(10 * time.Second)
+	for open := true; open; {
+		select {
+		case _, open = <-s.Chan():
+			if open {
+				got++
+			}
+		case <-timeout:
+			t.Fatalf("scanner still running after %d messages", got)
+		}
 	}
-	if n >= 300 || !errors.Is(s.Error(), walimpls.ErrOutOfRange) {
-		t.Fatalf("scanner delivered %d then ended with %v, want ErrOutOfRange", n, s.Error())
+	if got >= n || !errors.Is(s.Error(), walimpls.ErrOutOfRange) {
+		t.Fatalf("scanner delivered %d of %d then ended with %v, want ErrOutOfRange", got, n, s.Error())
 	}
 }
 
