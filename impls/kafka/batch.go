@@ -95,6 +95,16 @@ func encodeBatch(dst []byte, ps producerState, timestampMs int64, bodies [][]byt
 	return dst
 }
 
+// frameBatch encodes a batch (see encodeBatch) behind the int32 size
+// prefix a raw record set carries on the wire.
+func frameBatch(ps producerState, timestampMs int64, bodies [][]byte) []byte {
+	size := batchSize(bodies)
+	buf := make([]byte, 4, 4+size)
+	buf = encodeBatch(buf, ps, timestampMs, bodies)
+	binary.BigEndian.PutUint32(buf[:4], uint32(len(buf)-4))
+	return buf
+}
+
 // nextSequence is Kafka's sequence arithmetic: sequences wrap to 0 after
 // math.MaxInt32.
 func nextSequence(seq int32, n int) int32 {

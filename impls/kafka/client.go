@@ -3,11 +3,9 @@ package kafka
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash/fnv"
-	"io"
 	"net"
 	"strconv"
 	"sync"
@@ -245,19 +243,15 @@ func (c *client) deleteRecordsOnce(ctx context.Context, topic string, offset int
 	return fmt.Errorf("kafka: delete records of %s: empty response", topic)
 }
 
-// produce sends one raw batch with acks=all.
-func (c *client) produce(ctx context.Context, topic string, batch []byte) (*kafkago.ProduceResponse, error) {
-	rctx, cancel := context.WithTimeout(ctx, c.cfg.RequestTimeout)
-	defer cancel()
-	// A raw record set goes on the wire as is, so it carries its own
-	// int32 size prefix.
-	var size [4]byte
-	binary.BigEndian.PutUint32(size[:], uint32(len(batch)))
-	return c.kc.RawProduce(rctx, &kafkago.RawProduceRequest{
+// produce sends one framed batch (see frameBatch) with acks=all; the
+// Client applies RequestTimeout. A single bytes.Reader matters: io.Copy
+// then uses its WriteTo instead of allocating a 32 KiB buffer per request.
+func (c *client) produce(ctx context.Context, topic string, framed []byte) (*kafkago.ProduceResponse, error) {
+	return c.kc.RawProduce(ctx, &kafkago.RawProduceRequest{
 		Topic:        topic,
 		Partition:    0,
 		RequiredAcks: kafkago.RequireAll,
-		RawRecords:   protocol.RawRecordSet{Reader: io.MultiReader(bytes.NewReader(size[:]), bytes.NewReader(batch))},
+		RawRecords:   protocol.RawRecordSet{Reader: bytes.NewReader(framed)},
 	})
 }
 

@@ -50,7 +50,9 @@ type writer struct {
 
 	mu     sync.Mutex
 	queue  []*appendReq
-	failed error // set once: fenced or closed; later appends fail with it
+	busy   bool      // someone holds the send token: an appender or the background sender
+	failed error     // set once: fenced or closed; later appends fail with it
+	carry  *inflight // a batch an appender handed to the background sender
 
 	wake    chan struct{}
 	ctx     context.Context // ends when the writer stops
@@ -83,9 +85,20 @@ func (wr *writer) append(ctx context.Context, body []byte) (int64, error) {
 		return 0, err
 	}
 	wr.queue = append(wr.queue, req)
+	lead := !wr.busy
+	wr.busy = wr.busy || lead
 	wr.mu.Unlock()
+	if lead {
+		// Nobody is sending: send this batch from the appender's own
+		// goroutine, which saves two goroutine switches per append when
+		// appends do not overlap. The request honours the appender's ctx;
+		// if it ends first the batch goes to the background sender, which
+		// resends it as it is.
+		wr.drive(ctx, false)
+	}
 	select {
-	case wr.wake <- struct{}{}:
+	case r := <-req.done: // sent by this goroutine as the leader
+		return r.offset, r.err
 	default:
 	}
 	// The sender answers within WriteTimeout; this is only a backstop for a
@@ -135,6 +148,71 @@ func (wr *writer) failedErr() error {
 	return wr.failed
 }
 
+// drive sends batches while holding the send token. An appender (bg false)
+// sends one batch and hands the token, with any batch that needs retries
+// or any later appends, to the background sender, so it never waits for
+// other appenders' work.
+func (wr *writer) drive(ctx context.Context, bg bool) {
+	for {
+		wr.mu.Lock()
+		fl := wr.carry
+		wr.carry = nil
+		var reqs []*appendReq
+		var bodies [][]byte
+		if fl == nil {
+			reqs, bodies = wr.take()
+		}
+		if fl == nil && len(reqs) == 0 {
+			wr.busy = false
+			wr.mu.Unlock()
+			return
+		}
+		wr.mu.Unlock()
+		if fl == nil {
+			if wr.ctx.Err() != nil {
+				wr.deliverErr(reqs, wr.failedErr())
+				continue
+			}
+			if fl = wr.prepare(reqs, bodies); fl == nil {
+				continue
+			}
+		}
+		for !wr.attempt(ctx, fl) {
+			if !bg {
+				wr.handOff(fl)
+				return
+			}
+			// A stop ends the sleep; the next attempt then resolves fl.
+			_ = sleepCtx(wr.ctx, backoff(fl.attempts))
+		}
+		if !bg {
+			wr.handOff(nil)
+			return
+		}
+	}
+}
+
+// handOff passes the send token to the background sender if there is
+// work (fl, a batch still unresolved, or queued appends); otherwise it
+// releases the token.
+func (wr *writer) handOff(fl *inflight) {
+	wr.mu.Lock()
+	if fl == nil && len(wr.queue) == 0 {
+		wr.busy = false
+		wr.mu.Unlock()
+		return
+	}
+	wr.carry = fl
+	wr.mu.Unlock()
+	select {
+	case wr.wake <- struct{}{}:
+	case <-wr.stopped:
+		// The background sender is gone: finish here, every attempt
+		// now fails fast on the cancelled context.
+		wr.drive(wr.ctx, true)
+	}
+}
+
 func (wr *writer) run() {
 	defer close(wr.stopped)
 	defer wr.drain()
@@ -144,17 +222,7 @@ func (wr *writer) run() {
 			return
 		case <-wr.wake:
 		}
-		for {
-			reqs, bodies := wr.take()
-			if len(reqs) == 0 {
-				break
-			}
-			if wr.ctx.Err() != nil {
-				wr.deliverErr(reqs, wr.failedErr())
-				return
-			}
-			wr.sendBatch(reqs, bodies)
-		}
+		wr.drive(wr.ctx, true)
 	}
 }
 
@@ -164,7 +232,12 @@ func (wr *writer) drain() {
 	q := wr.queue
 	wr.queue = nil
 	err := wr.failed
+	fl := wr.carry
+	wr.carry = nil
 	wr.mu.Unlock()
+	if fl != nil {
+		wr.deliverErr(fl.reqs, wr.unknownIf(fl.maybeSent, err))
+	}
 	for _, r := range q {
 		if r.state.CompareAndSwap(reqQueued, reqTaken) {
 			r.deliver(appendResult{err: err})
@@ -173,9 +246,8 @@ func (wr *writer) drain() {
 }
 
 // take removes from the queue as many live requests as fit in one batch.
+// wr.mu is held.
 func (wr *writer) take() ([]*appendReq, [][]byte) {
-	wr.mu.Lock()
-	defer wr.mu.Unlock()
 	var reqs []*appendReq
 	var bodies [][]byte
 	size := batchHeaderSize
@@ -216,91 +288,111 @@ func (r *appendReq) deliver(res appendResult) {
 	}
 }
 
-// sendBatch sends one batch until the broker gives a definitive answer, the
-// writer stops, or — if no attempt can have reached the broker — every
-// appender gave up.
-func (wr *writer) sendBatch(reqs []*appendReq, bodies [][]byte) {
-	topic := wr.w.topic
+// inflight is a batch being sent: its bytes never change, so every
+// resend is recognised by the broker as the same batch.
+type inflight struct {
+	reqs      []*appendReq
+	n         int
+	batch     []byte
+	start     time.Time
+	maybeSent bool // an attempt may have reached the broker
+	attempts  int
+	told      bool // the appenders were told the outcome is unknown
+}
+
+// prepare encodes reqs as the next batch, first re-reading the sequence
+// state if the broker refused the last one as out of step.
+func (wr *writer) prepare(reqs []*appendReq, bodies [][]byte) *inflight {
 	if wr.resync {
-		ps, err := recoverState(wr.ctx, wr.w.o.client, topic, wr.w.Channel(), wr.ps.id)
+		ps, err := recoverState(wr.ctx, wr.w.o.client, wr.w.topic, wr.w.Channel(), wr.ps.id)
 		if err != nil {
 			if errors.Is(err, walimpls.ErrFenced) {
 				wr.fail(err)
 			}
 			wr.deliverErr(reqs, err)
-			return
+			return nil
 		}
 		wr.ps, wr.resync = ps, false
 	}
 	start := time.Now()
-	batch := encodeBatch(nil, wr.ps, start.UnixMilli(), bodies)
-	maybeSent := false
-	for attempt := 0; ; attempt++ {
-		resp, err := wr.w.o.client.produce(wr.ctx, topic, batch)
-		if err == nil && resp.Error != nil {
-			err = resp.Error
-		}
-		if err == nil {
-			for i, r := range reqs {
-				r.deliver(appendResult{offset: resp.BaseOffset + int64(i)})
-			}
-			wr.ps.sequence = nextSequence(wr.ps.sequence, len(bodies))
-			return
-		}
-		switch {
-		case errors.Is(err, kafkago.InvalidProducerEpoch) || errors.Is(err, kafkago.ProducerFenced):
-			ferr := fmt.Errorf("%w: kafka channel %q term %d: a higher term wrote to %s: %w", walimpls.ErrFenced, wr.w.Channel().Name, wr.w.Channel().Term, topic, err)
-			wr.fail(ferr)
-			wr.deliverErr(reqs, wr.unknownIf(maybeSent, ferr))
-			return
-		case errors.Is(err, kafkago.OutOfOrderSequenceNumber) || errors.Is(err, kafkago.UnknownProducerId) || errors.Is(err, kafkago.DuplicateSequenceNumber):
-			// Refused: nothing of this batch was stored (a stored earlier
-			// attempt would have been answered as a duplicate). Re-read
-			// the sequence state from the log before the next batch.
-			wr.resync = true
-			wr.deliverErr(reqs, fmt.Errorf("%w: kafka produce to %s: producer state out of step, resyncing: %w", walimpls.ErrUnavailable, topic, err))
-			return
-		case errors.Is(err, kafkago.MessageSizeTooLarge) || errors.Is(err, kafkago.RecordListTooLarge):
-			wr.deliverErr(reqs, wr.unknownIf(maybeSent, fmt.Errorf("%w: kafka produce to %s: %w", walimpls.ErrMessageTooLarge, topic, err)))
-			return
-		case wr.ctx.Err() != nil:
-			// The stop may have cut a request already on the wire.
-			maybeSent = maybeSent || !isDialError(err)
-			err = wr.failedErr()
-			if maybeSent {
-				err = fmt.Errorf("%w: kafka produce to %s: writer closed while the batch was unanswered: %w", walimpls.ErrOutcomeUnknown, topic, err)
-			}
-			wr.deliverErr(reqs, err)
-			return
-		case isStaleMetadata(err) || errors.Is(err, kafkago.NotEnoughReplicas) || isDialError(err):
-			wr.w.o.client.forceRefresh()
-		case errors.Is(err, kafkago.InvalidMessage) || errors.Is(err, kafkago.InvalidRecord) || errors.Is(err, kafkago.TopicAuthorizationFailed) ||
-			errors.Is(err, kafkago.ClusterAuthorizationFailed) || errors.Is(err, kafkago.InvalidRequiredAcks):
-			if maybeSent {
-				wr.resync = true
-			}
-			wr.deliverErr(reqs, wr.unknownIf(maybeSent, fmt.Errorf("kafka produce to %s: %w", topic, err)))
-			return
-		default:
-			// Timeouts, dropped connections, REQUEST_TIMED_OUT: the batch
-			// may be stored. Resend the same bytes.
-			maybeSent = true
-		}
-		late := time.Since(start) > wr.w.o.cfg.WriteTimeout
-		switch {
-		case !maybeSent && (late || allGone(reqs)):
-			// Nothing can have been stored: give up, the sequence is unused.
-			wr.deliverErr(reqs, fmt.Errorf("%w: kafka produce to %s: %w", walimpls.ErrUnavailable, topic, err))
-			return
-		case late:
-			// Tell the appenders, but keep resending until the broker
-			// answers: the next batch's sequence depends on this one.
-			wr.deliverErr(reqs, fmt.Errorf("%w: kafka produce to %s: no answer within WriteTimeout %v: %w", walimpls.ErrOutcomeUnknown, topic, wr.w.o.cfg.WriteTimeout, err))
-		}
-		if sleepCtx(wr.ctx, backoff(attempt)) != nil {
-			continue // the ctx check above ends it
-		}
+	return &inflight{reqs: reqs, n: len(bodies), batch: frameBatch(wr.ps, start.UnixMilli(), bodies), start: start}
+}
+
+// attempt sends fl once and reports whether it is resolved: stored,
+// refused, or given up. Unresolved batches are sent again as they are.
+func (wr *writer) attempt(ctx context.Context, fl *inflight) bool {
+	topic := wr.w.topic
+	reqs := fl.reqs
+	fl.attempts++
+	if ctx != wr.ctx && ctx.Done() != nil {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithCancel(ctx)
+		defer cancel()
+		defer context.AfterFunc(wr.ctx, cancel)()
 	}
+	resp, err := wr.w.o.client.produce(ctx, topic, fl.batch)
+	if err == nil && resp.Error != nil {
+		err = resp.Error
+	}
+	if err == nil {
+		for i, r := range reqs {
+			r.deliver(appendResult{offset: resp.BaseOffset + int64(i)})
+		}
+		wr.ps.sequence = nextSequence(wr.ps.sequence, fl.n)
+		return true
+	}
+	switch {
+	case errors.Is(err, kafkago.InvalidProducerEpoch) || errors.Is(err, kafkago.ProducerFenced):
+		ferr := fmt.Errorf("%w: kafka channel %q term %d: a higher term wrote to %s: %w", walimpls.ErrFenced, wr.w.Channel().Name, wr.w.Channel().Term, topic, err)
+		wr.fail(ferr)
+		wr.deliverErr(reqs, wr.unknownIf(fl.maybeSent, ferr))
+		return true
+	case errors.Is(err, kafkago.OutOfOrderSequenceNumber) || errors.Is(err, kafkago.UnknownProducerId) || errors.Is(err, kafkago.DuplicateSequenceNumber):
+		// Refused: nothing of this batch was stored (a stored earlier
+		// attempt would have been answered as a duplicate). Re-read the
+		// sequence state from the log before the next batch.
+		wr.resync = true
+		wr.deliverErr(reqs, fmt.Errorf("%w: kafka produce to %s: producer state out of step, resyncing: %w", walimpls.ErrUnavailable, topic, err))
+		return true
+	case errors.Is(err, kafkago.MessageSizeTooLarge) || errors.Is(err, kafkago.RecordListTooLarge):
+		wr.deliverErr(reqs, wr.unknownIf(fl.maybeSent, fmt.Errorf("%w: kafka produce to %s: %w", walimpls.ErrMessageTooLarge, topic, err)))
+		return true
+	case wr.ctx.Err() != nil:
+		// The stop may have cut a request already on the wire.
+		fl.maybeSent = fl.maybeSent || !isDialError(err)
+		err = wr.failedErr()
+		if fl.maybeSent {
+			err = fmt.Errorf("%w: kafka produce to %s: writer closed while the batch was unanswered: %w", walimpls.ErrOutcomeUnknown, topic, err)
+		}
+		wr.deliverErr(reqs, err)
+		return true
+	case isStaleMetadata(err) || errors.Is(err, kafkago.NotEnoughReplicas) || isDialError(err):
+		wr.w.o.client.forceRefresh()
+	case errors.Is(err, kafkago.InvalidMessage) || errors.Is(err, kafkago.InvalidRecord) || errors.Is(err, kafkago.TopicAuthorizationFailed) ||
+		errors.Is(err, kafkago.ClusterAuthorizationFailed) || errors.Is(err, kafkago.InvalidRequiredAcks):
+		if fl.maybeSent {
+			wr.resync = true
+		}
+		wr.deliverErr(reqs, wr.unknownIf(fl.maybeSent, fmt.Errorf("kafka produce to %s: %w", topic, err)))
+		return true
+	default:
+		// Timeouts, dropped connections, REQUEST_TIMED_OUT: the batch may
+		// be stored. Resend the same bytes.
+		fl.maybeSent = true
+	}
+	late := time.Since(fl.start) > wr.w.o.cfg.WriteTimeout
+	switch {
+	case !fl.maybeSent && (late || allGone(reqs)):
+		// Nothing can have been stored: give up, the sequence is unused.
+		wr.deliverErr(reqs, fmt.Errorf("%w: kafka produce to %s: %w", walimpls.ErrUnavailable, topic, err))
+		return true
+	case late && !fl.told:
+		// Tell the appenders, but keep resending until the broker
+		// answers: the next batch's sequence depends on this one.
+		fl.told = true
+		wr.deliverErr(reqs, fmt.Errorf("%w: kafka produce to %s: no answer within WriteTimeout %v: %w", walimpls.ErrOutcomeUnknown, topic, wr.w.o.cfg.WriteTimeout, err))
+	}
+	return false
 }
 
 func (wr *writer) unknownIf(maybeSent bool, err error) error {
@@ -362,7 +454,7 @@ func claim(ctx context.Context, c *client, topic string, ch walimpls.Channel) (p
 			return ps, fmt.Errorf("%w: %w", walimpls.ErrUnavailable, err)
 		}
 		body := encodeRecordBody(nil, nil, message.Properties{fenceHeader: termString(ch.Term)})
-		batch := encodeBatch(nil, ps, time.Now().UnixMilli(), [][]byte{body})
+		batch := frameBatch(ps, time.Now().UnixMilli(), [][]byte{body})
 		for try := 0; ; try++ {
 			resp, err := c.produce(ctx, topic, batch)
 			if err == nil && resp.Error != nil {

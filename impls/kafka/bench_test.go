@@ -1,0 +1,322 @@
+package kafka
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"fmt"
+	"github.com/segmentio/kafka-go/protocol"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	kafkago "github.com/segmentio/kafka-go"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/mqwal/mqwal/impls/kafka/kafkatest"
+	"github.com/mqwal/mqwal/message"
+	"github.com/mqwal/mqwal/walimpls"
+)
+
+// Benchmarks: the driver beside the raw clients it competes with, all
+// against one in-process kfake broker, 1 KiB random records. Compare
+// ns/op within one run (benchstat, or the ratio):
+//
+//	go test -run '^$' -bench . -benchtime 2000x -count 5 ./impls/kafka/
+//
+// Append*/c1 vs RawClientProduce/c1 (throughput and p50-ns), Append*/c16 vs
+// RawKgoProduceSync/c16, Scan vs RawConnReadBatch, and RawKafkaWriterSync
+// for what a synchronous kafka.Writer write costs.
+
+const benchRecord = 1 << 10
+
+var benchTopicSeq atomic.Int64
+
+func benchCluster(b *testing.B) *kafkatest.Cluster {
+	b.Helper()
+	c, err := kafkatest.Start(context.Background())
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(c.Close)
+	return c
+}
+
+func benchPayload() []byte {
+	p := make([]byte, benchRecord)
+	_, _ = rand.Read(p)
+	return p
+}
+
+// rawClient is a segmentio Client on its own Transport.
+func rawClient(c *kafkatest.Cluster) (*kafkago.Client, func()) {
+	tr := &kafkago.Transport{}
+	return &kafkago.Client{Addr: kafkago.TCP(c.Addrs()...), Transport: tr}, tr.CloseIdleConnections
+}
+
+// newBenchTopic creates a fresh one-partition topic and deletes it when
+// the (sub-)benchmark round ends: kfake keeps records in memory.
+func newBenchTopic(b *testing.B, c *kafkatest.Cluster) string {
+	b.Helper()
+	topic := fmt.Sprintf("bench-%d", benchTopicSeq.Add(1))
+	kc, done := rawClient(c)
+	defer done()
+	resp, err := kc.CreateTopics(context.Background(), &kafkago.CreateTopicsRequest{Topics: []kafkago.TopicConfig{{Topic: topic, NumPartitions: 1, ReplicationFactor: 1}}})
+	if err != nil || resp.Errors[topic] != nil {
+		b.Fatalf("create %s: %v %v", topic, err, resp)
+	}
+	b.Cleanup(func() {
+		kc, done := rawClient(c)
+		defer done()
+		_, _ = kc.DeleteTopics(context.Background(), &kafkago.DeleteTopicsRequest{Topics: []string{topic}})
+	})
+	return topic
+}
+
+// runConcurrent runs op b.N times spread over conc goroutines and reports
+// the median latency of one op.
+func runConcurrent(b *testing.B, conc int, op func() error) {
+	b.Helper()
+	lat := make([][]time.Duration, conc)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	var failed atomic.Value
+	b.SetBytes(benchRecord)
+	b.ResetTimer()
+	for g := range conc {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for next.Add(1) <= int64(b.N) {
+				t0 := time.Now()
+				if err := op(); err != nil {
+					failed.Store(err)
+					return
+				}
+				lat[g] = append(lat[g], time.Since(t0))
+			}
+		}()
+	}
+	wg.Wait()
+	b.StopTimer()
+	if err := failed.Load(); err != nil {
+		b.Fatal(err)
+	}
+	all := slices.Concat(lat...)
+	slices.Sort(all)
+	if len(all) > 0 {
+		b.ReportMetric(float64(all[len(all)/2].Nanoseconds()), "p50-ns")
+	}
+}
+
+var concurrencies = []int{1, 16}
+
+func BenchmarkAppend(b *testing.B) {
+	c := benchCluster(b)
+	payload := benchPayload()
+	props := message.Properties{"k": "v"}
+	for _, conc := range concurrencies {
+		b.Run(fmt.Sprintf("c%d", conc), func(b *testing.B) {
+			topic := newBenchTopic(b, c)
+			o, err := NewBuilder(WithBrokers(c.Addrs()...)).Build()
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer o.Close()
+			w, err := o.Open(context.Background(), &walimpls.OpenOption{Channel: walimpls.Channel{Name: topic, Term: 1}})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer w.Close()
+			runConcurrent(b, conc, func() error {
+				_, err := w.Append(context.Background(), message.NewMutableMessage(payload, props))
+				return err
+			})
+		})
+	}
+}
+
+func BenchmarkRawClientProduce(b *testing.B) {
+	c := benchCluster(b)
+	payload := benchPayload()
+	for _, conc := range concurrencies {
+		b.Run(fmt.Sprintf("c%d", conc), func(b *testing.B) {
+			topic := newBenchTopic(b, c)
+			kc, done := rawClient(c)
+			defer done()
+			runConcurrent(b, conc, func() error {
+				resp, err := kc.Produce(context.Background(), &kafkago.ProduceRequest{
+					Topic: topic, Partition: 0, RequiredAcks: kafkago.RequireAll,
+					Records: kafkago.NewRecordReader(kafkago.Record{Value: kafkago.NewBytes(payload), Headers: []kafkago.Header{{Key: "k", Value: []byte("v")}}}),
+				})
+				if err == nil && resp.Error != nil {
+					err = resp.Error
+				}
+				return err
+			})
+		})
+	}
+}
+
+func BenchmarkRawKgoProduceSync(b *testing.B) {
+	c := benchCluster(b)
+	payload := benchPayload()
+	for _, conc := range concurrencies {
+		b.Run(fmt.Sprintf("c%d", conc), func(b *testing.B) {
+			topic := newBenchTopic(b, c)
+			cl, err := kgo.NewClient(kgo.SeedBrokers(c.Addrs()...), kgo.DefaultProduceTopic(topic))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer cl.Close()
+			runConcurrent(b, conc, func() error {
+				return cl.ProduceSync(context.Background(), &kgo.Record{Value: payload, Headers: []kgo.RecordHeader{{Key: "k", Value: []byte("v")}}}).FirstErr()
+			})
+		})
+	}
+}
+
+// BenchmarkRawKafkaWriterSync is one synchronous kafka.Writer write with
+// its defaults: BatchTimeout (1s) dominates, which is why the driver does
+// not use it. At most 3 writes run whatever b.N is; ns/write is the cost.
+func BenchmarkRawKafkaWriterSync(b *testing.B) {
+	c := benchCluster(b)
+	topic := newBenchTopic(b, c)
+	payload := benchPayload()
+	w := &kafkago.Writer{Addr: kafkago.TCP(c.Addrs()...), Topic: topic, RequiredAcks: kafkago.RequireAll}
+	defer w.Close()
+	n := min(b.N, 3)
+	start := time.Now()
+	for range n {
+		if err := w.WriteMessages(context.Background(), kafkago.Message{Value: payload}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(time.Since(start).Nanoseconds())/float64(n), "ns/write")
+}
+
+const scanRecords = 20000
+
+// fillTopic writes n 1 KiB records in batches of 500 and returns the topic.
+func fillTopic(b *testing.B, c *kafkatest.Cluster, n int) string {
+	b.Helper()
+	o, err := NewBuilder(WithBrokers(c.Addrs()...)).Build()
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer o.Close()
+	topic := newBenchTopic(b, c)
+	w, err := o.Open(context.Background(), &walimpls.OpenOption{Channel: walimpls.Channel{Name: topic, Term: 1}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer w.Close()
+	payload := benchPayload()
+	var wg sync.WaitGroup
+	for g := range 32 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := g; i < n; i += 32 {
+				if _, err := w.Append(context.Background(), message.NewMutableMessage(payload, message.Properties{"k": "v"})); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return topic
+}
+
+func BenchmarkScan(b *testing.B) {
+	c := benchCluster(b)
+	topic := fillTopic(b, c, scanRecords)
+	o, err := NewBuilder(WithBrokers(c.Addrs()...)).Build()
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer o.Close()
+	w, err := o.Open(context.Background(), &walimpls.OpenOption{Channel: walimpls.Channel{Name: topic, AccessMode: walimpls.ReadOnly}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer w.Close()
+	b.SetBytes(benchRecord * scanRecords)
+	b.ResetTimer()
+	for range b.N {
+		s, err := w.Read(context.Background(), walimpls.ReadOption{DeliverPolicy: walimpls.DeliverAll(), ReadAheadBufferSize: 1024})
+		if err != nil {
+			b.Fatal(err)
+		}
+		for range scanRecords {
+			if _, ok := <-s.Chan(); !ok {
+				b.Fatal(s.Error())
+			}
+		}
+		s.Close()
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*scanRecords), "ns/msg")
+}
+
+func BenchmarkRawConnReadBatch(b *testing.B) {
+	c := benchCluster(b)
+	topic := fillTopic(b, c, scanRecords)
+	b.SetBytes(benchRecord * scanRecords)
+	b.ResetTimer()
+	for range b.N {
+		conn, err := kafkago.DialLeader(context.Background(), "tcp", c.Addrs()[0], topic, 0)
+		if err != nil {
+			b.Fatal(err)
+		}
+		got := 0
+		for got < scanRecords {
+			batch := conn.ReadBatchWith(kafkago.ReadBatchConfig{MinBytes: 1, MaxBytes: fetchMaxBytes, MaxWait: fetchMaxWait})
+			for {
+				m, err := batch.ReadMessage()
+				if err != nil {
+					break
+				}
+				if len(m.Headers) > 0 && m.Headers[0].Key == fenceHeader {
+					continue
+				}
+				got++
+			}
+			if err := batch.Close(); err != nil {
+				b.Fatal(err)
+			}
+		}
+		conn.Close()
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*scanRecords), "ns/msg")
+}
+
+// BenchmarkRawIdempotentRawProduce sends the driver's own wire format (an
+// idempotent batch with the next sequence) straight through
+// Client.RawProduce, one per op: the driver's floor.
+func BenchmarkRawIdempotentRawProduce(b *testing.B) {
+	c := benchCluster(b)
+	payload := benchPayload()
+	topic := newBenchTopic(b, c)
+	kc, done := rawClient(c)
+	defer done()
+	ps := producerState{id: producerID(topic), epoch: 1}
+	body := encodeRecordBody(nil, payload, message.Properties{"k": "v"})
+	var mu sync.Mutex
+	runConcurrent(b, 1, func() error {
+		mu.Lock()
+		batch := frameBatch(ps, time.Now().UnixMilli(), [][]byte{body})
+		ps.sequence++
+		mu.Unlock()
+		resp, err := kc.RawProduce(context.Background(), &kafkago.RawProduceRequest{
+			Topic: topic, RequiredAcks: kafkago.RequireAll,
+			RawRecords: protocol.RawRecordSet{Reader: bytes.NewReader(batch)},
+		})
+		if err == nil && resp.Error != nil {
+			err = resp.Error
+		}
+		return err
+	})
+}
