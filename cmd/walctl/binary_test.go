@@ -97,13 +97,21 @@ func (p *proc) interrupt(t *testing.T) {
 	if err := p.cmd.Process.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)
 	}
-	for range p.lines { // drain
+	deadline := time.After(30 * time.Second)
+	for stop := false; !stop; {
+		select {
+		case _, ok := <-p.lines: // drain, so the reader reaches Wait
+			stop = !ok
+		case <-deadline:
+			_ = p.cmd.Process.Signal(syscall.SIGQUIT) // its goroutine dump goes to stderr
+			select {
+			case <-p.done:
+			case <-time.After(5 * time.Second):
+			}
+			t.Fatalf("walctl %v did not stop within 30s of SIGINT; stderr:\n%s", p.cmd.Args[1:], p.stderr)
+		}
 	}
-	select {
-	case <-p.done:
-	case <-time.After(20 * time.Second):
-		t.Fatalf("walctl %v did not stop within 20s of SIGINT", p.cmd.Args[1:])
-	}
+	<-p.done
 	if p.err != nil {
 		t.Fatalf("walctl %v after SIGINT: %v; stderr: %s", p.cmd.Args[1:], p.err, p.stderr)
 	}
@@ -292,12 +300,25 @@ func TestFollowInProcess(t *testing.T) {
 		code <- run(ctx, []string{"--config", cfg, "scan", "-c", "tail", "--follow"}, strings.NewReader(""), pw, &errb)
 		pw.Close()
 	}()
-	sc := bufio.NewScanner(pr)
-	read := func() string {
-		if !sc.Scan() {
-			t.Fatalf("follow ended early: %s", errb.String())
+	got := make(chan string, 16)
+	go func() {
+		defer close(got)
+		sc := bufio.NewScanner(pr)
+		for sc.Scan() {
+			got <- sc.Text()
 		}
-		return sc.Text()
+	}()
+	read := func() string {
+		select {
+		case l, ok := <-got:
+			if !ok {
+				t.Fatalf("follow ended early: %s", errb.String())
+			}
+			return l
+		case <-time.After(30 * time.Second):
+			t.Fatalf("follow printed nothing for 30s: %s", errb.String())
+		}
+		return ""
 	}
 	if l := read(); !strings.HasSuffix(l, "\tbefore") {
 		t.Fatalf("got %q", l)
@@ -309,8 +330,16 @@ func TestFollowInProcess(t *testing.T) {
 		}
 	}
 	cancel()
-	go io.Copy(io.Discard, pr)
-	if c := <-code; c != 0 {
-		t.Fatalf("follow exit %d after cancel: %s", c, errb.String())
+	go func() {
+		for range got { // drain until run returns and closes the pipe
+		}
+	}()
+	select {
+	case c := <-code:
+		if c != 0 {
+			t.Fatalf("follow exit %d after cancel: %s", c, errb.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("scan --follow did not end within 30s of cancellation")
 	}
 }

@@ -166,3 +166,11 @@ func TestConformanceMemory(t *testing.T) {
 		t.Fatalf("conformance output:\n%s", out)
 	}
 }
+
+func TestConformanceCaseTimeout(t *testing.T) {
+	t.Parallel()
+	r := inproc(t, "", "--backend", "memory", "conformance", "--run", "^RoundTrip$", "--case-timeout", "0s")
+	if r.code != 2 || !strings.HasPrefix(r.stderr, "walctl: --case-timeout 0s: want > 0") {
+		t.Fatalf("exit %d stderr %q", r.code, r.stderr)
+	}
+}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"regexp"
 	"strings"
@@ -19,6 +20,7 @@ type conformanceOpts struct {
 	prefix  string
 	scale   int
 	verbose bool
+	caseMax time.Duration
 }
 
 func newConformanceCmd(a *app) *cobra.Command {
@@ -38,7 +40,7 @@ config at a scratch topic prefix, tenant or data directory.`,
   walctl --config kafka.yaml conformance
   walctl --backend pulsar conformance --run 'Truncate|Fencing' -v`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return a.conformance(o) },
+		RunE: func(cmd *cobra.Command, _ []string) error { return a.conformance(cmd.Context(), o) },
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.run, "run", "", "run only the cases whose name matches `REGEXP`")
@@ -47,10 +49,11 @@ config at a scratch topic prefix, tenant or data directory.`,
 	f.StringVar(&o.prefix, "prefix", "", "channel name prefix (default: wt<random>-)")
 	f.IntVar(&o.scale, "scale", 1, "multiply the message counts of the concurrent cases")
 	f.BoolVarP(&o.verbose, "verbose", "v", false, "print every case's log, not only the failures'")
+	f.DurationVar(&o.caseMax, "case-timeout", 5*time.Minute, "give up on the whole run when one case takes longer (a hung backend)")
 	return cmd
 }
 
-func (a *app) conformance(o conformanceOpts) error {
+func (a *app) conformance(ctx context.Context, o conformanceOpts) error {
 	var filter *regexp.Regexp
 	if o.run != "" {
 		re, err := regexp.Compile(o.run)
@@ -58,6 +61,9 @@ func (a *app) conformance(o conformanceOpts) error {
 			return usagef("--run %q: %v", o.run, err)
 		}
 		filter = re
+	}
+	if o.caseMax <= 0 {
+		return usagef("--case-timeout %s: want > 0", o.caseMax)
 	}
 	if o.scale < 1 {
 		return usagef("--scale %d: want >= 1", o.scale)
@@ -100,7 +106,19 @@ func (a *app) conformance(o conformanceOpts) error {
 	var failed []string
 	start := time.Now()
 	for _, c := range cases {
-		res := walimplstest.RunCase(c, h)
+		// A case cannot be stopped from outside; one that hangs ends the
+		// run (and the process) instead of hanging it.
+		done := make(chan walimplstest.Result, 1)
+		go func() { done <- walimplstest.RunCase(c, h) }()
+		var res walimplstest.Result
+		select {
+		case res = <-done:
+		case <-time.After(o.caseMax):
+			fmt.Fprintf(a.stdout, "FAIL  %-*s  did not finish within %s\n", width, c.Name, o.caseMax)
+			return fmt.Errorf("conformance: case %s did not finish within %s on %s; giving up", c.Name, o.caseMax, cfg.Backend)
+		case <-ctx.Done():
+			return fmt.Errorf("conformance interrupted during case %s", c.Name)
+		}
 		status := "PASS"
 		switch {
 		case !res.Passed:

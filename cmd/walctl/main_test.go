@@ -8,10 +8,15 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"go.uber.org/goleak"
 )
+
+// binaryTimeout bounds one walctl run in the tests.
+const binaryTimeout = 3 * time.Minute
 
 // walctlBin is the binary the CLI tests drive as a user would; TestMain
 // builds it once.
@@ -64,7 +69,12 @@ type result struct {
 func inproc(t *testing.T, stdin string, args ...string) result {
 	t.Helper()
 	var out, errb bytes.Buffer
-	code := run(context.Background(), args, strings.NewReader(stdin), &out, &errb)
+	ctx, cancel := context.WithTimeout(context.Background(), binaryTimeout)
+	defer cancel()
+	code := run(ctx, args, strings.NewReader(stdin), &out, &errb)
+	if ctx.Err() != nil {
+		t.Fatalf("walctl %s did not finish within %s: exit %d, stderr %s", strings.Join(args, " "), binaryTimeout, code, errb.String())
+	}
 	return result{out.String(), errb.String(), code}
 }
 
@@ -87,12 +97,20 @@ func runBinary(t *testing.T, stdin string, args ...string) result {
 // runBinaryEnv is runBinary with extra KEY=VALUE environment variables.
 func runBinaryEnv(t *testing.T, env []string, stdin string, args ...string) result {
 	t.Helper()
-	cmd := exec.Command(walctlBin, args...)
+	ctx, cancel := context.WithTimeout(context.Background(), binaryTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, walctlBin, args...)
+	// A hung walctl dumps its goroutines (SIGQUIT) into stderr for the report.
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGQUIT) }
+	cmd.WaitDelay = 10 * time.Second
 	cmd.Env = append(os.Environ(), env...)
 	cmd.Stdin = strings.NewReader(stdin)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
+	if ctx.Err() != nil {
+		t.Fatalf("walctl %s did not finish within %s; stderr:\n%s", strings.Join(args, " "), binaryTimeout, errb.String())
+	}
 	code := 0
 	if ee, ok := err.(*exec.ExitError); ok {
 		code = ee.ExitCode()
