@@ -2,7 +2,6 @@ package pulsar
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -47,7 +46,7 @@ func (w *wal) Read(ctx context.Context, opt walimpls.ReadOption) (walimpls.Scann
 		}
 		st.start, st.deliverStart = id, p.Kind() == walimpls.DeliverKindStartFrom
 	}
-	if err := w.runCtx(ctx, "read", st.open); err != nil {
+	if err := st.openCtx(ctx); err != nil {
 		return nil, err
 	}
 	s, err := w.StartScanner(opt, st.run)
@@ -107,6 +106,23 @@ func (st *scanState) open() error {
 	}
 	st.reader = r
 	return nil
+}
+
+// openCtx is open honouring ctx; a reader created after ctx ended is closed.
+func (st *scanState) openCtx(ctx context.Context) error {
+	done := make(chan error, 1)
+	go func() { done <- st.open() }()
+	select {
+	case err := <-done:
+		return classify("read", st.w.topic, err)
+	case <-ctx.Done():
+		go func() {
+			if <-done == nil {
+				st.reader.Close()
+			}
+		}()
+		return fmt.Errorf("pulsar: read %s: %w", st.w.topic, ctx.Err())
+	}
 }
 
 // anchor is the position the reader's first message must have, if any.
@@ -265,4 +281,3 @@ type closedReader struct{ pc.Reader }
 
 func (closedReader) Close() {}
 
-var _ = errors.New
