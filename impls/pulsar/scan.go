@@ -280,4 +280,3 @@ func (st *scanState) toMessage(m pc.Message, pos ID) message.ImmutableMessage {
 type closedReader struct{ pc.Reader }
 
 func (closedReader) Close() {}
-
