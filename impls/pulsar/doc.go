@@ -10,8 +10,10 @@
 // A channel is the non-partitioned topic
 // persistent://<tenant>/<namespace>/<prefix><channel>. A message is a Pulsar
 // message: payload as is, properties as message properties, plus the
-// driver's own sequence number in SeqProperty ("_mqwal.pulsar.seq"), which
-// scanners remove again. A MessageID is the position (ledger, entry, batch
+// driver's own sequence number in SeqProperty ("_mqwal.pulsar.seq") and the
+// writer's term in TermProperty ("_mqwal.pulsar.term"), which scanners
+// remove again. Appending a message that sets either is ErrInvalidArgument;
+// the adaptor's other "_mqwal." properties pass through. A MessageID is the position (ledger, entry, batch
 // index), written "ledger:entry:batch" and ordered by those three numbers,
 // so other Pulsar clients can read what mqwal wrote and the other way round.
 //
@@ -87,4 +89,26 @@
 // less 4 KiB for metadata, since the client applies the limit to payload
 // plus metadata. Larger messages fail with ErrMessageTooLarge before
 // anything is sent.
+// # Limits users should know
+//
+//   - Topics and the control topic <topic>=mqwal-fence are created by the
+//     broker on first use: allow topic auto-creation in the namespace, or
+//     create both. Without the control topic a busy channel cannot be taken
+//     over (Open waits at most the operation timeout, then Append reports
+//     ProducerBusy until the old writer goes).
+//   - Each open ReadWrite WAL holds one producer and one reader (the control
+//     topic watcher); each scanner one reader.
+//   - Open ReadWrite does I/O: it creates the producer and reads up to the
+//     last 64 entries of the topic to recover the sequence number and term
+//     (the whole topic if those carry no sequence number, e.g. a topic
+//     written by other producers).
+//   - A confirmed gap costs a scanner two reader re-creations; it only
+//     happens around failed appends or broker-internal entries.
+//   - Append fails with ErrMessageTooLarge above Capabilities.MaxMessageSize
+//     (from WithMaxMessageSize); a broker announcing less is caught by the
+//     client before sending, also as ErrMessageTooLarge.
+//   - pulsar-client-go v0.19.0 has data races on its own reconnect paths
+//     (producer_partition.go grabCnx against the send loop,
+//     consumer_partition.go clearReceiverQueue against Reader.Next); tests
+//     that reconnect under -race trip over them.
 package pulsar
