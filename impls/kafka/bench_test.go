@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
-	"github.com/segmentio/kafka-go/protocol"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	kafkago "github.com/segmentio/kafka-go"
+	"github.com/segmentio/kafka-go/protocol"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/mqwal/mqwal/impls/kafka/kafkatest"
@@ -20,15 +20,17 @@ import (
 	"github.com/mqwal/mqwal/walimpls"
 )
 
-// Benchmarks: the driver beside the raw clients it competes with, all
-// against one in-process kfake broker, 1 KiB random records. Compare
-// ns/op within one run (benchstat, or the ratio):
+// Benchmarks: the driver beside the raw clients it competes with, against
+// one in-memory kfake broker per top-level run, 1 KiB random records with
+// one header. Sub-benchmarks alternate under -count, so compare them
+// within one run (ratio of ns/op, or benchstat on the sub-benchmark names):
 //
-//	go test -run '^$' -bench . -benchtime 2000x -count 5 ./impls/kafka/
+//	go test -run '^$' -bench . -benchtime 3000x -count 5 ./impls/kafka/
 //
-// Append*/c1 vs RawClientProduce/c1 (throughput and p50-ns), Append*/c16 vs
-// RawKgoProduceSync/c16, Scan vs RawConnReadBatch, and RawKafkaWriterSync
-// for what a synchronous kafka.Writer write costs.
+// Append/c1/wal vs Append/c1/raw-client-produce (throughput and p50-ns),
+// Append/c16/wal vs Append/c16/kgo-produce-sync, Scan/wal vs
+// Scan/raw-conn-readbatch (ns/msg), and KafkaWriterSync (ns/write) for what
+// a synchronous kafka.Writer write costs.
 
 const benchRecord = 1 << 10
 
@@ -36,7 +38,7 @@ var benchTopicSeq atomic.Int64
 
 func benchCluster(b *testing.B) *kafkatest.Cluster {
 	b.Helper()
-	c, err := kafkatest.Start(context.Background())
+	c, err := kafkatest.Start(context.Background(), kafkatest.WithInMemory())
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -111,14 +113,12 @@ func runConcurrent(b *testing.B, conc int, op func() error) {
 	}
 }
 
-var concurrencies = []int{1, 16}
-
 func BenchmarkAppend(b *testing.B) {
 	c := benchCluster(b)
 	payload := benchPayload()
 	props := message.Properties{"k": "v"}
-	for _, conc := range concurrencies {
-		b.Run(fmt.Sprintf("c%d", conc), func(b *testing.B) {
+	for _, conc := range []int{1, 16} {
+		b.Run(fmt.Sprintf("c%d/wal", conc), func(b *testing.B) {
 			topic := newBenchTopic(b, c)
 			o, err := NewBuilder(WithBrokers(c.Addrs()...)).Build()
 			if err != nil {
@@ -135,14 +135,7 @@ func BenchmarkAppend(b *testing.B) {
 				return err
 			})
 		})
-	}
-}
-
-func BenchmarkRawClientProduce(b *testing.B) {
-	c := benchCluster(b)
-	payload := benchPayload()
-	for _, conc := range concurrencies {
-		b.Run(fmt.Sprintf("c%d", conc), func(b *testing.B) {
+		b.Run(fmt.Sprintf("c%d/raw-client-produce", conc), func(b *testing.B) {
 			topic := newBenchTopic(b, c)
 			kc, done := rawClient(c)
 			defer done()
@@ -157,14 +150,7 @@ func BenchmarkRawClientProduce(b *testing.B) {
 				return err
 			})
 		})
-	}
-}
-
-func BenchmarkRawKgoProduceSync(b *testing.B) {
-	c := benchCluster(b)
-	payload := benchPayload()
-	for _, conc := range concurrencies {
-		b.Run(fmt.Sprintf("c%d", conc), func(b *testing.B) {
+		b.Run(fmt.Sprintf("c%d/kgo-produce-sync", conc), func(b *testing.B) {
 			topic := newBenchTopic(b, c)
 			cl, err := kgo.NewClient(kgo.SeedBrokers(c.Addrs()...), kgo.DefaultProduceTopic(topic))
 			if err != nil {
@@ -176,12 +162,33 @@ func BenchmarkRawKgoProduceSync(b *testing.B) {
 			})
 		})
 	}
+	// The driver's floor: its own idempotent batches straight through
+	// Client.RawProduce, one per op, no pipeline.
+	b.Run("c1/raw-idempotent-rawproduce", func(b *testing.B) {
+		topic := newBenchTopic(b, c)
+		kc, done := rawClient(c)
+		defer done()
+		ps := producerState{id: producerID(topic), epoch: 1}
+		body := encodeRecordBody(nil, payload, props)
+		runConcurrent(b, 1, func() error {
+			batch := frameBatch(ps, time.Now().UnixMilli(), [][]byte{body})
+			ps.sequence++
+			resp, err := kc.RawProduce(context.Background(), &kafkago.RawProduceRequest{
+				Topic: topic, RequiredAcks: kafkago.RequireAll,
+				RawRecords: protocol.RawRecordSet{Reader: bytes.NewReader(batch)},
+			})
+			if err == nil && resp.Error != nil {
+				err = resp.Error
+			}
+			return err
+		})
+	})
 }
 
-// BenchmarkRawKafkaWriterSync is one synchronous kafka.Writer write with
-// its defaults: BatchTimeout (1s) dominates, which is why the driver does
-// not use it. At most 3 writes run whatever b.N is; ns/write is the cost.
-func BenchmarkRawKafkaWriterSync(b *testing.B) {
+// BenchmarkKafkaWriterSync is one synchronous kafka.Writer write with its
+// defaults: BatchTimeout (1s) dominates, which is why the driver does not
+// use it. At most 3 writes run whatever b.N is; ns/write is the cost.
+func BenchmarkKafkaWriterSync(b *testing.B) {
 	c := benchCluster(b)
 	topic := newBenchTopic(b, c)
 	payload := benchPayload()
@@ -199,7 +206,7 @@ func BenchmarkRawKafkaWriterSync(b *testing.B) {
 
 const scanRecords = 20000
 
-// fillTopic writes n 1 KiB records in batches of 500 and returns the topic.
+// fillTopic writes n 1 KiB records through the driver and returns the topic.
 func fillTopic(b *testing.B, c *kafkatest.Cluster, n int) string {
 	b.Helper()
 	o, err := NewBuilder(WithBrokers(c.Addrs()...)).Build()
@@ -234,89 +241,59 @@ func fillTopic(b *testing.B, c *kafkatest.Cluster, n int) string {
 func BenchmarkScan(b *testing.B) {
 	c := benchCluster(b)
 	topic := fillTopic(b, c, scanRecords)
-	o, err := NewBuilder(WithBrokers(c.Addrs()...)).Build()
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer o.Close()
-	w, err := o.Open(context.Background(), &walimpls.OpenOption{Channel: walimpls.Channel{Name: topic, AccessMode: walimpls.ReadOnly}})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer w.Close()
-	b.SetBytes(benchRecord * scanRecords)
-	b.ResetTimer()
-	for range b.N {
-		s, err := w.Read(context.Background(), walimpls.ReadOption{DeliverPolicy: walimpls.DeliverAll(), ReadAheadBufferSize: 1024})
+	b.Run("wal", func(b *testing.B) {
+		o, err := NewBuilder(WithBrokers(c.Addrs()...)).Build()
 		if err != nil {
 			b.Fatal(err)
 		}
-		for range scanRecords {
-			if _, ok := <-s.Chan(); !ok {
-				b.Fatal(s.Error())
-			}
-		}
-		s.Close()
-	}
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*scanRecords), "ns/msg")
-}
-
-func BenchmarkRawConnReadBatch(b *testing.B) {
-	c := benchCluster(b)
-	topic := fillTopic(b, c, scanRecords)
-	b.SetBytes(benchRecord * scanRecords)
-	b.ResetTimer()
-	for range b.N {
-		conn, err := kafkago.DialLeader(context.Background(), "tcp", c.Addrs()[0], topic, 0)
+		defer o.Close()
+		w, err := o.Open(context.Background(), &walimpls.OpenOption{Channel: walimpls.Channel{Name: topic, AccessMode: walimpls.ReadOnly}})
 		if err != nil {
 			b.Fatal(err)
 		}
-		got := 0
-		for got < scanRecords {
-			batch := conn.ReadBatchWith(kafkago.ReadBatchConfig{MinBytes: 1, MaxBytes: fetchMaxBytes, MaxWait: fetchMaxWait})
-			for {
-				m, err := batch.ReadMessage()
-				if err != nil {
-					break
-				}
-				if len(m.Headers) > 0 && m.Headers[0].Key == fenceHeader {
-					continue
-				}
-				got++
-			}
-			if err := batch.Close(); err != nil {
+		defer w.Close()
+		b.SetBytes(benchRecord * scanRecords)
+		b.ResetTimer()
+		for range b.N {
+			s, err := w.Read(context.Background(), walimpls.ReadOption{DeliverPolicy: walimpls.DeliverAll(), ReadAheadBufferSize: 1024})
+			if err != nil {
 				b.Fatal(err)
 			}
+			for range scanRecords {
+				if _, ok := <-s.Chan(); !ok {
+					b.Fatal(s.Error())
+				}
+			}
+			s.Close()
 		}
-		conn.Close()
-	}
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*scanRecords), "ns/msg")
-}
-
-// BenchmarkRawIdempotentRawProduce sends the driver's own wire format (an
-// idempotent batch with the next sequence) straight through
-// Client.RawProduce, one per op: the driver's floor.
-func BenchmarkRawIdempotentRawProduce(b *testing.B) {
-	c := benchCluster(b)
-	payload := benchPayload()
-	topic := newBenchTopic(b, c)
-	kc, done := rawClient(c)
-	defer done()
-	ps := producerState{id: producerID(topic), epoch: 1}
-	body := encodeRecordBody(nil, payload, message.Properties{"k": "v"})
-	var mu sync.Mutex
-	runConcurrent(b, 1, func() error {
-		mu.Lock()
-		batch := frameBatch(ps, time.Now().UnixMilli(), [][]byte{body})
-		ps.sequence++
-		mu.Unlock()
-		resp, err := kc.RawProduce(context.Background(), &kafkago.RawProduceRequest{
-			Topic: topic, RequiredAcks: kafkago.RequireAll,
-			RawRecords: protocol.RawRecordSet{Reader: bytes.NewReader(batch)},
-		})
-		if err == nil && resp.Error != nil {
-			err = resp.Error
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*scanRecords), "ns/msg")
+	})
+	b.Run("raw-conn-readbatch", func(b *testing.B) {
+		b.SetBytes(benchRecord * scanRecords)
+		for range b.N {
+			conn, err := kafkago.DialLeader(context.Background(), "tcp", c.Addrs()[0], topic, 0)
+			if err != nil {
+				b.Fatal(err)
+			}
+			got := 0
+			for got < scanRecords {
+				batch := conn.ReadBatchWith(kafkago.ReadBatchConfig{MinBytes: 1, MaxBytes: fetchMaxBytes, MaxWait: fetchMaxWait})
+				for {
+					m, err := batch.ReadMessage()
+					if err != nil {
+						break
+					}
+					if len(m.Headers) > 0 && m.Headers[0].Key == fenceHeader {
+						continue
+					}
+					got++
+				}
+				if err := batch.Close(); err != nil {
+					b.Fatal(err)
+				}
+			}
+			conn.Close()
 		}
-		return err
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*scanRecords), "ns/msg")
 	})
 }

@@ -109,7 +109,7 @@ const firstRetained = -1
 
 const (
 	fetchMaxWait  = 500 * time.Millisecond
-	fetchMaxBytes = 4 << 20
+	fetchMaxBytes = 1 << 20
 )
 
 // scan reads with Conn.ReadBatch from the partition leader, redialing
@@ -143,6 +143,7 @@ func (w *wal) scan(ctx context.Context, offset int64, emit helper.Emit) error {
 		return sleepCtx(ctx, backoff(*attempt))
 	}
 	attempt := 0
+	var pending []message.ImmutableMessage
 	for {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -176,7 +177,9 @@ func (w *wal) scan(ctx context.Context, offset int64, emit helper.Emit) error {
 		}
 		conn.SetReadDeadline(time.Now().Add(fetchMaxWait + c.cfg.RequestTimeout))
 		batch := conn.ReadBatchWith(kafkago.ReadBatchConfig{MinBytes: 1, MaxBytes: fetchMaxBytes, MaxWait: fetchMaxWait})
-		var emitErr error
+		// Decode the whole fetch, then emit: the consumer then drains a
+		// run of messages per wake-up instead of sleeping between reads.
+		pending = pending[:0]
 		for {
 			m, err := batch.ReadMessage()
 			if err != nil {
@@ -187,14 +190,15 @@ func (w *wal) scan(ctx context.Context, offset int64, emit helper.Emit) error {
 			}
 			offset = m.Offset + 1
 			if msg, ok := w.toMessage(m); ok {
-				if emitErr = emit(msg); emitErr != nil {
-					break
-				}
+				pending = append(pending, msg)
 			}
 		}
 		err := batch.Close()
-		if emitErr != nil {
-			return emitErr
+		for i, msg := range pending {
+			if emitErr := emit(msg); emitErr != nil {
+				return emitErr
+			}
+			pending[i] = nil
 		}
 		switch {
 		case err == nil, errors.Is(err, io.EOF), errors.Is(err, kafkago.RequestTimedOut):

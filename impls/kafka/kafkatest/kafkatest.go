@@ -36,6 +36,7 @@ func (f optionFunc) apply(c *config) { f(c) }
 type saslUser struct{ mechanism, user, pass string }
 
 type config struct {
+	inMemory bool
 	brokers  int
 	ports    []int
 	dataDir  string
@@ -57,6 +58,10 @@ func WithPorts(ports ...int) Option {
 // WithDataDir keeps the cluster's data in dir, which outlives Close. By
 // default Start uses a temporary directory that Close removes.
 func WithDataDir(dir string) Option { return optionFunc(func(c *config) { c.dataDir = dir }) }
+
+// WithInMemory keeps the data in memory only: faster (benchmarks), but
+// Restart is refused because it would lose everything.
+func WithInMemory() Option { return optionFunc(func(c *config) { c.inMemory = true }) }
 
 // WithTLS makes every broker listen with TLS using cfg (which must carry a
 // certificate). DropNextResponse needs plaintext and is refused with TLS.
@@ -117,7 +122,7 @@ func Start(ctx context.Context, opts ...Option) (*Cluster, error) {
 		return nil, err
 	}
 	c := &Cluster{cfg: cfg, conns: map[*faultConn]struct{}{}, drops: map[int16]int{}}
-	if c.cfg.dataDir == "" {
+	if c.cfg.dataDir == "" && !c.cfg.inMemory {
 		dir, err := os.MkdirTemp("", "kafkatest-")
 		if err != nil {
 			return nil, fmt.Errorf("kafkatest: data dir: %w", err)
@@ -136,11 +141,13 @@ func Start(ctx context.Context, opts ...Option) (*Cluster, error) {
 func (c *Cluster) start() error {
 	opts := []kfake.Opt{
 		kfake.NumBrokers(c.cfg.brokers),
-		kfake.DataDir(c.cfg.dataDir),
 		// Topics are created by clients explicitly (as a WAL does); a
 		// metadata request must never create one by accident.
 		kfake.DefaultNumPartitions(1),
 		kfake.ListenFn(c.listen),
+	}
+	if !c.cfg.inMemory {
+		opts = append(opts, kfake.DataDir(c.cfg.dataDir))
 	}
 	if len(c.cfg.ports) > 0 {
 		opts = append(opts, kfake.Ports(c.cfg.ports...))
@@ -192,7 +199,7 @@ func (c *Cluster) Kfake() *kfake.Cluster {
 	return c.kc
 }
 
-// DataDir is where the cluster keeps its data.
+// DataDir is where the cluster keeps its data; "" with WithInMemory.
 func (c *Cluster) DataDir() string { return c.cfg.dataDir }
 
 // Restart stops every broker (clients see their connections drop), then
@@ -205,6 +212,10 @@ func (c *Cluster) Restart(ctx context.Context) error {
 	if c.closed {
 		c.mu.Unlock()
 		return errors.New("kafkatest: restart of a closed cluster")
+	}
+	if c.cfg.inMemory {
+		c.mu.Unlock()
+		return errors.New("kafkatest: restart of an in-memory cluster would lose its data (WithInMemory)")
 	}
 	kc := c.kc
 	c.mu.Unlock()
