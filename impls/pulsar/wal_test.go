@@ -147,3 +147,48 @@ func TestTruncateBeyondEndIsRefused(t *testing.T) {
 		t.Fatalf("Truncate to the last message: %v", err)
 	}
 }
+
+// Close never hangs, also with the broker gone and appends in flight.
+func TestCloseWithBrokerGone(t *testing.T) {
+	b := startBroker(t)
+	o, err := builder(b, pulsar.WithOperationTimeout(time.Second)).Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := o.Open(context.Background(), &walimpls.OpenOption{Channel: walimpls.Channel{Name: "gone", Term: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustAppend(t, w, "a", nil)
+	s, err := w.Read(context.Background(), walimpls.ReadOption{DeliverPolicy: walimpls.DeliverAll()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = b.Close()
+	appended := make(chan error, 1)
+	go func() {
+		_, err := w.Append(context.Background(), message.NewMutableMessage([]byte("b"), nil))
+		appended <- err
+	}()
+	closed := make(chan struct{})
+	start := time.Now()
+	go func() { o.Close(); close(closed) }()
+	select {
+	case <-closed:
+	case <-time.After(15 * time.Second):
+		t.Fatal("opener Close hung with the broker gone")
+	}
+	t.Logf("Close took %v", time.Since(start))
+	select {
+	case err := <-appended:
+		if err == nil {
+			t.Fatal("Append succeeded with the broker gone")
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Append still blocked after Close")
+	}
+	<-s.Done()
+	if !errors.Is(s.Error(), walimpls.ErrClosed) {
+		t.Fatalf("scanner ended with %v", s.Error())
+	}
+}
