@@ -55,9 +55,13 @@
 // higher one makes the older WAL's appends and truncates fail with
 // ErrFenced; the term is checked under the lock that assigns sequences),
 // PhysicalTruncate (Truncate is one DeleteRange plus the new first retained
-// sequence, in one synced batch; reading below it gives ErrOutOfRange; the
-// space comes back when Pebble compacts), and MaxMessageSize (default 64 MiB,
-// WithMaxMessageSize).
+// sequence in one atomic batch, so it returns in microseconds; reading below
+// it gives ErrOutOfRange; a background compaction of the deleted range, at
+// most one per second, gives the disk space back), and MaxMessageSize
+// (default 64 MiB, WithMaxMessageSize). Truncate is not fsynced on its own:
+// it only allows discarding, so a crash right after it may bring the
+// truncated messages back (never a partial range), and the next synced
+// append makes it durable.
 //
 // Scanners read in bounded chunks with short-lived iterators and wait for a
 // commit notification when they reach the end, so tailing never polls the
@@ -65,7 +69,9 @@
 // buffer plus one chunk in memory. Scanners only see messages whose append
 // has been made durable.
 //
-// Pebble is tuned for a log: 64 MiB memtables, 2 compaction workers, no
-// block compression (WAL payloads are usually incompressible). Override any
-// of it with WithPebbleOptions.
+// Pebble is tuned for a log: 64 MiB memtables (up to 4 may queue under
+// writes faster than the disk flushes them, so plan for ~256 MiB of memory
+// under sustained load), 2 compaction workers, no block compression (WAL
+// payloads are usually incompressible), 64 KiB blocks and 16 MiB sstables
+// for fast sequential scans. Override any of it with WithPebbleOptions.
 package rmq

@@ -348,3 +348,21 @@ func TestCloseAndRebuildRace(t *testing.T) {
 		t.Fatalf("sequences %v", got)
 	}
 }
+
+// A message near the limit is bigger than half a memtable, which Pebble
+// commits as a "large batch" on its own path.
+func TestLargeMessage(t *testing.T) {
+	o := newOpener(t, t.TempDir())
+	defer o.Close()
+	w := openWAL(t, o, "ch", 1, walimpls.ReadWrite)
+	p := payloads(1, 40<<20)[0]
+	id, err := w.Append(context.Background(), message.NewMutableMessage(p, message.Properties{"k": "v"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	small := appendN(t, w, 1, "after")[0]
+	got := readN(t, w, walimpls.DeliverAll(), 2)
+	if !got[0].MessageID().EQ(id) || !bytes.Equal(got[0].Payload(), p) || got[0].Properties()["k"] != "v" || !got[1].MessageID().EQ(small) {
+		t.Fatalf("large message did not come back intact: %v %d bytes, then %v", got[0].MessageID(), len(got[0].Payload()), got[1].MessageID())
+	}
+}
