@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"os/exec"
+	"strings"
 	"testing"
 	"time"
 )
@@ -27,7 +28,13 @@ func TestFaultsWithoutRaceDetector(t *testing.T) {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, goBin, "test", "-count=1",
 		"-run", `^(TestConformance|TestScannerAcrossReconnects)$`, ".")
-	cmd.Env = append(os.Environ(), "GOFLAGS=") // no -race inherited through GOFLAGS
+	var flags []string
+	for _, f := range strings.Fields(os.Getenv("GOFLAGS")) {
+		if f != "-race" && f != "--race" && !strings.HasPrefix(f, "-race=") {
+			flags = append(flags, f)
+		}
+	}
+	cmd.Env = append(os.Environ(), "GOFLAGS="+strings.Join(flags, " ")) // keep GOFLAGS, less -race
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("plain-build fault run failed: %v\n%s", err, out)
