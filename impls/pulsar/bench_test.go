@@ -101,6 +101,33 @@ func BenchmarkAppend(b *testing.B) {
 				return err
 			})
 		})
+		if conc > 1 {
+			// The same load as one SendAsync pipeline with conc messages in flight.
+			b.Run(fmt.Sprintf("RawAsync/c=%d", conc), func(b *testing.B) {
+				p := rawBenchProducer(b, benchBroker(b))
+				b.SetBytes(int64(len(payload)))
+				sem := make(chan struct{}, conc)
+				var failed atomic.Value
+				b.ResetTimer()
+				for range b.N {
+					sem <- struct{}{}
+					p.SendAsync(context.Background(), &pc.ProducerMessage{Payload: payload, Properties: props},
+						func(_ pc.MessageID, _ *pc.ProducerMessage, err error) {
+							if err != nil {
+								failed.Store(err)
+							}
+							<-sem
+						})
+				}
+				for range conc {
+					sem <- struct{}{}
+				}
+				b.StopTimer()
+				if err, _ := failed.Load().(error); err != nil {
+					b.Fatal(err)
+				}
+			})
+		}
 		b.Run(fmt.Sprintf("WAL/c=%d", conc), func(b *testing.B) {
 			w := benchWAL(b, benchBroker(b))
 			msg := message.NewMutableMessage(payload, message.Properties(props))
