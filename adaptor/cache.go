@@ -32,7 +32,9 @@ type cache struct {
 	entries  []cacheEntry
 	base     uint64
 	bytes    int
-	changed  chan struct{} // closed and replaced when the window changes
+	// parked scanners are caught up and waiting; publish hands them new
+	// entries directly (see scanner.tail) and closes the channel to wake one.
+	parked map[*scanner]chan struct{}
 
 	// Publication order. Tickets number the driver appends as they start
 	// (from 1). low is the smallest ticket not completed; done holds the
@@ -82,7 +84,7 @@ func (h *pendingHeap) Pop() any {
 }
 
 func newCache(maxBytes int) *cache {
-	return &cache{maxBytes: maxBytes, changed: make(chan struct{}), next: 1, low: 1, done: map[uint64]struct{}{}}
+	return &cache{maxBytes: maxBytes, parked: map[*scanner]chan struct{}{}, next: 1, low: 1, done: map[uint64]struct{}{}}
 }
 
 // begin numbers a driver append that is about to start.
@@ -159,13 +161,64 @@ func (c *cache) publishLocked() {
 	if !published {
 		return
 	}
+	for s, wake := range c.parked {
+		c.feedLocked(s, wake)
+	}
 	for c.bytes > c.maxBytes && len(c.entries) > 1 {
 		c.bytes -= c.entries[0].size
 		c.entries[0] = cacheEntry{}
 		c.entries = c.entries[1:]
 		c.base++
 	}
-	c.notifyLocked()
+}
+
+// feedLocked delivers new entries to parked scanner s in the publisher's
+// goroutine, saving the scanner's own wake-up. While s is parked its
+// position (pcursor, last) and hooks belong to whoever holds c.mu, and only
+// this code sends on its channel, so a send with room cannot block. When the
+// channel is full or s is stopping, s is woken to carry on itself.
+func (c *cache) feedLocked(s *scanner, wake chan struct{}) {
+	end := c.base + uint64(len(c.entries))
+	for s.pcursor < end {
+		if s.ctx.Err() != nil || len(s.ch) == cap(s.ch) {
+			delete(c.parked, s)
+			close(wake)
+			return
+		}
+		e := c.entries[s.pcursor-c.base]
+		s.pcursor++
+		if s.last != nil && e.msg.MessageID().LTE(s.last) {
+			continue
+		}
+		s.last = e.msg.MessageID()
+		s.fromCache.Add(1)
+		if s.accept(e.msg) {
+			s.ch <- e.msg
+		}
+	}
+}
+
+// park registers s, caught up at cursor, for direct delivery. It returns
+// false, without parking, if the window has entries from cursor on or has
+// moved past it; the scanner then reads it again.
+func (c *cache) park(s *scanner, cursor uint64) (<-chan struct{}, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.disabled || cursor != c.base+uint64(len(c.entries)) {
+		return nil, false
+	}
+	wake := make(chan struct{})
+	s.pcursor = cursor
+	c.parked[s] = wake
+	return wake, true
+}
+
+// unpark takes s back from the publishers and returns its position.
+func (c *cache) unpark(s *scanner) uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.parked, s)
+	return s.pcursor
 }
 
 // invalidateLocked empties the window and skips an index, so every scanner
@@ -175,12 +228,10 @@ func (c *cache) invalidateLocked() {
 	clear(c.entries)
 	c.entries = nil
 	c.bytes = 0
-	c.notifyLocked()
-}
-
-func (c *cache) notifyLocked() {
-	close(c.changed)
-	c.changed = make(chan struct{})
+	for s, wake := range c.parked {
+		delete(c.parked, s)
+		close(wake)
+	}
 }
 
 func (c *cache) disableLocked() {
@@ -212,16 +263,15 @@ func (c *cache) after(id message.MessageID) (uint64, bool) {
 }
 
 // read appends to dst the entries from index cursor on (at most cap(dst)).
-// ok is false when cursor has left the window; with no entries yet, changed
-// is closed when the window next changes.
-func (c *cache) read(cursor uint64, dst []cacheEntry) (entries []cacheEntry, changed <-chan struct{}, ok bool) {
+// ok is false when cursor has left the window.
+func (c *cache) read(cursor uint64, dst []cacheEntry) (entries []cacheEntry, ok bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	end := c.base + uint64(len(c.entries))
 	if cursor < c.base || cursor > end {
-		return nil, nil, false
+		return nil, false
 	}
 	i := int(cursor - c.base)
 	n := min(len(c.entries)-i, cap(dst))
-	return append(dst, c.entries[i:i+n]...), c.changed, true
+	return append(dst, c.entries[i:i+n]...), true
 }

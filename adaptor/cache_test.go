@@ -49,7 +49,7 @@ func TestCachePublishesOnlyAContiguousPrefix(t *testing.T) {
 	if _, ok := c.after(cid(9)); ok {
 		t.Fatal("after an ID that is not cached")
 	}
-	entries, _, ok := c.read(3, make([]cacheEntry, 0, 8))
+	entries, ok := c.read(3, make([]cacheEntry, 0, 8))
 	if !ok || len(entries) != 2 || !entries[0].msg.MessageID().EQ(cid(4)) {
 		t.Fatalf("read(3) = %v, %v", entries, ok)
 	}
@@ -66,7 +66,7 @@ func TestCacheUnknownOutcomeReforms(t *testing.T) {
 	if w := window(c); len(w) != 0 {
 		t.Fatalf("window %v survived an unknown outcome", w)
 	}
-	if _, _, ok := c.read(cursor, nil); ok {
+	if _, ok := c.read(cursor, nil); ok {
 		t.Fatal("a scanner positioned before the reset may still read the cache")
 	}
 	t5 := c.begin()                           // starts after the unknown outcome
@@ -107,7 +107,7 @@ func TestCacheEvictsByBytes(t *testing.T) {
 	if w := fmt.Sprint(window(c)); w != "[7 8 9]" {
 		t.Fatalf("window %s, want the newest three", w)
 	}
-	if _, _, ok := c.read(0, nil); ok {
+	if _, ok := c.read(0, nil); ok {
 		t.Fatal("read of an evicted index")
 	}
 	if _, ok := c.after(cid(6)); ok {

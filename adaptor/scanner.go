@@ -45,9 +45,11 @@ type scanner struct {
 	ctx    context.Context
 	cancel context.CancelCauseFunc
 
-	// Owned by run.
-	inner walimpls.ScannerImpls
-	last  message.MessageID // last message read from either source, delivered or not
+	// Owned by run, except while the scanner is parked on the cache: then
+	// last and pcursor belong to the holder of the cache's lock.
+	inner   walimpls.ScannerImpls
+	last    message.MessageID // last message read from either source, delivered or not
+	pcursor uint64            // cache position while parked
 
 	// stats, read by tests (export_test.go)
 	fromCache, switchesIn, switchesOut atomic.Int64
@@ -190,26 +192,39 @@ func (s *scanner) loop() error {
 	}
 }
 
-// tail delivers from the cache starting at cursor, or waits for it to grow.
-// ok is false when cursor has left the window.
+// tail delivers from the cache starting at cursor; caught up, it parks the
+// scanner so that publishers deliver new entries directly, and waits to be
+// woken. ok is false when cursor has left the window (or the cache was idle
+// for cacheIdleRecheck).
 func (s *scanner) tail(cursor uint64) (next uint64, ok bool, err error) {
+	c := s.w.cache
 	var buf [32]cacheEntry
-	entries, changed, ok := s.w.cache.read(cursor, buf[:0])
+	entries, ok := c.read(cursor, buf[:0])
 	if !ok {
 		return cursor, false, nil
 	}
 	if len(entries) == 0 {
+		wake, parked := c.park(s, cursor)
+		if !parked {
+			return cursor, true, nil // the window changed meanwhile: read again
+		}
 		idle := time.NewTimer(cacheIdleRecheck)
 		defer idle.Stop()
+		idled := false
 		select {
-		case <-changed:
+		case <-wake:
 		case <-idle.C:
-			// Nothing appended here for a while: look at the backend in case
-			// another writer (a higher term) owns the channel now.
-			return cursor, false, nil
+			idled = true
 		case <-s.ctx.Done():
 		}
-		return cursor, true, nil
+		// After unpark, s.last and the cursor are ours again.
+		moved := c.unpark(s)
+		if idled && moved == cursor {
+			// Nothing appended here for a while: look at the backend in
+			// case another writer (a higher term) owns the channel now.
+			return cursor, false, nil
+		}
+		return moved, true, nil
 	}
 	for _, e := range entries {
 		cursor++
@@ -225,18 +240,26 @@ func (s *scanner) tail(cursor uint64) (next uint64, ok bool, err error) {
 	return cursor, true, nil
 }
 
-// deliver runs the hooks and filters and hands msg to the consumer; it
-// fails only when the scanner is stopping.
-func (s *scanner) deliver(msg message.ImmutableMessage) error {
+// accept runs the read hooks and filters.
+func (s *scanner) accept(msg message.ImmutableMessage) bool {
 	for _, h := range s.hooks {
 		if !h.Deliver(msg) {
-			return nil
+			return false
 		}
 	}
 	for _, f := range s.opt.Filters {
 		if !f(msg) {
-			return nil
+			return false
 		}
+	}
+	return true
+}
+
+// deliver hands msg to the consumer if accept lets it through; it fails
+// only when the scanner is stopping.
+func (s *scanner) deliver(msg message.ImmutableMessage) error {
+	if !s.accept(msg) {
+		return nil
 	}
 	select {
 	case s.ch <- msg:
