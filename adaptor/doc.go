@@ -24,7 +24,11 @@
 // window. A scanner switches to the cache only when the last message it read
 // from the backend is in the window, and back to the backend (StartAfter the
 // last message) when the window has moved past it; so neither switch shows a
-// gap or a duplicate. See WithWriteAheadCache for the single-writer rule.
+// gap or a duplicate. A scanner that has caught up with the window parks on
+// it, and the appender that publishes an entry hands it to the scanner's
+// channel directly (when there is room), so a tailing reader gets a message
+// without waking an extra goroutine. See WithWriteAheadCache for the
+// single-writer rule.
 //
 // Drivers never import this package, and it imports no driver.
 package adaptor

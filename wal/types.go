@@ -91,8 +91,11 @@ type AppendResult struct {
 	Extra map[string]any
 }
 
-// MessageFilter decides whether a scanner delivers msg. Filters run in the
-// scanner's goroutine, in order, and must not block.
+// MessageFilter decides whether a scanner delivers msg. Filters of one
+// scanner run one message at a time, in order, but not always on the same
+// goroutine (a tailing scanner's messages may be filtered by the appender
+// that stores them), so they must be quick, must not block, and must not
+// call into the WAL.
 type MessageFilter func(msg message.ImmutableMessage) bool
 
 // FilterProperty delivers only messages that carry property key, with one of

@@ -72,9 +72,11 @@ type ReadInterceptor interface {
 	NewReadHook(opt wal.ReadOption) ReadHook
 }
 
-// ReadHook is one scanner's view of a ReadInterceptor. Deliver is called in
-// the scanner's goroutine for each message in ID order, each once; it
-// returns false to drop the message. It must not block.
+// ReadHook is one scanner's view of a ReadInterceptor. Deliver is called for
+// each message in ID order, each once, never concurrently; it returns false
+// to drop the message. Calls may come from the scanner's goroutine or, for
+// a scanner tailing the write-ahead cache, from the appender that stores
+// the message, so Deliver must be quick and must not block.
 type ReadHook interface {
 	Deliver(msg message.ImmutableMessage) bool
 }
