@@ -13,3 +13,15 @@ func varint(b []byte) (int64, int) { return binary.Varint(b) }
 var kafkaInvalidEpoch = kafkagoInvalidProducerEpoch
 
 const kafkagoInvalidProducerEpoch = kafkago.InvalidProducerEpoch
+
+func (wr *writer) busyNow() bool {
+	wr.mu.Lock()
+	defer wr.mu.Unlock()
+	return wr.busy
+}
+
+func (o *opener) writerOf(channel string) *writer {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.writers[channel].writer
+}

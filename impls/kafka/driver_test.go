@@ -370,3 +370,34 @@ func TestMaxMessageSizeFromBroker(t *testing.T) {
 		t.Fatalf("Append of a message whose framing crosses the broker limit: %v, want ErrMessageTooLarge", err)
 	}
 }
+
+// TestCloseEndsAnInlineAppend: Close must not wait for an append that
+// carries no deadline of its own.
+func TestCloseEndsAnInlineAppend(t *testing.T) {
+	c := startCluster(t)
+	o := newOpener(t, c)
+	w := open(t, o, channelName(t), 1, walimpls.ReadWrite)
+	c.DelayRequests(kmsg.Produce, 3*time.Second, 1)
+	errc := make(chan error, 1)
+	go func() {
+		_, err := w.Append(context.Background(), message.NewMutableMessage([]byte("slow"), nil))
+		errc <- err
+	}()
+	// Wait until the append is on the wire: the delay control holds it.
+	deadline := time.Now().Add(5 * time.Second)
+	for !o.(*opener).writerOf(w.Channel().Name).busyNow() {
+		if time.Now().After(deadline) {
+			t.Fatal("append never started")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	begin := time.Now()
+	w.Close()
+	err := <-errc
+	if d := time.Since(begin); d > 2*time.Second {
+		t.Fatalf("Close took %v with an append in flight", d)
+	}
+	if !errors.Is(err, walimpls.ErrOutcomeUnknown) && !errors.Is(err, walimpls.ErrClosed) {
+		t.Fatalf("in-flight append after Close: %v, want ErrOutcomeUnknown or ErrClosed", err)
+	}
+}

@@ -324,7 +324,11 @@ func (wr *writer) attempt(ctx context.Context, fl *inflight) bool {
 	topic := wr.w.topic
 	reqs := fl.reqs
 	fl.attempts++
-	if ctx != wr.ctx && ctx.Done() != nil {
+	switch {
+	case ctx.Done() == nil:
+		// The appender cannot cancel; the writer's stop still must.
+		ctx = wr.ctx
+	case ctx != wr.ctx:
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithCancel(ctx)
 		defer cancel()

@@ -96,6 +96,7 @@ type Cluster struct {
 	conns  map[*faultConn]struct{}
 	drops  map[int16]int // api key -> responses still to drop
 	closed bool
+	done   chan struct{} // closed by Close, ends DelayRequests sleeps
 }
 
 // Start starts a cluster and returns once every broker accepts connections.
@@ -121,7 +122,7 @@ func Start(ctx context.Context, opts ...Option) (*Cluster, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	c := &Cluster{cfg: cfg, conns: map[*faultConn]struct{}{}, drops: map[int16]int{}}
+	c := &Cluster{cfg: cfg, conns: map[*faultConn]struct{}{}, drops: map[int16]int{}, done: make(chan struct{})}
 	if c.cfg.dataDir == "" && !c.cfg.inMemory {
 		dir, err := os.MkdirTemp("", "kafkatest-")
 		if err != nil {
@@ -374,7 +375,14 @@ func (c *Cluster) DelayRequests(key kmsg.Key, d time.Duration, count int) {
 		}
 		mu.Unlock()
 		if run {
-			kc.SleepControl(func() { time.Sleep(d) })
+			kc.SleepControl(func() {
+				t := time.NewTimer(d)
+				defer t.Stop()
+				select {
+				case <-t.C:
+				case <-c.done:
+				}
+			})
 		}
 		return nil, nil, false
 	})
@@ -389,6 +397,7 @@ func (c *Cluster) Close() {
 		return
 	}
 	c.closed = true
+	close(c.done)
 	kc := c.kc
 	c.mu.Unlock()
 	kc.Close()
