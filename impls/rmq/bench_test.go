@@ -9,6 +9,16 @@ package rmq
 // RAW-GROUP is the same file with one flusher that writes and fdatasyncs
 // whatever appenders queued meanwhile (the best a group-committing log on
 // this disk can do).
+//
+// On a shared machine fdatasync latency drifts by 10x within minutes, so
+// compare pairs run back to back rather than two long series:
+//
+//	go test -c -o rmq.test ./impls/rmq
+//	for i in 1 2 3 4 5; do for p in Append1KiB Append1KiBx8 Bulk256KiB Scan100kCold Scan100kWarm; do
+//	  ./rmq.test -test.run '^$' -test.bench "^Benchmark${p}_" -test.benchtime 3s | grep ^Benchmark
+//	done; done
+//
+// and take the median of the per-pair ratios.
 
 import (
 	"bufio"
