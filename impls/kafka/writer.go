@@ -204,6 +204,12 @@ func (wr *writer) handOff(fl *inflight) {
 	}
 	wr.carry = fl
 	wr.mu.Unlock()
+	if wr.ctx.Err() != nil {
+		// Stopping: the background sender may have drained already, so
+		// finish here; every attempt fails fast on the cancelled context.
+		wr.drive(wr.ctx, true)
+		return
+	}
 	select {
 	case wr.wake <- struct{}{}:
 	case <-wr.stopped:
