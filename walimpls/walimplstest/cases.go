@@ -311,6 +311,9 @@ func testTermReopen(r R, h Harness) {
 func testPersistence(r R, h Harness) {
 	e := newEnv(r, h)
 	ch := e.channel("persist")
+	// Only one opener may be alive, so the rebuild below is a real restart
+	// even for drivers that share state between openers of one process.
+	e.within("opener Close", e.opener.Close)
 	first := e.newOpener()
 	ids := e.appendN(e.openOn(first, ch, 1, walimpls.ReadWrite), "p", 5)
 	e.within("opener Close", first.Close)
