@@ -47,6 +47,7 @@ func (l *lockedBuffer) String() string {
 func start(t *testing.T, args ...string) *proc {
 	t.Helper()
 	p := &proc{cmd: exec.Command(walctlBin, args...), lines: make(chan string, 1024), stderr: &lockedBuffer{}, done: make(chan struct{})}
+	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} // never outlive a crashed test
 	out, err := p.cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

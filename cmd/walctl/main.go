@@ -12,7 +12,7 @@
 //
 // Errors are one line on stderr and exit status 1; status 2 is a command-line
 // mistake. Ctrl-C (or SIGTERM) ends scan --follow and dev-broker cleanly with
-// status 0.
+// status 0; a second one ends walctl at once.
 package main
 
 import (
@@ -26,6 +26,12 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	go func() {
+		// The first signal asks for a clean stop; restoring the default
+		// handling lets a second one end a stop that hangs.
+		<-ctx.Done()
+		stop()
+	}()
 	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)

@@ -103,6 +103,7 @@ func runBinaryEnv(t *testing.T, env []string, stdin string, args ...string) resu
 	// A hung walctl dumps its goroutines (SIGQUIT) into stderr for the report.
 	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGQUIT) }
 	cmd.WaitDelay = 10 * time.Second
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} // never outlive a crashed test
 	cmd.Env = append(os.Environ(), env...)
 	cmd.Stdin = strings.NewReader(stdin)
 	var out, errb bytes.Buffer
