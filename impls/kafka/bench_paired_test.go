@@ -157,3 +157,75 @@ func timedRound(b *testing.B, conc, n int, op func() error) (time.Duration, []ti
 	}
 	return d, lat
 }
+
+// BenchmarkScanPaired alternates one full scan of scanRecords records by
+// the driver with one by raw Conn.ReadBatch; one op is one message per
+// side, throughput-ratio = raw time / driver time.
+//
+//	go test -run '^$' -bench ScanPaired -benchtime 200000x -count 5 ./impls/kafka/
+func BenchmarkScanPaired(b *testing.B) {
+	c := benchCluster(b)
+	topic := fillTopic(b, c, scanRecords)
+	o, err := NewBuilder(WithBrokers(c.Addrs()...)).Build()
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer o.Close()
+	w, err := o.Open(context.Background(), &walimpls.OpenOption{Channel: walimpls.Channel{Name: topic, AccessMode: walimpls.ReadOnly}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer w.Close()
+	walScan := func(n int) {
+		s, err := w.Read(context.Background(), walimpls.ReadOption{DeliverPolicy: walimpls.DeliverAll(), ReadAheadBufferSize: 1024})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer s.Close()
+		for range n {
+			if _, ok := <-s.Chan(); !ok {
+				b.Fatal(s.Error())
+			}
+		}
+	}
+	rawScan := func(n int) {
+		conn, err := kafkago.DialLeader(context.Background(), "tcp", c.Addrs()[0], topic, 0)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer conn.Close()
+		for n > 0 {
+			batch := conn.ReadBatchWith(kafkago.ReadBatchConfig{MinBytes: 1, MaxBytes: fetchMaxBytes, MaxWait: fetchMaxWait})
+			for n > 0 {
+				m, err := batch.ReadMessage()
+				if err != nil {
+					break
+				}
+				if len(m.Headers) > 0 && m.Headers[0].Key == fenceHeader {
+					continue
+				}
+				n--
+			}
+			if err := batch.Close(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	var walT, rawT time.Duration
+	b.SetBytes(benchRecord)
+	b.ResetTimer()
+	for left := b.N; left > 0; {
+		n := min(left, scanRecords)
+		t0 := time.Now()
+		walScan(n)
+		walT += time.Since(t0)
+		t0 = time.Now()
+		rawScan(n)
+		rawT += time.Since(t0)
+		left -= n
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(walT.Nanoseconds())/float64(b.N), "wal-ns/msg")
+	b.ReportMetric(float64(rawT.Nanoseconds())/float64(b.N), "base-ns/msg")
+	b.ReportMetric(float64(rawT)/float64(walT), "throughput-ratio")
+}
