@@ -6,6 +6,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	pclog "github.com/apache/pulsar-client-go/pulsar/log"
 )
 
 // EnvURL names the environment variable that, when set, overrides the
@@ -48,6 +50,7 @@ type config struct {
 	maxMessageSize    int
 	maxInFlight       int
 	subscription      string
+	logger            pclog.Logger
 }
 
 func defaultConfig() config {
@@ -60,6 +63,7 @@ func defaultConfig() config {
 		maxMessageSize:    DefaultMaxMessageSize,
 		maxInFlight:       DefaultMaxInFlight,
 		subscription:      "mqwal-truncate",
+		logger:            pclog.DefaultNopLogger(),
 	}
 }
 
@@ -118,6 +122,17 @@ func WithMaxInFlight(n int) Option { return optionFunc(func(c *config) { c.maxIn
 // acknowledgement records Truncate (default "mqwal-truncate").
 func WithTruncateSubscription(name string) Option {
 	return optionFunc(func(c *config) { c.subscription = name })
+}
+
+// WithClientLogger sets pulsar-client-go's logger (for example
+// pclog.NewLoggerWithSlog). The default discards the client's logging, which
+// is chatty at info level on every reconnect.
+func WithClientLogger(l pclog.Logger) Option {
+	return optionFunc(func(c *config) {
+		if l != nil {
+			c.logger = l
+		}
+	})
 }
 
 var nameRE = regexp.MustCompile(`^[A-Za-z0-9._-]*$`)

@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	pc "github.com/apache/pulsar-client-go/pulsar"
-	pclog "github.com/apache/pulsar-client-go/pulsar/log"
 
 	"github.com/mqwal/mqwal/walimpls"
 	"github.com/mqwal/mqwal/walimpls/helper"
@@ -56,7 +55,7 @@ func (b *Builder) Build() (walimpls.OpenerImpls, error) {
 		ConnectionTimeout:          cfg.connectionTimeout,
 		TLSTrustCertsFilePath:      cfg.tlsCAFile,
 		TLSAllowInsecureConnection: cfg.tlsInsecure,
-		Logger:                     pclog.DefaultNopLogger(),
+		Logger:                     cfg.logger,
 	}
 	if cfg.token != "" {
 		copts.Authentication = pc.NewAuthenticationToken(cfg.token)
