@@ -401,3 +401,31 @@ func TestCloseEndsAnInlineAppend(t *testing.T) {
 		t.Fatalf("in-flight append after Close: %v, want ErrOutcomeUnknown or ErrClosed", err)
 	}
 }
+
+// TestTruncateEverythingKeepsSameTermReopenable: a Truncate that would
+// empty the log first appends a fence record, so a same-term reopen still
+// finds the producer's sequence in the log.
+func TestTruncateEverythingKeepsSameTermReopenable(t *testing.T) {
+	c := startCluster(t)
+	ch := channelName(t)
+	w := open(t, newOpener(t, c), ch, 2, walimpls.ReadWrite)
+	var last int64
+	for i := range 3 {
+		last = mustAppend(t, w, fmt.Sprint(i), nil)
+	}
+	if err := w.Truncate(context.Background(), helper.NewInt64ID(Name, last)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Read(context.Background(), walimpls.ReadOption{DeliverPolicy: walimpls.StartFrom(helper.NewInt64ID(Name, last))}); !errors.Is(err, walimpls.ErrOutOfRange) {
+		t.Fatalf("StartFrom(truncated) = %v, want ErrOutOfRange", err)
+	}
+	w.Close()
+	w2 := open(t, newOpener(t, c), ch, 2, walimpls.ReadWrite)
+	next := mustAppend(t, w2, "after", nil)
+	if next <= last {
+		t.Fatalf("append after reopen got %d, not after %d", next, last)
+	}
+	if msgs := readN(t, w2, walimpls.DeliverAll(), 1); string(msgs[0].Payload()) != "after" {
+		t.Fatalf("read %q", msgs[0].Payload())
+	}
+}
