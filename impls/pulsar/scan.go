@@ -12,6 +12,12 @@ import (
 	"github.com/mqwal/mqwal/walimpls/helper"
 )
 
+// minReceiverQueue is the smallest prefetch a scanner's reader gets; above
+// it the reader prefetches ReadOption.BufferSize messages, so memory stays
+// bounded by what the caller asked for (the client's default is 1000
+// messages, which for large messages is a lot).
+const minReceiverQueue = 64
+
 // maxConfirm is how often a scanner re-reads from its last good position
 // before it accepts a gap as stored (see scanState.suspect).
 const maxConfirm = 2
@@ -22,7 +28,7 @@ func (w *wal) Read(ctx context.Context, opt walimpls.ReadOption) (walimpls.Scann
 	if err := w.CheckRead(ctx, opt); err != nil {
 		return nil, err
 	}
-	st := &scanState{w: w, lastSeq: -1}
+	st := &scanState{w: w, lastSeq: -1, queue: max(opt.BufferSize(), minReceiverQueue)}
 	p := opt.DeliverPolicy
 	switch p.Kind() {
 	case walimpls.DeliverKindAll:
@@ -76,6 +82,7 @@ func (w *wal) Read(ctx context.Context, opt walimpls.ReadOption) (walimpls.Scann
 //     the position check only.
 type scanState struct {
 	w            *wal
+	queue        int // the reader's receiver queue: what it prefetches
 	reader       pc.Reader
 	fromEarliest bool
 	start        ID   // first position to read, inclusive, when !fromEarliest
@@ -91,7 +98,7 @@ type scanState struct {
 // open creates the reader at the resume position: the last position seen,
 // inclusive, so its arrival proves the reader starts where expected.
 func (st *scanState) open() error {
-	opts := pc.ReaderOptions{Topic: st.w.topic, StartMessageIDInclusive: true}
+	opts := pc.ReaderOptions{Topic: st.w.topic, StartMessageIDInclusive: true, ReceiverQueueSize: st.queue}
 	switch {
 	case st.hasLast:
 		opts.StartMessageID = st.last.client()
