@@ -63,7 +63,7 @@ func (w *writer) open(ctx context.Context) error {
 		return w.settle(err)
 	}
 	fence := w.topic + fenceSuffix
-	r, rerr := w.o.client.CreateReader(pc.ReaderOptions{Topic: fence, StartMessageID: pc.LatestMessageID()})
+	r, rerr := w.o.client.CreateReader(pc.ReaderOptions{Topic: fence, StartMessageID: pc.LatestMessageID(), ReceiverQueueSize: 16})
 	if rerr != nil {
 		return nil
 	}
@@ -143,7 +143,7 @@ func (w *writer) watch() {
 				return
 			}
 		}
-		r, err := w.o.client.CreateReader(pc.ReaderOptions{Topic: fence, StartMessageID: pc.LatestMessageID()})
+		r, err := w.o.client.CreateReader(pc.ReaderOptions{Topic: fence, StartMessageID: pc.LatestMessageID(), ReceiverQueueSize: 16})
 		if err != nil {
 			continue
 		}

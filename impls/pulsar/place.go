@@ -165,7 +165,7 @@ func (w *writer) readForwardOnce(ctx context.Context, seq int64, until ID) (ID, 
 	if w.hasCursor {
 		start = w.cursor.client()
 	}
-	r, err := w.o.client.CreateReader(pc.ReaderOptions{Topic: w.topic, StartMessageID: start, StartMessageIDInclusive: true})
+	r, err := w.o.client.CreateReader(pc.ReaderOptions{Topic: w.topic, StartMessageID: start, StartMessageIDInclusive: true, ReceiverQueueSize: minReceiverQueue})
 	if err != nil {
 		return ID{}, err
 	}

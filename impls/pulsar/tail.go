@@ -61,7 +61,7 @@ func lastPosition(o *opener, topic string) (ID, bool, error) {
 // scan reads from from to t.last and records the highest sequence number
 // and term.
 func (t *tail) scan(ctx context.Context, o *opener, topic string, from pc.MessageID) error {
-	r, err := o.client.CreateReader(pc.ReaderOptions{Topic: topic, StartMessageID: from, StartMessageIDInclusive: true})
+	r, err := o.client.CreateReader(pc.ReaderOptions{Topic: topic, StartMessageID: from, StartMessageIDInclusive: true, ReceiverQueueSize: minReceiverQueue})
 	if err != nil {
 		return err
 	}
