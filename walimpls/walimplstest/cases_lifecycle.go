@@ -56,6 +56,10 @@ func testCloseSemantics(r R, h Harness) {
 		r.Errorf("Open with a cancelled context: got %v, want context.Canceled", err)
 	}
 
+	// One writer at a time: backends with exclusive producers refuse a
+	// second ReadWrite WAL of a channel while the first is open.
+	e.within("WAL Close", w2.Close)
+
 	// Closing the opener closes its WALs and their scanners.
 	o := e.newOpener()
 	w3 := e.openOn(o, ch, 1, walimpls.ReadWrite)
