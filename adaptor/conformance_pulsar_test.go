@@ -34,23 +34,7 @@ func TestConformancePulsar(t *testing.T) {
 			return asDriver(adaptor.NewOpenerBuilder(pulsar.NewBuilder(pulsar.WithURL(b.URL()), pulsar.WithOperationTimeout(5*time.Second)),
 				adaptor.WithWriteAheadCache(1<<20)).Build())
 		},
-		// Run's defaults, spelled out because the cases run one by one.
-		Timeout: 10 * time.Second, QuietPeriod: 200 * time.Millisecond, Scale: 1,
 		ChannelPrefix: fmt.Sprintf("wp%d-", time.Now().UnixNano()%1e6),
 	}
-	for _, c := range walimplstest.Cases(h) {
-		t.Run(c.Name, func(t *testing.T) {
-			if c.Name == "CloseSemantics" {
-				// The case keeps a ReadWrite WAL of the channel open and opens
-				// the channel ReadWrite from a second opener. Through the
-				// adaptor the first WAL has already written its fence record,
-				// so it holds Pulsar's exclusive producer and the second Open
-				// fails with ProducerBusy (ErrUnavailable), as it would after
-				// any append. Close semantics are covered on the other
-				// backends and by lifetime_test.go.
-				t.Skip("a ReadWrite Open holds Pulsar's exclusive producer once the adaptor wrote its fence")
-			}
-			c.Run(t, h)
-		})
-	}
+	walimplstest.Run(t, h)
 }
