@@ -26,6 +26,13 @@ func (l *Lifetime) Check(what string) error {
 	return nil
 }
 
+// Closed reports whether Close has begun.
+func (l *Lifetime) Closed() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.closed
+}
+
 // Add registers closeChild to run when l closes. It returns a func that
 // unregisters the child (call it when the child closes on its own), or
 // ErrClosed if l is closed already, in which case closeChild is not kept.

@@ -62,7 +62,7 @@ func (b *WALBase) CheckTruncate(ctx context.Context, id message.MessageID) error
 }
 
 func (b *WALBase) checkWrite(ctx context.Context, op string) error {
-	if err := b.scanners.Check(b.describe(op)); err != nil {
+	if err := b.checkOpen(op); err != nil {
 		return err
 	}
 	if b.channel.AccessMode == walimpls.ReadOnly {
@@ -73,7 +73,7 @@ func (b *WALBase) checkWrite(ctx context.Context, op string) error {
 
 // CheckRead returns ErrClosed, ctx's error or the option's validation error.
 func (b *WALBase) CheckRead(ctx context.Context, opt walimpls.ReadOption) error {
-	if err := b.scanners.Check(b.describe("read")); err != nil {
+	if err := b.checkOpen("read"); err != nil {
 		return err
 	}
 	if err := ctx.Err(); err != nil {
@@ -103,6 +103,15 @@ func (b *WALBase) StartScanner(opt walimpls.ReadOption, produce ProduceFunc) (*S
 // Close ends every scanner; it returns true only the first time, when the
 // driver must release its own resources.
 func (b *WALBase) Close() bool { return b.scanners.Close() }
+
+// checkOpen is the hot path of every call: it formats a description only
+// when the WAL is closed.
+func (b *WALBase) checkOpen(op string) error {
+	if !b.scanners.Closed() {
+		return nil
+	}
+	return b.scanners.Check(b.describe(op))
+}
 
 func (b *WALBase) describe(op string) string {
 	if op == "" {
