@@ -1,5 +1,9 @@
-// Command quickstart appends a few messages to a channel and reads them back,
-// on the backend named by -backend (default: the in-memory reference driver).
+// Command quickstart shows mqwal as an application embeds it: pick a
+// backend by name, open a channel, append, and read back through the wal
+// interface. By default it uses the embedded rmq store in a temporary
+// directory, so it needs no server and leaves nothing behind.
+//
+//	go run ./examples/quickstart [-backend memory|rmq] [-n 5]
 package main
 
 import (
@@ -10,13 +14,14 @@ import (
 	"time"
 
 	_ "github.com/mqwal/mqwal/impls/memory"
+	_ "github.com/mqwal/mqwal/impls/rmq"
 	"github.com/mqwal/mqwal/message"
-	"github.com/mqwal/mqwal/walimpls"
-	"github.com/mqwal/mqwal/walimpls/registry"
+	"github.com/mqwal/mqwal/wal"
+	"github.com/mqwal/mqwal/wal/registry"
 )
 
 func main() {
-	backend := flag.String("backend", "memory", "registered backend name")
+	backend := flag.String("backend", "rmq", "registered backend name")
 	channel := flag.String("channel", "quickstart", "channel name")
 	n := flag.Int("n", 5, "messages to append")
 	flag.Parse()
@@ -27,8 +32,17 @@ func main() {
 }
 
 func run(backend, channel string, n int) error {
+	if backend == "rmq" && os.Getenv("MQWAL_RMQ_PATH") == "" {
+		dir, err := os.MkdirTemp("", "mqwal-quickstart-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+		os.Setenv("MQWAL_RMQ_PATH", dir)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+
 	builder, err := registry.GetBuilder(backend)
 	if err != nil {
 		return err
@@ -38,22 +52,22 @@ func run(backend, channel string, n int) error {
 		return err
 	}
 	defer opener.Close()
-	w, err := opener.Open(ctx, &walimpls.OpenOption{Channel: walimpls.Channel{Name: channel, Term: 1}})
+	w, err := opener.Open(ctx, &wal.OpenOption{Channel: wal.Channel{Name: channel, Term: 1}})
 	if err != nil {
 		return err
 	}
 	var first message.MessageID
 	for i := range n {
-		id, err := w.Append(ctx, message.NewMutableMessage(fmt.Appendf(nil, "hello %d", i), message.Properties{"n": fmt.Sprint(i)}))
+		res, err := w.Append(ctx, message.NewMutableMessage(fmt.Appendf(nil, "hello %d", i), message.Properties{"n": fmt.Sprint(i)}))
 		if err != nil {
 			return err
 		}
 		if first == nil {
-			first = id
+			first = res.MessageID
 		}
-		fmt.Printf("appended %s\n", id)
+		fmt.Printf("appended %s (term %d)\n", res.MessageID, res.Term)
 	}
-	s, err := w.Read(ctx, walimpls.ReadOption{DeliverPolicy: walimpls.StartFrom(first)})
+	s, err := w.Read(ctx, wal.ReadOption{DeliverPolicy: wal.StartFrom(first)})
 	if err != nil {
 		return err
 	}
