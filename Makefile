@@ -2,7 +2,7 @@
 GO ?= go
 BENCHSTAT ?= $(GO) run golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da
 
-.PHONY: help build test test-race bench lint generate ci
+.PHONY: help build test test-race bench lint generate ci up down test-integration
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -27,6 +27,15 @@ lint: ## go vet and a gofmt check
 generate: ## regenerate the Pulsar protocol subset (needs Debian's protobuf-compiler)
 	$(GO) install google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.12
 	PATH="$$($(GO) env GOPATH)/bin:$$PATH" $(GO) generate ./impls/pulsar/pulsartest/
+
+up: ## start Kafka (KRaft) and Pulsar standalone in Docker and wait until healthy
+	docker compose up -d --wait
+
+down: ## stop them and drop their data
+	docker compose down -v
+
+test-integration: ## the harness against the brokers of `make up` (external mode)
+	MQWAL_KAFKA_BROKERS=localhost:9092 MQWAL_PULSAR_URL=pulsar://localhost:6650 $(GO) test -count=1 -v ./integration/
 
 ci: ## what CI runs
 	bash .ci/run
