@@ -251,7 +251,9 @@ func TestAppendWithCancelledContextWhileUnansweredIsOutcomeUnknown(t *testing.T)
 	c := startCluster(t)
 	o := newOpener(t, c)
 	w := open(t, o, channelName(t), 1, walimpls.ReadWrite)
-	c.DelayRequests(kmsg.Produce, 500*time.Millisecond, 1)
+	// The delay is far longer than ctx's deadline, so a loaded machine that
+	// schedules the appender late still sees ctx end first.
+	c.DelayRequests(kmsg.Produce, 3*time.Second, 1)
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
 	_, err := w.Append(ctx, message.NewMutableMessage([]byte("slow"), nil))
