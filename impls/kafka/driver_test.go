@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -251,12 +252,21 @@ func TestAppendWithCancelledContextWhileUnansweredIsOutcomeUnknown(t *testing.T)
 	c := startCluster(t)
 	o := newOpener(t, c)
 	w := open(t, o, channelName(t), 1, walimpls.ReadWrite)
-	// The delay is far longer than ctx's deadline, so a loaded machine that
-	// schedules the appender late still sees ctx end first.
-	c.DelayRequests(kmsg.Produce, 3*time.Second, 1)
+	// Hold the next produce request in the broker until the appender's ctx
+	// has ended, so the outcome is unknown by construction, not by timing.
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
+	kc := c.Kfake()
+	var held atomic.Bool
+	kc.ControlKey(int16(kmsg.Produce), func(kmsg.Request) (kmsg.Response, error, bool) {
+		held.Store(true)
+		kc.SleepControl(func() { <-ctx.Done() })
+		return nil, nil, false
+	})
 	_, err := w.Append(ctx, message.NewMutableMessage([]byte("slow"), nil))
+	if !held.Load() {
+		t.Fatalf("the produce request never reached the broker's hook (Append: %v)", err)
+	}
 	if !errors.Is(err, walimpls.ErrOutcomeUnknown) || walimpls.IsRetryable(err) || !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Append whose ctx ended in flight: %v, want ErrOutcomeUnknown wrapping the deadline", err)
 	}
