@@ -243,6 +243,10 @@ func (w *walAdaptor) Read(ctx context.Context, opt wal.ReadOption) (wal.Scanner,
 	if err := opt.Validate(w.o.walName); err != nil {
 		return nil, err
 	}
+	opt, err := w.resolveLatest(ctx, opt)
+	if err != nil {
+		return nil, err
+	}
 	inner, err := w.impl.Read(ctx, opt.Impls())
 	if err != nil {
 		return nil, err
@@ -258,6 +262,26 @@ func (w *walAdaptor) Read(ctx context.Context, opt wal.ReadOption) (wal.Scanner,
 	w.mu.Unlock()
 	s.start()
 	return s, nil
+}
+
+// resolveLatest pins DeliverLatest to the channel's newest ID when the
+// driver can tell it, so the scanner's reconnects (which reuse the policy
+// until a first message arrives) never skip what was appended meanwhile.
+func (w *walAdaptor) resolveLatest(ctx context.Context, opt wal.ReadOption) (wal.ReadOption, error) {
+	r, ok := w.impl.(walimpls.LatestIDReader)
+	if !ok || opt.DeliverPolicy.Kind() != walimpls.DeliverKindLatest {
+		return opt, nil
+	}
+	id, err := r.LatestID(ctx)
+	switch {
+	case err != nil:
+		return opt, err
+	case id == nil:
+		opt.DeliverPolicy = walimpls.DeliverAll()
+	default:
+		opt.DeliverPolicy = walimpls.StartAfter(id)
+	}
+	return opt, nil
 }
 
 func (w *walAdaptor) removeScanner(s *scanner) {

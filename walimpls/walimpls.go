@@ -76,3 +76,16 @@ type ScannerImpls interface {
 	// returns nil unless the scanner had already failed, then that error.
 	Close() error
 }
+
+// LatestIDReader is optionally implemented by a ROWALImpls that can tell
+// the ID of the newest message ever appended to its channel, durable or
+// truncated since. The adaptor resolves DeliverLatest through it into
+// StartAfter(id) (DeliverAll for a channel never written), so a scanner that
+// reconnects before it delivered anything resumes without a gap. Drivers
+// without it keep DeliverLatest, and such a reconnect may miss messages
+// appended during the outage.
+type LatestIDReader interface {
+	// LatestID returns the newest message's ID, or nil if the channel has
+	// never been written. It honours ctx.
+	LatestID(ctx context.Context) (message.MessageID, error)
+}

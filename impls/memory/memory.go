@@ -187,3 +187,15 @@ func (w *wal) Close() {
 		w.removeFromOpener()
 	}
 }
+
+// LatestID implements walimpls.LatestIDReader.
+func (w *wal) LatestID(ctx context.Context) (message.MessageID, error) {
+	if err := w.CheckRead(ctx, walimpls.ReadOption{}); err != nil {
+		return nil, err
+	}
+	end := w.log.end()
+	if end == 0 {
+		return nil, nil
+	}
+	return helper.NewInt64ID(Name, end-1), nil
+}

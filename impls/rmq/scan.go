@@ -150,3 +150,16 @@ func decodeMessage(walName, channel string, seq uint64, v []byte) (message.Immut
 	}
 	return message.NewImmutableMessage(helper.NewInt64ID(walName, int64(seq)), channel, append([]byte(nil), payload...), props), nil
 }
+
+// LatestID implements walimpls.LatestIDReader: the newest durable message,
+// truncated or not, so StartAfter(it) is never below the retained range.
+func (w *wal) LatestID(ctx context.Context) (message.MessageID, error) {
+	if err := w.CheckRead(ctx, walimpls.ReadOption{}); err != nil {
+		return nil, err
+	}
+	_, end, _ := w.ch.view()
+	if end == 0 {
+		return nil, nil
+	}
+	return helper.NewInt64ID(Name, int64(end-1)), nil
+}

@@ -120,3 +120,29 @@ func testFencing(r R, h Harness) {
 	e.expectIDs("channel after fencing", msgs, []message.MessageID{before, after})
 	e.expectQuiet(s, "channel after fencing (a zombie append was stored)")
 }
+
+func testLatestID(r R, h Harness) {
+	e := newEnv(r, h)
+	w := e.open(e.channel("latest"))
+	lr, ok := w.(walimpls.LatestIDReader)
+	if !ok {
+		r.Skipf("driver does not implement walimpls.LatestIDReader")
+	}
+	if id, err := lr.LatestID(e.ctx); err != nil || id != nil {
+		r.Fatalf("LatestID of a channel never written = %v, %v; want nil, nil", id, err)
+	}
+	ids := e.appendN(w, "l", 3)
+	if id, err := lr.LatestID(e.ctx); err != nil || id == nil || !id.EQ(ids[2]) {
+		r.Fatalf("LatestID after three appends = %v, %v; want %v", id, err, ids[2])
+	}
+	if err := w.Truncate(e.ctx, ids[2]); err != nil {
+		r.Fatalf("Truncate(%v): %v", ids[2], err)
+	}
+	if id, err := lr.LatestID(e.ctx); err != nil || id == nil || !id.EQ(ids[2]) {
+		r.Fatalf("LatestID after truncating everything = %v, %v; want %v still", id, err, ids[2])
+	}
+	// StartAfter(LatestID) is what the adaptor reads for DeliverLatest.
+	s := e.read(w, walimpls.StartAfter(ids[2]))
+	next := e.append(w, []byte("l-3"), nil)
+	e.expectIDs("StartAfter(LatestID)", e.collect(s, 1), []message.MessageID{next})
+}

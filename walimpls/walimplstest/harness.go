@@ -97,6 +97,7 @@ func Cases(h Harness) []Case {
 		{"MessageTooLarge", testMessageTooLarge},
 		{"Persistence", testPersistence},
 		{"Fencing", testFencing},
+		{"LatestID", testLatestID},
 		{"ConcurrentAppenders", func(r R, h Harness) { runHistory(r, h, nil) }},
 	}
 	for _, f := range h.Faults {
