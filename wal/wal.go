@@ -69,11 +69,11 @@ type WAL interface {
 //
 // A reconnect resumes after the last message the scanner read (delivered or
 // filtered out). Before it has read any message it reopens with its
-// original DeliverPolicy. On backends whose driver reports its newest ID
-// (walimpls.LatestIDReader: rmq, memory) DeliverLatest is pinned to
-// StartAfter(that ID) at Read, so nothing is skipped; on the others
-// (kafka, pulsar) messages appended between the first open and such an
-// early reconnect are not delivered.
+// original DeliverPolicy. DeliverLatest is pinned to StartAfter(newest ID)
+// at Read when the driver reports that ID (walimpls.LatestIDReader; every
+// built-in driver does), so such a reconnect skips nothing; with a driver
+// that does not, messages appended between the first open and an early
+// reconnect are not delivered.
 //
 // There is no separate drain: Close discards whatever the scanner holds
 // ahead of its consumer. A consumer that needs every message up to a point

@@ -269,3 +269,23 @@ func (w *wal) Close() {
 		}
 	}
 }
+
+// LatestID implements walimpls.LatestIDReader: the offset before the high
+// watermark. It may be the driver's own fence record, which scanners skip;
+// StartAfter(it) is still exactly "what is appended next".
+func (w *wal) LatestID(ctx context.Context) (message.MessageID, error) {
+	if err := w.CheckRead(ctx, walimpls.ReadOption{}); err != nil {
+		return nil, err
+	}
+	_, end, err := w.o.client.offsets(ctx, w.topic)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, fmt.Errorf("%w: %w", walimpls.ErrUnavailable, err)
+	}
+	if end <= 0 {
+		return nil, nil
+	}
+	return helper.NewInt64ID(Name, end-1), nil
+}

@@ -287,3 +287,20 @@ func (st *scanState) toMessage(m pc.Message, pos ID) message.ImmutableMessage {
 type closedReader struct{ pc.Reader }
 
 func (closedReader) Close() {}
+
+// LatestID implements walimpls.LatestIDReader: the last stored position,
+// nil for an empty topic.
+func (w *wal) LatestID(ctx context.Context) (message.MessageID, error) {
+	if err := w.CheckRead(ctx, walimpls.ReadOption{}); err != nil {
+		return nil, err
+	}
+	var last ID
+	var nonEmpty bool
+	if err := w.runCtx(ctx, "read", func() (err error) { last, nonEmpty, err = lastPosition(w.o, w.topic); return err }); err != nil {
+		return nil, err
+	}
+	if !nonEmpty {
+		return nil, nil
+	}
+	return last, nil
+}
