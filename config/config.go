@@ -128,6 +128,12 @@ func Load(path string, opts ...LoadOption) (*Config, error) {
 			return nil, err
 		}
 	}
+	return o.finish(c)
+}
+
+// finish applies what overrides the file (environment, then --backend) and
+// validates the result: the common end of Load and Parse.
+func (o loadOptions) finish(c *Config) (*Config, error) {
 	if err := applyEnv(c, o.lookupEnv); err != nil {
 		return nil, err
 	}
@@ -151,17 +157,7 @@ func Parse(name string, data []byte, opts ...LoadOption) (*Config, error) {
 	if err := decodeYAML(name, data, c); err != nil {
 		return nil, err
 	}
-	if err := applyEnv(c, o.lookupEnv); err != nil {
-		return nil, err
-	}
-	if o.backend != "" {
-		c.Backend = o.backend
-		c.sources["backend"] = "--backend"
-	}
-	if err := c.Validate(); err != nil {
-		return nil, err
-	}
-	return c, nil
+	return o.finish(c)
 }
 
 // Validate checks every section and that Backend is registered, and returns
