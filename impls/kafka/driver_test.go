@@ -252,18 +252,21 @@ func TestAppendWithCancelledContextWhileUnansweredIsOutcomeUnknown(t *testing.T)
 	c := startCluster(t)
 	o := newOpener(t, c)
 	w := open(t, o, channelName(t), 1, walimpls.ReadWrite)
-	// Hold the next produce request in the broker until the appender's ctx
-	// has ended, so the outcome is unknown by construction, not by timing.
+	// Hold the next produce request in the broker until Append has
+	// returned, so the outcome is unknown by construction: no answer can
+	// race the ctx deadline.
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
+	returned := make(chan struct{})
 	kc := c.Kfake()
 	var held atomic.Bool
 	kc.ControlKey(int16(kmsg.Produce), func(kmsg.Request) (kmsg.Response, error, bool) {
 		held.Store(true)
-		kc.SleepControl(func() { <-ctx.Done() })
+		kc.SleepControl(func() { <-returned })
 		return nil, nil, false
 	})
 	_, err := w.Append(ctx, message.NewMutableMessage([]byte("slow"), nil))
+	close(returned)
 	if !held.Load() {
 		t.Fatalf("the produce request never reached the broker's hook (Append: %v)", err)
 	}
