@@ -98,7 +98,7 @@ func (o *opener) Open(ctx context.Context, opt *wal.OpenOption) (wal.WAL, error)
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	impl, err := o.impl.Open(ctx, &walimpls.OpenOption{Channel: opt.Channel})
+	impl, err := o.impl.Open(ctx, opt)
 	if err != nil {
 		o.log.Warn("open failed", zap.String("channel", opt.Channel.Name), zap.Int64("term", opt.Channel.Term), zap.Error(err))
 		return nil, fmt.Errorf("open %s channel %q: %w", o.walName, opt.Channel.Name, err)

@@ -65,20 +65,10 @@ var (
 // duplicate data (walimpls.IsRetryable).
 func IsRetryable(err error) bool { return walimpls.IsRetryable(err) }
 
-// OpenOption is what Opener.Open needs.
-type OpenOption struct {
-	// Channel to open. Term is the caller's ownership term; ReadWrite fences
-	// lower terms (see the package adaptor documentation).
-	Channel Channel
-}
-
-// Validate reports the first invalid field, wrapping ErrInvalidArgument.
-func (o *OpenOption) Validate() error {
-	if o == nil {
-		return fmt.Errorf("%w: OpenOption is nil", ErrInvalidArgument)
-	}
-	return o.Channel.Validate()
-}
+// OpenOption is what Opener.Open needs: the Channel to open, whose Term is
+// the caller's ownership term (ReadWrite fences lower terms; see the package
+// adaptor documentation). It is walimpls.OpenOption, Validate included.
+type OpenOption = walimpls.OpenOption
 
 // AppendResult is what a successful Append returns.
 type AppendResult struct {
