@@ -38,16 +38,8 @@ func BenchmarkAppendPaired(b *testing.B) {
 		}
 		b.Run(name, func(b *testing.B) {
 			walTopic, rawTopic := newBenchTopic(b, c), newBenchTopic(b, c)
-			o, err := NewBuilder(WithBrokers(c.Addrs()...)).Build()
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer o.Close()
-			w, err := o.Open(context.Background(), &walimpls.OpenOption{Channel: walimpls.Channel{Name: walTopic, Term: 1}})
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer w.Close()
+			w, closeWAL := benchWAL(b, c, walimpls.Channel{Name: walTopic, Term: 1})
+			defer closeWAL()
 			walOp := func() error {
 				_, err := w.Append(context.Background(), message.NewMutableMessage(payload, props))
 				return err
@@ -166,16 +158,8 @@ func timedRound(b *testing.B, conc, n int, op func() error) (time.Duration, []ti
 func BenchmarkScanPaired(b *testing.B) {
 	c := benchCluster(b)
 	topic := fillTopic(b, c, scanRecords)
-	o, err := NewBuilder(WithBrokers(c.Addrs()...)).Build()
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer o.Close()
-	w, err := o.Open(context.Background(), &walimpls.OpenOption{Channel: walimpls.Channel{Name: topic, AccessMode: walimpls.ReadOnly}})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer w.Close()
+	w, closeWAL := benchWAL(b, c, walimpls.Channel{Name: topic, AccessMode: walimpls.ReadOnly})
+	defer closeWAL()
 	walScan := func(n int) {
 		s, err := w.Read(context.Background(), walimpls.ReadOption{DeliverPolicy: walimpls.DeliverAll(), ReadAheadBufferSize: 1024})
 		if err != nil {

@@ -121,16 +121,8 @@ func BenchmarkAppend(b *testing.B) {
 	for _, conc := range []int{1, 16} {
 		b.Run(fmt.Sprintf("c%d/wal", conc), func(b *testing.B) {
 			topic := newBenchTopic(b, c)
-			o, err := NewBuilder(WithBrokers(c.Addrs()...)).Build()
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer o.Close()
-			w, err := o.Open(context.Background(), &walimpls.OpenOption{Channel: walimpls.Channel{Name: topic, Term: 1}})
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer w.Close()
+			w, closeWAL := benchWAL(b, c, walimpls.Channel{Name: topic, Term: 1})
+			defer closeWAL()
 			runConcurrent(b, conc, func() error {
 				_, err := w.Append(context.Background(), message.NewMutableMessage(payload, props))
 				return err
@@ -210,17 +202,9 @@ const scanRecords = 20000
 // fillTopic writes n 1 KiB records through the driver and returns the topic.
 func fillTopic(b *testing.B, c *kafkatest.Cluster, n int) string {
 	b.Helper()
-	o, err := NewBuilder(WithBrokers(c.Addrs()...)).Build()
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer o.Close()
 	topic := newBenchTopic(b, c)
-	w, err := o.Open(context.Background(), &walimpls.OpenOption{Channel: walimpls.Channel{Name: topic, Term: 1}})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer w.Close()
+	w, closeWAL := benchWAL(b, c, walimpls.Channel{Name: topic, Term: 1})
+	defer closeWAL()
 	payload := benchPayload()
 	var wg sync.WaitGroup
 	for g := range 32 {
@@ -246,16 +230,8 @@ func BenchmarkScan(b *testing.B) {
 	c := benchCluster(b)
 	topic := fillTopic(b, c, scanRecords)
 	b.Run("wal", func(b *testing.B) {
-		o, err := NewBuilder(WithBrokers(c.Addrs()...)).Build()
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer o.Close()
-		w, err := o.Open(context.Background(), &walimpls.OpenOption{Channel: walimpls.Channel{Name: topic, AccessMode: walimpls.ReadOnly}})
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer w.Close()
+		w, closeWAL := benchWAL(b, c, walimpls.Channel{Name: topic, AccessMode: walimpls.ReadOnly})
+		defer closeWAL()
 		b.SetBytes(benchRecord)
 		b.ResetTimer()
 		for left := b.N; left > 0; {
@@ -299,4 +275,19 @@ func BenchmarkScan(b *testing.B) {
 			conn.Close()
 		}
 	})
+}
+
+// benchWAL opens ch through a new opener on c; closeWAL closes both.
+func benchWAL(b *testing.B, c *kafkatest.Cluster, ch walimpls.Channel) (w walimpls.WALImpls, closeWAL func()) {
+	b.Helper()
+	o, err := NewBuilder(WithBrokers(c.Addrs()...)).Build()
+	if err != nil {
+		b.Fatal(err)
+	}
+	w, err = o.Open(context.Background(), &walimpls.OpenOption{Channel: ch})
+	if err != nil {
+		o.Close()
+		b.Fatal(err)
+	}
+	return w, func() { w.Close(); o.Close() }
 }
