@@ -166,24 +166,9 @@ func TestTruncateThenReadBelowIsOutOfRange(t *testing.T) {
 // TestFencedWriterBecomesUnavailable: on a backend that fences (rmq), the
 // older term's Append fails with ErrFenced and its WAL reports unavailable.
 func TestFencedWriterBecomesUnavailable(t *testing.T) {
-	o, err := adaptor.NewOpenerBuilder(rmq.NewBuilder(rmq.WithPath(t.TempDir()))).Build()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer o.Close()
-	ch := newChannel(t)
-	old := open(t, o, ch, 1, wal.ReadWrite)
-	appendN(t, old, 0, 3)
-	s, err := old.Read(context.Background(), wal.ReadOption{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	for range 3 {
-		recv(t, s, 5*time.Second) // caught up: tailing from the cache
-	}
+	o, ch, old, s := caughtUpOnRMQ(t)
 	owner := open(t, o, ch, 2, wal.ReadWrite)
-	_, err = old.Append(context.Background(), message.NewMutableMessage([]byte("zombie"), nil))
+	_, err := old.Append(context.Background(), message.NewMutableMessage([]byte("zombie"), nil))
 	if !errors.Is(err, wal.ErrFenced) {
 		t.Fatalf("zombie append: %v", err)
 	}
@@ -205,22 +190,7 @@ func TestFencedWriterBecomesUnavailable(t *testing.T) {
 // that appends nothing more still shows the new owner's messages to its
 // tailing scanners (they leave an idle cache and read the backend).
 func TestIdleCachedScannerSeesNewOwner(t *testing.T) {
-	o, err := adaptor.NewOpenerBuilder(rmq.NewBuilder(rmq.WithPath(t.TempDir()))).Build()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer o.Close()
-	ch := newChannel(t)
-	old := open(t, o, ch, 1, wal.ReadWrite)
-	appendN(t, old, 0, 3)
-	s, err := old.Read(context.Background(), wal.ReadOption{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	for range 3 {
-		recv(t, s, 5*time.Second)
-	}
+	o, ch, _, s := caughtUpOnRMQ(t)
 	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
 		if _, in, _ := adaptor.ScannerStats(s); in > 0 {
 			break // tailing from the cache
@@ -235,4 +205,28 @@ func TestIdleCachedScannerSeesNewOwner(t *testing.T) {
 			t.Fatalf("got %v, want %v", m.MessageID(), id)
 		}
 	}
+}
+
+// caughtUpOnRMQ opens a term-1 writer on a fresh rmq channel, appends three
+// messages, and returns a scanner of it that has read them all, so it tails
+// from the write-ahead cache. Everything closes with the test.
+func caughtUpOnRMQ(t *testing.T) (wal.Opener, string, wal.WAL, wal.Scanner) {
+	t.Helper()
+	o, err := adaptor.NewOpenerBuilder(rmq.NewBuilder(rmq.WithPath(t.TempDir()))).Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(o.Close)
+	ch := newChannel(t)
+	old := open(t, o, ch, 1, wal.ReadWrite)
+	appendN(t, old, 0, 3)
+	s, err := old.Read(context.Background(), wal.ReadOption{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	for range 3 {
+		recv(t, s, 5*time.Second)
+	}
+	return o, ch, old, s
 }
