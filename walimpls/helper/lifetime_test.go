@@ -1,11 +1,9 @@
 package helper
 
 import (
-	"context"
 	"errors"
 	"testing"
 
-	"github.com/mqwal/mqwal/message"
 	"github.com/mqwal/mqwal/walimpls"
 )
 
@@ -30,41 +28,5 @@ func TestLifetimeClosesChildrenOnce(t *testing.T) {
 	}
 	if err := l.Check("w"); !errors.Is(err, walimpls.ErrClosed) {
 		t.Fatalf("Check after Close = %v", err)
-	}
-}
-
-func TestWALBaseChecks(t *testing.T) {
-	ctx := context.Background()
-	ro := NewWALBase("t", walimpls.Channel{Name: "c", AccessMode: walimpls.ReadOnly}, 10)
-	small := message.NewMutableMessage([]byte("x"), nil)
-	if err := ro.CheckAppend(ctx, small); !errors.Is(err, walimpls.ErrReadOnly) {
-		t.Errorf("read-only append: %v", err)
-	}
-	rw := NewWALBase("t", walimpls.Channel{Name: "c"}, 10)
-	if err := rw.CheckAppend(ctx, message.NewMutableMessage(make([]byte, 8), message.Properties{"k": "vv"})); !errors.Is(err, walimpls.ErrMessageTooLarge) {
-		t.Errorf("11-byte message with limit 10: %v", err)
-	}
-	if err := rw.CheckTruncate(ctx, NewInt64ID("other", 1)); !errors.Is(err, walimpls.ErrInvalidArgument) {
-		t.Errorf("foreign truncate: %v", err)
-	}
-	cancelled, cancel := context.WithCancel(ctx)
-	cancel()
-	if err := rw.CheckRead(cancelled, walimpls.ReadOption{}); !errors.Is(err, context.Canceled) {
-		t.Errorf("read with cancelled ctx: %v", err)
-	}
-	s, err := rw.StartScanner(walimpls.ReadOption{}, func(ctx context.Context, emit Emit) error { <-ctx.Done(); return nil })
-	if err != nil {
-		t.Fatal(err)
-	}
-	rw.Close()
-	<-s.Done()
-	if !errors.Is(s.Error(), walimpls.ErrClosed) {
-		t.Errorf("scanner of a closed WAL: Error = %v", s.Error())
-	}
-	if err := rw.CheckAppend(ctx, small); !errors.Is(err, walimpls.ErrClosed) {
-		t.Errorf("append after close: %v", err)
-	}
-	if _, err := rw.StartScanner(walimpls.ReadOption{}, func(context.Context, Emit) error { return nil }); !errors.Is(err, walimpls.ErrClosed) {
-		t.Errorf("StartScanner after close: %v", err)
 	}
 }
