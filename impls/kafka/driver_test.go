@@ -16,6 +16,7 @@ import (
 	"github.com/mqwal/mqwal/message"
 	"github.com/mqwal/mqwal/walimpls"
 	"github.com/mqwal/mqwal/walimpls/helper"
+	"github.com/mqwal/mqwal/walimpls/walimplstest"
 )
 
 var testSeq int
@@ -52,33 +53,7 @@ func mustAppend(t testing.TB, w walimpls.WALImpls, payload string, props message
 // readN reads n messages from policy p and then expects quiet for a moment.
 func readN(t testing.TB, w walimpls.ROWALImpls, p walimpls.DeliverPolicy, n int) []message.ImmutableMessage {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	s, err := w.Read(ctx, walimpls.ReadOption{DeliverPolicy: p})
-	if err != nil {
-		t.Fatalf("Read(%v): %v", p, err)
-	}
-	defer s.Close()
-	var out []message.ImmutableMessage
-	for len(out) < n {
-		select {
-		case m, ok := <-s.Chan():
-			if !ok {
-				t.Fatalf("scanner ended after %d of %d: %v", len(out), n, s.Error())
-			}
-			out = append(out, m)
-		case <-ctx.Done():
-			t.Fatalf("read %d of %d messages before the timeout", len(out), n)
-		}
-	}
-	select {
-	case m, ok := <-s.Chan():
-		if ok {
-			t.Fatalf("unexpected extra message %v", m)
-		}
-	case <-time.After(300 * time.Millisecond):
-	}
-	return out
+	return walimplstest.ReadN(t, w, p, n, 300*time.Millisecond)
 }
 
 func offsets(msgs []message.ImmutableMessage) []int64 {

@@ -1,0 +1,47 @@
+package walimplstest_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mqwal/mqwal/impls/memory"
+	"github.com/mqwal/mqwal/message"
+	"github.com/mqwal/mqwal/walimpls"
+	"github.com/mqwal/mqwal/walimpls/walimplstest"
+)
+
+func TestReadN(t *testing.T) {
+	o, err := memory.NewBuilder().Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer o.Close()
+	w, err := o.Open(context.Background(), &walimpls.OpenOption{Channel: walimpls.Channel{Name: "readn", Term: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"a", "b", "c"} {
+		if _, err := w.Append(context.Background(), message.NewMutableMessage([]byte(p), nil)); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	got := walimplstest.ReadN(t, w, walimpls.DeliverAll(), 3, 50*time.Millisecond)
+	var payloads []string
+	for _, m := range got {
+		payloads = append(payloads, string(m.Payload()))
+	}
+	if strings.Join(payloads, "") != "abc" {
+		t.Fatalf("ReadN = %q, want a b c", payloads)
+	}
+
+	// More messages than asked for, with quiet checked, must fail.
+	tooMany := walimplstest.Case{Name: "too many", Run: func(r walimplstest.R, _ walimplstest.Harness) {
+		walimplstest.ReadN(r, w, walimpls.DeliverAll(), 2, 50*time.Millisecond)
+	}}
+	if res := walimplstest.RunCase(tooMany, walimplstest.Harness{}); res.Passed {
+		t.Fatal("ReadN of 2 with 3 stored and quiet checked passed, want a failure")
+	}
+}
