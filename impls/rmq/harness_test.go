@@ -2,6 +2,7 @@ package rmq
 
 import (
 	"context"
+	"path/filepath"
 	"testing"
 
 	"github.com/mqwal/mqwal/walimpls"
@@ -14,12 +15,25 @@ import (
 // Pebble from disk; within a case, openers share one Pebble instance). The fault flushes the memtable and compacts the store while
 // the history checker runs, so reads cross memtable, L0 and compacted
 // sstables.
+//
+// The vlog runs put every message into the value log (threshold 1 byte),
+// so every case, persistence and truncation included, goes through it.
 func TestConformance(t *testing.T) {
-	for _, mode := range []SyncMode{SyncAlways, SyncGroup, SyncNone} {
-		t.Run(mode.String(), func(t *testing.T) {
+	for _, run := range []struct {
+		name      string
+		mode      SyncMode
+		threshold int
+	}{
+		{"sync", SyncAlways, DefaultValueLogThreshold},
+		{"group", SyncGroup, DefaultValueLogThreshold},
+		{"none", SyncNone, DefaultValueLogThreshold},
+		{"vlog-sync", SyncAlways, 1},
+		{"vlog-none", SyncNone, 1},
+	} {
+		t.Run(run.name, func(t *testing.T) {
 			dir := t.TempDir()
 			newOpener := func() (walimpls.OpenerImpls, error) {
-				return NewBuilder(WithPath(dir), WithSyncMode(mode)).Build()
+				return NewBuilder(WithPath(dir), WithSyncMode(run.mode), WithValueLogThreshold(run.threshold)).Build()
 			}
 			walimplstest.Run(t, walimplstest.Harness{
 				NewOpener: newOpener,
@@ -40,6 +54,9 @@ func TestConformance(t *testing.T) {
 					},
 				}},
 			})
+			if segs, _ := filepath.Glob(filepath.Join(dir, vlogDirName, "*", "*"+vlogSuffix)); run.threshold == 1 && len(segs) == 0 {
+				t.Fatal("no value log segment was written")
+			}
 		})
 	}
 }

@@ -34,6 +34,9 @@ const (
 	DefaultTargetFileSize = 16 << 20
 	// DefaultCompactionWorkers is Pebble's compaction concurrency.
 	DefaultCompactionWorkers = 2
+	// DefaultValueLogThreshold is the encoded record size from which a
+	// message goes to the value log unless WithValueLogThreshold changes it.
+	DefaultValueLogThreshold = 64 << 10
 )
 
 // SyncMode says when an Append returns relative to the disk.
@@ -101,6 +104,18 @@ func WithMaxMessageSize(n int) Option {
 	return optionFunc(func(b *Builder) { b.maxSize = max(n, 0) })
 }
 
+// WithValueLogThreshold sets the encoded record size (payload, properties
+// and a few bytes of framing) from which a message is stored in the
+// channel's value log, files beside Pebble written once and fdatasynced
+// once per append, with only a pointer in Pebble; smaller ones stay in
+// Pebble. 0 keeps every message in Pebble; negative is an error. Large
+// appends to one channel do not share fsyncs: each waits for its own. It
+// counts per opener (any opener reads both kinds), default
+// DefaultValueLogThreshold.
+func WithValueLogThreshold(bytes int) Option {
+	return optionFunc(func(b *Builder) { b.vlogThreshold = bytes })
+}
+
 // WithPebbleOptions lets fn adjust the Pebble options after the driver's
 // log tuning is applied (memtable size, compaction workers, compression,
 // cache, FS, logger). Like every Pebble option it counts only for the first
@@ -112,17 +127,18 @@ func WithPebbleOptions(fn func(*pebble.Options)) Option {
 // Builder builds rmq openers. It is immutable once built and safe for
 // concurrent use.
 type Builder struct {
-	path         string
-	pathSet      bool
-	syncMode     SyncMode
-	groupWindow  time.Duration
-	maxSize      int
-	pebbleTuning []func(*pebble.Options)
+	path          string
+	pathSet       bool
+	syncMode      SyncMode
+	groupWindow   time.Duration
+	maxSize       int
+	vlogThreshold int
+	pebbleTuning  []func(*pebble.Options)
 }
 
 // NewBuilder returns a builder with the defaults changed by opts.
 func NewBuilder(opts ...Option) *Builder {
-	b := &Builder{syncMode: SyncAlways, groupWindow: DefaultGroupCommitWindow, maxSize: DefaultMaxMessageSize}
+	b := &Builder{syncMode: SyncAlways, groupWindow: DefaultGroupCommitWindow, maxSize: DefaultMaxMessageSize, vlogThreshold: DefaultValueLogThreshold}
 	for _, o := range opts {
 		o.apply(b)
 	}
@@ -152,6 +168,8 @@ func (b *Builder) validate() error {
 		return fmt.Errorf("%w: rmq sync mode %v is unknown", walimpls.ErrInvalidArgument, b.syncMode)
 	case b.groupWindow < 0:
 		return fmt.Errorf("%w: rmq group commit window %v is negative", walimpls.ErrInvalidArgument, b.groupWindow)
+	case b.vlogThreshold < 0:
+		return fmt.Errorf("%w: rmq value log threshold (WithValueLogThreshold) %d is negative", walimpls.ErrInvalidArgument, b.vlogThreshold)
 	}
 	return nil
 }

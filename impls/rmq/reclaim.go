@@ -2,7 +2,10 @@ package rmq
 
 import (
 	"context"
+	"sync"
 	"time"
+
+	"github.com/cockroachdb/pebble/v2"
 )
 
 // reclaimInterval spaces out reclaiming compactions, so a caller that
@@ -11,7 +14,10 @@ const reclaimInterval = time.Second
 
 // truncatedRange is the part of a channel's data a truncation deleted and
 // that is not compacted away yet: sequences [lo, hi).
-type truncatedRange struct{ lo, hi uint64 }
+type truncatedRange struct {
+	c      *channelState
+	lo, hi uint64
+}
 
 // reclaimer compacts truncated ranges in the background. Pebble would keep
 // a range tombstone in the memtable until enough new writes fill it, and
@@ -22,7 +28,8 @@ type reclaimer struct {
 	wake   chan struct{}
 	cancel context.CancelFunc
 	done   chan struct{}
-	// pending is guarded by s.mu.
+
+	mu      sync.Mutex
 	pending map[uint32]truncatedRange
 }
 
@@ -33,14 +40,15 @@ func startReclaimer(s *store) *reclaimer {
 	return r
 }
 
-// add records that channel id's sequences [lo, hi) were deleted.
-func (r *reclaimer) add(id uint32, lo, hi uint64) {
-	r.s.mu.Lock()
-	if p, ok := r.pending[id]; ok {
-		lo = min(lo, p.lo)
+// add records that channel c's sequences [lo, hi) were deleted (an empty
+// range only asks for its dead value log segments to be deleted).
+func (r *reclaimer) add(c *channelState, lo, hi uint64) {
+	r.mu.Lock()
+	if p, ok := r.pending[c.id]; ok {
+		lo, hi = min(lo, p.lo), max(hi, p.hi)
 	}
-	r.pending[id] = truncatedRange{lo: lo, hi: hi}
-	r.s.mu.Unlock()
+	r.pending[c.id] = truncatedRange{c: c, lo: lo, hi: hi}
+	r.mu.Unlock()
 	select {
 	case r.wake <- struct{}{}:
 	default:
@@ -61,11 +69,15 @@ func (r *reclaimer) run(ctx context.Context) {
 			return
 		case <-r.wake:
 		}
-		r.s.mu.Lock()
+		r.mu.Lock()
 		pending := r.pending
 		r.pending = map[uint32]truncatedRange{}
-		r.s.mu.Unlock()
+		r.mu.Unlock()
+		r.deleteSegments(pending)
 		for id, rg := range pending {
+			if rg.lo >= rg.hi {
+				continue
+			}
 			err := r.s.guard(func() error {
 				return r.s.db.Compact(ctx, dataKey(id, rg.lo), dataKey(id, rg.hi), false)
 			})
@@ -78,6 +90,37 @@ func (r *reclaimer) run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-time.After(reclaimInterval):
+		}
+	}
+}
+
+// deleteSegments deletes the value log segments the truncations emptied.
+// The truncations must be durable first: a crash that undid one would
+// otherwise bring back pointers into deleted files. So the first retained
+// sequences are read, then Pebble's log is synced (which covers them), and
+// only then are segments below them deleted.
+func (r *reclaimer) deleteSegments(pending map[uint32]truncatedRange) {
+	firsts := map[*channelState]uint64{}
+	for _, rg := range pending {
+		rg.c.mu.Lock()
+		if len(rg.c.vlog.segs) > 1 && rg.c.vlog.segs[1] <= rg.c.first {
+			firsts[rg.c] = rg.c.first
+		}
+		rg.c.mu.Unlock()
+	}
+	if len(firsts) == 0 || r.s.failed() != nil {
+		return
+	}
+	if err := r.s.guard(func() error { return r.s.db.LogData(nil, pebble.Sync) }); err != nil {
+		quietLogger{}.Errorf("reclaim value log: sync the truncation: %v", err)
+		return
+	}
+	for c, first := range firsts {
+		c.mu.Lock()
+		dead := c.vlog.takeDead(first)
+		c.mu.Unlock()
+		if err := c.vlog.remove(dead); err != nil {
+			quietLogger{}.Errorf("reclaim value log of channel %q: %v", c.name, err)
 		}
 	}
 }

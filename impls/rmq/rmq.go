@@ -33,6 +33,7 @@ func (b *Builder) Build() (walimpls.OpenerImpls, error) {
 		store: s,
 		caps:  walimpls.Capabilities{Fencing: true, PhysicalTruncate: true, MaxMessageSize: b.maxSize},
 		write: pebble.Sync,
+		large: b.vlogThreshold,
 	}
 	if b.syncMode == SyncNone {
 		o.write = pebble.NoSync
@@ -44,6 +45,9 @@ type opener struct {
 	store *store
 	caps  walimpls.Capabilities
 	write *pebble.WriteOptions
+	// large is the value log threshold: encoded records of at least this
+	// many bytes go to the value log (0: none do).
+	large int
 	wals  helper.Lifetime
 	once  sync.Once
 }
@@ -132,9 +136,13 @@ func (w *wal) Append(ctx context.Context, msg message.MutableMessage) (message.M
 	if err := s.failed(); err != nil {
 		return nil, err
 	}
+	size := message.EncodedRecordSize(msg.Payload(), msg.Properties())
+	if w.opener.large > 0 && size >= w.opener.large {
+		return w.appendLarge(msg, size)
+	}
 	b := s.db.NewBatch()
 	defer b.Close()
-	op := b.SetDeferred(dataKeyLen, message.EncodedRecordSize(msg.Payload(), msg.Properties()))
+	op := b.SetDeferred(dataKeyLen, size)
 	// Encode straight into the batch: no intermediate copy of the payload.
 	message.EncodeRecord(op.Value[:0], msg.Payload(), msg.Properties())
 
@@ -160,10 +168,7 @@ func (w *wal) apply(b *pebble.Batch, op *pebble.DeferredBatchOp) (uint64, error)
 	c, s := w.ch, w.opener.store
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.term > w.Channel().Term {
-		return 0, fmt.Errorf("%w: rmq channel %q: append with term %d, the channel's term is %d", walimpls.ErrFenced, c.name, w.Channel().Term, c.term)
-	}
-	if err := s.failed(); err != nil {
+	if err := w.checkLocked("append"); err != nil {
 		return 0, err
 	}
 	seq := c.next
@@ -185,6 +190,16 @@ func (w *wal) apply(b *pebble.Batch, op *pebble.DeferredBatchOp) (uint64, error)
 	return seq, nil
 }
 
+// checkLocked refuses a write by a fenced WAL or to a failed store; the
+// caller holds the channel lock, so no newer term can open in between.
+func (w *wal) checkLocked(op string) error {
+	c := w.ch
+	if c.term > w.Channel().Term {
+		return fmt.Errorf("%w: rmq channel %q: %s with term %d, the channel's term is %d", walimpls.ErrFenced, c.name, op, w.Channel().Term, c.term)
+	}
+	return w.opener.store.failed()
+}
+
 func (w *wal) Truncate(ctx context.Context, id message.MessageID) error {
 	if err := w.CheckTruncate(ctx, id); err != nil {
 		return err
@@ -201,8 +216,8 @@ func (w *wal) Truncate(ctx context.Context, id message.MessageID) error {
 	c := w.ch
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.term > w.Channel().Term {
-		return fmt.Errorf("%w: rmq channel %q: truncate with term %d, the channel's term is %d", walimpls.ErrFenced, c.name, w.Channel().Term, c.term)
+	if err := w.checkLocked("truncate"); err != nil {
+		return err
 	}
 	if seq >= c.end {
 		return fmt.Errorf("%w: truncate to %v, beyond the last appended message of channel %q", walimpls.ErrInvalidArgument, id, c.name)
@@ -221,7 +236,7 @@ func (w *wal) Truncate(ctx context.Context, id message.MessageID) error {
 	}); err != nil {
 		return fmt.Errorf("rmq channel %q: truncate to %d: %w", c.name, seq, err)
 	}
-	s.reclaim.add(c.id, c.first, seq+1)
+	s.reclaim.add(c, c.first, seq+1)
 	c.first = seq + 1
 	c.notifyLocked()
 	return nil

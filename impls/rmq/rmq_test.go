@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -108,9 +109,14 @@ func TestBuildRejectsBadConfig(t *testing.T) {
 		"path":   NewBuilder(WithPath("")),
 		"sync":   NewBuilder(WithPath(t.TempDir()), WithSyncMode(SyncMode(9))),
 		"window": NewBuilder(WithPath(t.TempDir()), WithGroupCommitWindow(-time.Second)),
+		"vlog":   NewBuilder(WithPath(t.TempDir()), WithValueLogThreshold(-1)),
 	} {
-		if _, err := b.Build(); !errors.Is(err, walimpls.ErrInvalidArgument) {
+		_, err := b.Build()
+		if !errors.Is(err, walimpls.ErrInvalidArgument) {
 			t.Errorf("%s: Build() = %v, want ErrInvalidArgument", name, err)
+		}
+		if name == "vlog" && !strings.Contains(fmt.Sprint(err), "WithValueLogThreshold") {
+			t.Errorf("the error does not name the option: %v", err)
 		}
 	}
 }

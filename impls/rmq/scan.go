@@ -121,12 +121,12 @@ func (w *wal) readChunk(dst []message.ImmutableMessage, pos, end uint64) ([]mess
 		if err != nil {
 			return dst, fmt.Errorf("%w: rmq channel %q: read sequence %d: %w", walimpls.ErrUnavailable, c.name, seq, err)
 		}
-		msg, err := decodeMessage(Name, c.name, seq, v)
+		msg, n, err := w.decodeValue(seq, v)
 		if err != nil {
 			return dst, err
 		}
 		dst = append(dst, msg)
-		bytes += len(v)
+		bytes += n
 		next++
 	}
 	if err := it.Error(); err != nil {
@@ -141,14 +141,42 @@ func (w *wal) readChunk(dst []message.ImmutableMessage, pos, end uint64) ([]mess
 	return dst, nil
 }
 
-// decodeMessage turns a stored value into a message that owns its bytes
-// (Pebble reuses the iterator's buffers).
-func decodeMessage(walName, channel string, seq uint64, v []byte) (message.ImmutableMessage, error) {
+// decodeValue turns a stored value, inline or a value log pointer, into a
+// message that owns its bytes, and says how many bytes it holds.
+func (w *wal) decodeValue(seq uint64, v []byte) (message.ImmutableMessage, int, error) {
+	c := w.ch
+	p, ok, err := parseVlogPointer(v)
+	if err != nil {
+		return nil, 0, fmt.Errorf("rmq channel %q: sequence %d: %w: data directory damaged", c.name, seq, err)
+	}
+	if !ok {
+		// Pebble reuses the iterator's buffers: copy.
+		msg, err := decodeMessage(c.name, seq, v, true)
+		return msg, len(v), err
+	}
+	body, err := c.vlog.read(seq, p)
+	if err != nil {
+		if first, _, _ := c.view(); seq < first {
+			// The segment went with a truncation that overtook the scanner.
+			return nil, 0, fmt.Errorf("%w: rmq channel %q truncated past sequence %d while scanning", walimpls.ErrOutOfRange, c.name, seq)
+		}
+		return nil, 0, fmt.Errorf("rmq channel %q: sequence %d: value log: %w: data directory damaged", c.name, seq, err)
+	}
+	msg, err := decodeMessage(c.name, seq, body, false)
+	return msg, len(body), err
+}
+
+// decodeMessage parses a record; the message copies the payload unless
+// the record's buffer is its own already.
+func decodeMessage(channel string, seq uint64, v []byte, copyPayload bool) (message.ImmutableMessage, error) {
 	payload, props, err := message.DecodeRecord(v)
 	if err != nil {
 		return nil, fmt.Errorf("rmq channel %q: record at sequence %d: %w", channel, seq, err)
 	}
-	return message.NewImmutableMessage(helper.NewInt64ID(walName, int64(seq)), channel, append([]byte(nil), payload...), props), nil
+	if copyPayload {
+		payload = append([]byte(nil), payload...)
+	}
+	return message.NewImmutableMessage(helper.NewInt64ID(Name, int64(seq)), channel, payload, props), nil
 }
 
 // LatestID implements walimpls.LatestIDReader: the newest durable message,

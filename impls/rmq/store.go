@@ -35,6 +35,9 @@ type store struct {
 	key  string // absolute path, the stores map key
 	path string
 	db   *pebble.DB
+	// fs is the file system Pebble uses; the value log uses it too, so
+	// fault injection through WithPebbleOptions covers both.
+	fs vfs.FS
 	// fsCloser stops the disk-health checker after db is closed.
 	fsCloser io.Closer
 	refs     int // guarded by storesMu
@@ -87,7 +90,7 @@ func acquireStore(b *Builder) (*store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: rmq: open data directory %s: %w", walimpls.ErrUnavailable, path, err)
 	}
-	s := &store{key: key, path: path, db: db, fsCloser: fsCloser, refs: 1, channels: map[string]*channelState{}}
+	s := &store{key: key, path: path, db: db, fs: opts.FS, fsCloser: fsCloser, refs: 1, channels: map[string]*channelState{}}
 	if err := s.loadChannelIDs(); err != nil {
 		_ = db.Close()
 		_ = fsCloser.Close()
@@ -121,6 +124,11 @@ func (s *store) release() error {
 	if cerr := s.guard(s.db.Close); cerr != nil && err == nil {
 		err = cerr
 	}
+	s.mu.Lock()
+	for _, c := range s.channels {
+		c.vlog.close()
+	}
+	s.mu.Unlock()
 	_ = s.fsCloser.Close()
 	if err != nil {
 		return fmt.Errorf("rmq: close %s: %w", s.path, err)
@@ -265,7 +273,11 @@ func (s *store) recover(c *channelState) error {
 	if err := it.Error(); err != nil {
 		return fmt.Errorf("rmq: channel %q: %w", c.name, err)
 	}
-	c.term, c.first, c.next, c.end = int64(term), first, next, next
+	c.term, c.first, c.next = int64(term), first, next
+	if err := s.recoverVlog(c); err != nil {
+		return err
+	}
+	c.end = c.next
 	return nil
 }
 
@@ -313,6 +325,8 @@ type channelState struct {
 	// changed is closed and replaced whenever end or first moves, so
 	// scanners wait for commits without polling.
 	changed chan struct{}
+	// vlog holds the channel's large records (its writes are under mu).
+	vlog *vlog
 }
 
 // view is what a scanner needs to decide whether to read or wait.

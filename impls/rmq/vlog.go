@@ -1,0 +1,320 @@
+package rmq
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/vfs"
+)
+
+const (
+	// vlogDirName is the value log's directory inside the data directory.
+	vlogDirName = "vlog"
+	// vlogSegmentBytes: a segment that has reached this size gets no more
+	// records; the next one goes to a new segment.
+	vlogSegmentBytes = 64 << 20
+	// vlogMaxReaders bounds the read handles a channel keeps open.
+	vlogMaxReaders = 8
+	vlogSuffix     = ".vlog"
+)
+
+// vlog is one channel's value log: segment files named by the first
+// sequence written to them, each a run of records in sequence order.
+// Writes and the segment list are guarded by the channel's mu; reads take
+// only rmu, so scanners never wait for an appender's fsync.
+type vlog struct {
+	s   *store
+	id  uint32
+	dir string
+
+	// Guarded by the channel's mu.
+	segs      []uint64 // first sequences, ascending; the last one is written to
+	active    vfs.File // open for writing; nil until the first write after open
+	activeOff int64    // where the next record of the last segment goes
+	// sealed: the last segment may end in garbage (a torn write, or records
+	// recovery cut off), so the next record goes to a new segment rather
+	// than after it.
+	sealed  bool
+	dirMade bool
+
+	rmu     sync.Mutex
+	readers map[uint64]*segReader
+	closed  bool
+}
+
+// segReader is a shared read handle; it is closed once dropped from the
+// cache and no read uses it any more.
+type segReader struct {
+	f       vfs.File
+	refs    int
+	dropped bool
+}
+
+func newVlog(s *store, id uint32) *vlog {
+	return &vlog{s: s, id: id, dir: s.fs.PathJoin(s.path, vlogDirName, fmt.Sprintf("%08x", id)), readers: map[uint64]*segReader{}}
+}
+
+func (v *vlog) segPath(first uint64) string {
+	return v.s.fs.PathJoin(v.dir, fmt.Sprintf("%016x%s", first, vlogSuffix))
+}
+
+// list returns the first sequences of the segments on disk, ascending.
+func (v *vlog) list() ([]uint64, error) {
+	names, err := v.s.fs.List(v.dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("rmq: list value log %s: %w", v.dir, err)
+	}
+	var segs []uint64
+	for _, n := range names {
+		hex, ok := strings.CutSuffix(n, vlogSuffix)
+		if !ok || len(hex) != 16 {
+			continue // not ours
+		}
+		first, err := strconv.ParseUint(hex, 16, 64)
+		if err != nil {
+			continue
+		}
+		segs = append(segs, first)
+	}
+	slices.Sort(segs)
+	return segs, nil
+}
+
+// write stores rec (header space followed by the body) as sequence seq and
+// returns where it went. With sync it returns only after fdatasync. The
+// caller holds the channel's mu and fails the store on an error.
+func (v *vlog) write(seq uint64, rec []byte, bodyCRC uint32, sync bool) (vlogPointer, error) {
+	if err := v.writable(seq); err != nil {
+		return vlogPointer{}, err
+	}
+	h := vlogHeader{channel: v.id, seq: seq, length: uint32(len(rec) - vlogHeaderLen)}
+	h.crc = h.sealCRC(bodyCRC)
+	putVlogHeader(rec, h)
+	seg := v.segs[len(v.segs)-1]
+	if _, err := v.active.WriteAt(rec, v.activeOff); err != nil {
+		v.sealed = true
+		return vlogPointer{}, fmt.Errorf("write value log %s: %w", v.segPath(seg), err)
+	}
+	if sync {
+		if err := v.active.SyncData(); err != nil {
+			v.sealed = true
+			return vlogPointer{}, fmt.Errorf("sync value log %s: %w", v.segPath(seg), err)
+		}
+	}
+	p := vlogPointer{segment: seg, offset: uint64(v.activeOff), length: h.length, crc: h.crc}
+	v.activeOff += int64(len(rec))
+	return p, nil
+}
+
+// writable makes sure a segment is open for a record of sequence seq.
+func (v *vlog) writable(seq uint64) error {
+	if v.sealed || len(v.segs) == 0 || v.activeOff >= vlogSegmentBytes {
+		return v.roll(seq)
+	}
+	if v.active == nil {
+		f, err := v.s.fs.OpenReadWrite(v.segPath(v.segs[len(v.segs)-1]), vfs.WriteCategoryUnspecified)
+		if err != nil {
+			return fmt.Errorf("open value log for writing: %w", err)
+		}
+		v.active = f
+	}
+	return nil
+}
+
+// roll starts a new segment whose first record is seq.
+func (v *vlog) roll(seq uint64) error {
+	if len(v.segs) > 0 {
+		// Recovery scans only the newest segment, so every pointer into the
+		// older ones must be durable before a newer one exists.
+		if err := v.s.guard(func() error { return v.s.db.LogData(nil, pebble.Sync) }); err != nil {
+			return fmt.Errorf("sync pointers before a new value log segment: %w", err)
+		}
+	}
+	if v.active != nil {
+		err := v.active.Close()
+		v.active = nil
+		if err != nil {
+			return fmt.Errorf("close value log segment: %w", err)
+		}
+	}
+	if err := v.makeDir(); err != nil {
+		return err
+	}
+	f, err := v.s.fs.Create(v.segPath(seq), vfs.WriteCategoryUnspecified)
+	if err != nil {
+		return fmt.Errorf("create value log segment: %w", err)
+	}
+	if err := syncDir(v.s.fs, v.dir); err != nil {
+		_ = f.Close()
+		return err
+	}
+	if n := len(v.segs); n > 0 && v.segs[n-1] == seq {
+		// A sealed segment holding nothing valid was replaced by a new file.
+		v.dropReader(seq)
+	} else {
+		v.segs = append(v.segs, seq)
+	}
+	v.active, v.activeOff, v.sealed = f, 0, false
+	return nil
+}
+
+// makeDir creates the channel's directory and makes its entries durable.
+func (v *vlog) makeDir() error {
+	if v.dirMade {
+		return nil
+	}
+	if err := v.s.fs.MkdirAll(v.dir, 0o755); err != nil {
+		return fmt.Errorf("create value log directory: %w", err)
+	}
+	for _, d := range []string{v.s.path, v.s.fs.PathDir(v.dir)} {
+		if err := syncDir(v.s.fs, d); err != nil {
+			return err
+		}
+	}
+	v.dirMade = true
+	return nil
+}
+
+func syncDir(fs vfs.FS, dir string) error {
+	d, err := fs.OpenDir(dir)
+	if err != nil {
+		return fmt.Errorf("open directory %s to sync it: %w", dir, err)
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("sync directory %s: %w", dir, err)
+	}
+	return nil
+}
+
+// read returns the body of sequence seq at p, checked against its header
+// and the pointer; any mismatch is an error wrapping errVlogRecord.
+func (v *vlog) read(seq uint64, p vlogPointer) ([]byte, error) {
+	r, err := v.acquire(p.segment)
+	if err != nil {
+		return nil, err
+	}
+	buf := make([]byte, vlogHeaderLen+int(p.length))
+	n, err := r.f.ReadAt(buf, int64(p.offset))
+	v.release(r)
+	if n < len(buf) {
+		if err == nil || errors.Is(err, io.EOF) {
+			err = fmt.Errorf("%w: segment %016x ends inside the record at offset %d", errVlogRecord, p.segment, p.offset)
+		}
+		return nil, fmt.Errorf("read value log segment %016x at %d: %w", p.segment, p.offset, err)
+	}
+	h, body, err := decodeVlogRecord(buf)
+	if err != nil {
+		return nil, fmt.Errorf("segment %016x at %d: %w", p.segment, p.offset, err)
+	}
+	if h.channel != v.id || h.seq != seq || h.crc != p.crc {
+		return nil, fmt.Errorf("%w: segment %016x at %d holds channel id %d sequence %d (crc %08x), the pointer wants channel id %d sequence %d (crc %08x)",
+			errVlogRecord, p.segment, p.offset, h.channel, h.seq, h.crc, v.id, seq, p.crc)
+	}
+	return body, nil
+}
+
+func (v *vlog) acquire(seg uint64) (*segReader, error) {
+	v.rmu.Lock()
+	defer v.rmu.Unlock()
+	if r, ok := v.readers[seg]; ok {
+		r.refs++
+		return r, nil
+	}
+	if v.closed {
+		return nil, fmt.Errorf("value log of channel id %d is closed", v.id)
+	}
+	f, err := v.s.fs.Open(v.segPath(seg))
+	if err != nil {
+		return nil, fmt.Errorf("open value log segment: %w", err)
+	}
+	if len(v.readers) >= vlogMaxReaders {
+		// Scans move forward: the lowest segment is the least likely next.
+		v.dropReaderLocked(slices.Min(slices.Collect(maps.Keys(v.readers))))
+	}
+	r := &segReader{f: f, refs: 1}
+	v.readers[seg] = r
+	return r, nil
+}
+
+func (v *vlog) release(r *segReader) {
+	v.rmu.Lock()
+	defer v.rmu.Unlock()
+	r.refs--
+	if r.dropped && r.refs == 0 {
+		_ = r.f.Close()
+	}
+}
+
+func (v *vlog) dropReader(seg uint64) {
+	v.rmu.Lock()
+	defer v.rmu.Unlock()
+	v.dropReaderLocked(seg)
+}
+
+func (v *vlog) dropReaderLocked(seg uint64) {
+	r, ok := v.readers[seg]
+	if !ok {
+		return
+	}
+	delete(v.readers, seg)
+	r.dropped = true
+	if r.refs == 0 {
+		_ = r.f.Close()
+	}
+}
+
+// takeDead removes from the list the segments that hold only sequences
+// below first and returns them; the last segment always stays. The caller
+// holds the channel's mu.
+func (v *vlog) takeDead(first uint64) []uint64 {
+	n := 0
+	for n+1 < len(v.segs) && v.segs[n+1] <= first {
+		n++
+	}
+	dead := slices.Clone(v.segs[:n])
+	v.segs = slices.Delete(v.segs, 0, n)
+	return dead
+}
+
+// remove deletes segments taken by takeDead. The file goes first, so a
+// reader racing with it either gets a handle that is then closed or fails
+// to open (and reports the truncation).
+func (v *vlog) remove(segs []uint64) error {
+	var first error
+	for _, seg := range segs {
+		if err := v.s.fs.Remove(v.segPath(seg)); err != nil && !errors.Is(err, os.ErrNotExist) && first == nil {
+			first = fmt.Errorf("rmq: delete value log segment %s: %w", v.segPath(seg), err)
+		}
+		v.dropReader(seg)
+	}
+	return first
+}
+
+// close closes every handle; the store is closing and nothing uses it.
+func (v *vlog) close() {
+	if v.active != nil {
+		_ = v.active.Close()
+		v.active = nil
+	}
+	v.rmu.Lock()
+	defer v.rmu.Unlock()
+	v.closed = true
+	for seg := range v.readers {
+		v.dropReaderLocked(seg)
+	}
+}
