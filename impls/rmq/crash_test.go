@@ -32,6 +32,11 @@ const (
 	envCrashTerm  = "MQWAL_RMQ_CRASH_TERM"
 	crashChannel  = "crash"
 	crashWriters  = 4
+	// Every third message of a writer is this large, above the child's
+	// value log threshold, so kills land in value log writes and lost
+	// pointers are rebuilt on the next open.
+	crashLarge     = 100 << 10
+	crashThreshold = 16 << 10
 )
 
 // crashPayload is the payload the child's writer g appends as its n-th
@@ -40,7 +45,11 @@ const (
 // reported as acked.
 func crashPayload(term, g, n uint64) []byte {
 	r := rand.New(rand.NewPCG(term<<32|g, n))
-	p := make([]byte, 24+r.IntN(3000))
+	size := 24 + r.IntN(3000)
+	if n%3 == 2 {
+		size = crashLarge // in the value log
+	}
+	p := make([]byte, size)
 	binary.BigEndian.PutUint64(p, term)
 	binary.BigEndian.PutUint64(p[8:], g)
 	binary.BigEndian.PutUint64(p[16:], n)
@@ -70,7 +79,7 @@ func hashHex(p []byte) string {
 // acknowledged append.
 func crashChild() int {
 	term, _ := strconv.ParseUint(os.Getenv(envCrashTerm), 10, 64)
-	o, err := NewBuilder(WithPath(os.Getenv(envCrashDir))).Build()
+	o, err := NewBuilder(WithPath(os.Getenv(envCrashDir)), WithValueLogThreshold(crashThreshold), withSegmentBytes(1<<20)).Build()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 2

@@ -18,15 +18,17 @@ import (
 	"github.com/mqwal/mqwal/walimpls/helper"
 )
 
-// logFault fails the write-ahead log's writes or syncs while on.
+// logFault fails the writes or syncs of Pebble's write-ahead log (suffix
+// ".log") or of the value log (".vlog") while on.
 type logFault struct {
-	on   atomic.Bool
-	kind string // "fsync" or "enospc"
-	hits atomic.Int64
+	on     atomic.Bool
+	kind   string // "fsync" or "enospc"
+	suffix string
+	hits   atomic.Int64
 }
 
 func (f *logFault) MaybeError(op errorfs.Op) error {
-	if !f.on.Load() || !strings.HasSuffix(op.Path, ".log") {
+	if !f.on.Load() || !strings.HasSuffix(op.Path, f.suffix) {
 		return nil
 	}
 	switch {
@@ -45,13 +47,21 @@ func (f *logFault) String() string { return "rmq log fault " + f.kind }
 // TestDiskFaults: a failed fsync or a full disk fails the Append that hit
 // it, the store then refuses every write (even once the disk is healthy
 // again) instead of continuing after a failed sync, and after reopening
-// every acknowledged message is there.
+// every acknowledged message is there. The vlog runs store every message
+// in the value log and fail its files.
 func TestDiskFaults(t *testing.T) {
-	for _, kind := range []string{"fsync", "enospc"} {
-		t.Run(kind, func(t *testing.T) {
+	for _, run := range []struct{ kind, suffix string }{
+		{"fsync", ".log"}, {"enospc", ".log"}, {"fsync", vlogSuffix}, {"enospc", vlogSuffix},
+	} {
+		kind := run.kind
+		t.Run(kind+run.suffix, func(t *testing.T) {
 			dir := t.TempDir()
-			fault := &logFault{kind: kind}
-			o := newOpener(t, dir, WithPebbleOptions(func(o *pebble.Options) { o.FS = errorfs.Wrap(vfs.Default, fault) }))
+			fault := &logFault{kind: kind, suffix: run.suffix}
+			threshold := 0
+			if run.suffix == vlogSuffix {
+				threshold = 1
+			}
+			o := newOpener(t, dir, WithValueLogThreshold(threshold), WithPebbleOptions(func(o *pebble.Options) { o.FS = errorfs.Wrap(vfs.Default, fault) }))
 			w := openWAL(t, o, "ch", 1, walimpls.ReadWrite)
 			other := openWAL(t, o, "other", 1, walimpls.ReadWrite)
 			acked := map[int64]string{}

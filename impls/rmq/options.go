@@ -133,12 +133,13 @@ type Builder struct {
 	groupWindow   time.Duration
 	maxSize       int
 	vlogThreshold int
+	segBytes      int64
 	pebbleTuning  []func(*pebble.Options)
 }
 
 // NewBuilder returns a builder with the defaults changed by opts.
 func NewBuilder(opts ...Option) *Builder {
-	b := &Builder{syncMode: SyncAlways, groupWindow: DefaultGroupCommitWindow, maxSize: DefaultMaxMessageSize, vlogThreshold: DefaultValueLogThreshold}
+	b := &Builder{syncMode: SyncAlways, groupWindow: DefaultGroupCommitWindow, maxSize: DefaultMaxMessageSize, vlogThreshold: DefaultValueLogThreshold, segBytes: vlogSegmentBytes}
 	for _, o := range opts {
 		o.apply(b)
 	}

@@ -38,6 +38,8 @@ type store struct {
 	// fs is the file system Pebble uses; the value log uses it too, so
 	// fault injection through WithPebbleOptions covers both.
 	fs vfs.FS
+	// segBytes is the value log segment size (vlogSegmentBytes but in tests).
+	segBytes int64
 	// fsCloser stops the disk-health checker after db is closed.
 	fsCloser io.Closer
 	refs     int // guarded by storesMu
@@ -90,7 +92,7 @@ func acquireStore(b *Builder) (*store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: rmq: open data directory %s: %w", walimpls.ErrUnavailable, path, err)
 	}
-	s := &store{key: key, path: path, db: db, fs: opts.FS, fsCloser: fsCloser, refs: 1, channels: map[string]*channelState{}}
+	s := &store{key: key, path: path, db: db, fs: opts.FS, segBytes: b.segBytes, fsCloser: fsCloser, refs: 1, channels: map[string]*channelState{}}
 	if err := s.loadChannelIDs(); err != nil {
 		_ = db.Close()
 		_ = fsCloser.Close()

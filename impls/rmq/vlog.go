@@ -119,7 +119,7 @@ func (v *vlog) write(seq uint64, rec []byte, bodyCRC uint32, sync bool) (vlogPoi
 
 // writable makes sure a segment is open for a record of sequence seq.
 func (v *vlog) writable(seq uint64) error {
-	if v.sealed || len(v.segs) == 0 || v.activeOff >= vlogSegmentBytes {
+	if v.sealed || len(v.segs) == 0 || v.activeOff >= v.s.segBytes {
 		return v.roll(seq)
 	}
 	if v.active == nil {
