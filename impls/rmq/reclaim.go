@@ -94,11 +94,14 @@ func (r *reclaimer) run(ctx context.Context) {
 	}
 }
 
-// deleteSegments deletes the value log segments the truncations emptied.
-// The truncations must be durable first: a crash that undid one would
-// otherwise bring back pointers into deleted files. So the first retained
-// sequences are read, then Pebble's log is synced (which covers them), and
-// only then are segments below them deleted.
+// deleteSegments makes the truncations durable and deletes the value log
+// segments they emptied. Durable first: a crash that undid a truncation
+// would otherwise bring back pointers into deleted files. So the first
+// retained sequences are read, then Pebble's log is synced (which covers
+// them), and only then are segments below them deleted. The sync also
+// covers channels that wait for no deletion: large appends never sync
+// Pebble's log, so without it a truncation followed only by large appends
+// would stay undurable until the store closes.
 func (r *reclaimer) deleteSegments(pending map[uint32]truncatedRange) {
 	firsts := map[*channelState]uint64{}
 	for _, rg := range pending {
@@ -108,7 +111,7 @@ func (r *reclaimer) deleteSegments(pending map[uint32]truncatedRange) {
 		}
 		rg.c.mu.Unlock()
 	}
-	if len(firsts) == 0 || r.s.failed() != nil {
+	if len(pending) == 0 || r.s.failed() != nil {
 		return
 	}
 	if err := r.s.guard(func() error { return r.s.db.LogData(nil, pebble.Sync) }); err != nil {

@@ -3,7 +3,6 @@ package rmq
 import (
 	"errors"
 	"fmt"
-	"io"
 	"maps"
 	"os"
 	"slices"
@@ -209,12 +208,9 @@ func (v *vlog) read(seq uint64, p vlogPointer) ([]byte, error) {
 		return nil, err
 	}
 	buf := make([]byte, vlogHeaderLen+int(p.length))
-	n, err := r.f.ReadAt(buf, int64(p.offset))
+	_, err = readFullAt(r.f, buf, int64(p.offset))
 	v.release(r)
-	if n < len(buf) {
-		if err == nil || errors.Is(err, io.EOF) {
-			err = fmt.Errorf("%w: segment %016x ends inside the record at offset %d", errVlogRecord, p.segment, p.offset)
-		}
+	if err != nil {
 		return nil, fmt.Errorf("read value log segment %016x at %d: %w", p.segment, p.offset, err)
 	}
 	h, body, err := decodeVlogRecord(buf)
