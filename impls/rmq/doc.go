@@ -14,7 +14,8 @@
 //	'd' | channel id (4 bytes, big-endian) | sequence (8 bytes, big-endian)
 //
 // whose value is message.EncodeRecord(payload, properties) (versioned,
-// length-prefixed). Beside the data, each channel keeps its highest opened
+// length-prefixed), or for a large message a pointer into the channel's
+// value log (below). Beside the data, each channel keeps its highest opened
 // term and its first retained sequence. On open the next sequence of a
 // channel is recovered from its last key, so IDs continue where they ended.
 // MessageIDs are helper.Int64ID sequences starting at 0.
@@ -39,6 +40,32 @@
 // lost silently, so the only way forward is to close and reopen (which
 // replays what did reach the disk). Nothing acknowledged is ever lost.
 //
+// # Value log
+//
+// An LSM writes every byte twice, to its log and again to an sstable, and
+// the second write competes with the next append's fsync. So a message
+// whose encoded record is at least WithValueLogThreshold (default 64 KiB)
+// is written once, to the channel's value log, segment files of up to
+// 64 MiB under <data dir>/vlog/<channel id, 8 hex>/<first sequence, 16
+// hex>.vlog, each record framed by magic, channel id, sequence, length and
+// a crc32c. Pebble gets a 25-byte pointer (segment, offset, length, crc).
+// A large append takes the channel lock, waits until every earlier append
+// of the channel is durable, writes and fdatasyncs its record, then applies
+// the pointer without syncing Pebble's log: one flush per append, like a
+// plain file. Large appends of one channel therefore do not share fsyncs
+// with each other; small ones keep group commit.
+//
+// Pebble persists its log in order, so a crash can lose only a channel's
+// newest pointers, and their records are the newest of the newest segment
+// (Pebble's log is synced before a new segment starts). Opening a channel
+// scans that segment and puts the lost pointers back. A torn or garbled
+// tail ends the scan; the next record goes to a new segment, never after
+// garbage. A pointer whose record is missing or fails its checks is a read
+// error, never a skipped message. Segments whose records are all truncated
+// are deleted in the background once the truncation is synced; the segment
+// being written is kept, so after truncating everything its records stay
+// on disk until it rolls.
+//
 // # Data directory
 //
 // The directory is chosen in this order: WithPath if given, else the
@@ -61,7 +88,8 @@
 // (default 64 MiB, WithMaxMessageSize). Truncate is not fsynced on its own:
 // it only allows discarding, so a crash right after it may bring the
 // truncated messages back (never a partial range), and the next synced
-// append makes it durable.
+// append of a small message, or the background reclaimer within about a
+// second, makes it durable (a large append does not sync Pebble's log).
 //
 // Scanners read in bounded chunks with short-lived iterators and wait for a
 // commit notification when they reach the end, so tailing never polls the
