@@ -30,9 +30,10 @@
 // fewer than one each. SyncGroup ("group") keeps the same guarantee but waits
 // up to WithGroupCommitWindow after a sync before starting the next one, to
 // pack more appends into each fsync under heavy concurrency at the cost of
-// latency. SyncNone ("none") never waits for fsync: an append survives a
-// process crash but not a machine crash or power loss. It is unsafe and meant
-// for tests and benchmarks.
+// latency. SyncNone ("none") never waits for fsync, and Pebble writes an
+// unsynced log in the background, so even a process crash can lose the
+// newest appends (a machine crash or power loss, more). It is unsafe and
+// meant for tests and benchmarks.
 //
 // A failed write or fsync of the log (an I/O error, a full disk) fails that
 // Append with walimpls.ErrOutcomeUnknown, and from then on the store refuses

@@ -49,8 +49,10 @@ const (
 	// SyncGroup ("group"): as SyncAlways, but after each fsync the next one
 	// waits up to the group commit window so more appends share it.
 	SyncGroup
-	// SyncNone ("none"): an append returns once written to the OS; it is lost
-	// on a machine crash or power loss. Unsafe: tests and benchmarks only.
+	// SyncNone ("none"): an append returns once Pebble holds it in memory,
+	// before its log reaches the OS; the newest appends are lost on a process
+	// crash, more on a machine crash or power loss. Unsafe: tests and
+	// benchmarks only.
 	SyncNone
 )
 
