@@ -14,6 +14,7 @@ import (
 	"github.com/mqwal/mqwal/walimpls"
 	"github.com/mqwal/mqwal/walimpls/helper"
 	"github.com/mqwal/mqwal/walimpls/registry"
+	"github.com/mqwal/mqwal/walimpls/walimplstest"
 )
 
 func newOpener(t testing.TB, dir string, opts ...Option) walimpls.OpenerImpls {
@@ -47,28 +48,10 @@ func appendN(t testing.TB, w walimpls.WALImpls, n int, tag string) []message.Mes
 	return ids
 }
 
-// readN reads exactly n messages from p and checks nothing else is waiting.
+// readN reads exactly n messages from p.
 func readN(t testing.TB, w walimpls.ROWALImpls, p walimpls.DeliverPolicy, n int) []message.ImmutableMessage {
 	t.Helper()
-	s, err := w.Read(context.Background(), walimpls.ReadOption{DeliverPolicy: p})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	var got []message.ImmutableMessage
-	timeout := time.After(10 * time.Second)
-	for len(got) < n {
-		select {
-		case m, ok := <-s.Chan():
-			if !ok {
-				t.Fatalf("scanner ended after %d of %d messages: %v", len(got), n, s.Error())
-			}
-			got = append(got, m)
-		case <-timeout:
-			t.Fatalf("got %d of %d messages", len(got), n)
-		}
-	}
-	return got
+	return walimplstest.ReadN(t, w, p, n, 0)
 }
 
 func seqs(ms []message.ImmutableMessage) []int64 {
