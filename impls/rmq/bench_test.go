@@ -205,8 +205,13 @@ func BenchmarkAppend1KiBx8_RAWGROUP(b *testing.B) {
 	})
 }
 
-func BenchmarkAppend1KiBx8_RMQ(b *testing.B) {
-	o := newOpener(b, b.TempDir())
+func BenchmarkAppend1KiBx8_RMQ(b *testing.B) { benchRMQParallel(b) }
+
+// BenchmarkAppend1KiBx8_RMQGROUP is SyncGroup with its default window.
+func BenchmarkAppend1KiBx8_RMQGROUP(b *testing.B) { benchRMQParallel(b, WithSyncMode(SyncGroup)) }
+
+func benchRMQParallel(b *testing.B, opts ...Option) {
+	o := newOpener(b, b.TempDir(), opts...)
 	defer o.Close()
 	w := openWAL(b, o, "bench", 1, walimpls.ReadWrite)
 	parallel(b, func(pb *testing.PB, ps [][]byte) {

@@ -24,8 +24,12 @@ const (
 	// WithMaxMessageSize changes it.
 	DefaultMaxMessageSize = 64 << 20
 	// DefaultGroupCommitWindow is how long SyncGroup holds the next fsync
-	// back to collect more appends.
-	DefaultGroupCommitWindow = 100 * time.Microsecond
+	// back to collect more appends. Measured with 8 appenders (1 KiB): 20–30
+	// µs share fsyncs best (1.15–1.20 of a raw group-commit file); 100 µs
+	// halves throughput, because the Go runtime waits at least a
+	// millisecond for a sub-millisecond timer once its Ps go idle
+	// (runtime/netpoll_epoll.go), so longer windows oversleep.
+	DefaultGroupCommitWindow = 20 * time.Microsecond
 	// DefaultMemTableSize is Pebble's memtable size for a log workload.
 	DefaultMemTableSize = 64 << 20
 	// DefaultBlockSize is the sstable block size.
