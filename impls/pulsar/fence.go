@@ -95,7 +95,7 @@ func (w *writer) open(ctx context.Context) error {
 // settle turns the outcome of an acquire at Open into Open's result.
 func (w *writer) settle(err error) error {
 	if errors.Is(err, walimpls.ErrFenced) {
-		w.fenced = err
+		w.setFenced(err)
 		return err
 	}
 	return nil // retryable: the first Append acquires
@@ -182,9 +182,8 @@ func (w *writer) answer(fence string, term int64, nonce string) {
 	kind := "refused"
 	var prod pc.Producer
 	if term > w.term {
-		kind, prod = "released", w.prod
-		w.prod = nil
-		w.fenced = fmt.Errorf("%w: pulsar channel %q: term %d took over from term %d", walimpls.ErrFenced, w.channel, term, w.term)
+		kind, prod = "released", w.setProducer(nil)
+		w.setFenced(fmt.Errorf("%w: pulsar channel %q: term %d took over from term %d", walimpls.ErrFenced, w.channel, term, w.term))
 	}
 	<-w.lock
 	if prod != nil {

@@ -25,28 +25,11 @@ func (w *wal) Append(ctx context.Context, msg message.MutableMessage) (message.M
 	if err := w.CheckAppend(ctx, msg); err != nil {
 		return nil, err
 	}
-	for _, k := range [...]string{SeqProperty, TermProperty} {
-		if _, bad := msg.Properties()[k]; bad {
-			// It would forge the driver's own bookkeeping; the adaptor's
-			// reserved properties use other keys and pass through.
-			return nil, fmt.Errorf("%w: property %q is reserved for the pulsar driver", walimpls.ErrInvalidArgument, k)
-		}
+	p, err := w.w.fill(msg)
+	if err != nil {
+		return nil, err
 	}
-	if wire := wireSize(msg); wire > w.o.cfg.maxMessageSize {
-		return nil, fmt.Errorf("%w: pulsar channel %q: message of %d bytes on the wire (payload, properties and metadata), broker limit %d",
-			walimpls.ErrMessageTooLarge, w.Channel().Name, wire, w.o.cfg.maxMessageSize)
-	}
-	return w.w.append(ctx, msg)
-}
-
-// wireSize estimates the bytes of a SEND's metadata and payload: properties
-// cost their bytes plus protobuf framing.
-func wireSize(msg message.MutableMessage) int {
-	n := len(msg.Payload()) + 128 + len(SeqProperty) + len(TermProperty) + 48
-	for k, v := range msg.Properties() {
-		n += len(k) + len(v) + 8
-	}
-	return n
+	return w.w.append(ctx, p)
 }
 
 // Truncate records id as the cumulative acknowledgement of the channel's

@@ -21,7 +21,7 @@ import (
 const producerName = "mqwal-writer"
 
 // writer appends to one topic through an exclusive producer. Submission is
-// serialized (lock) so sequence ids reach the wire in order; receipts are
+// serialized (mu) so sequence ids reach the wire in order; receipts are
 // placed by one resolver goroutine in receipt order.
 //
 // Placement: the client returns the id of the copy the broker acknowledged
@@ -39,12 +39,16 @@ type writer struct {
 	term     int64
 	termText string
 	slots    chan struct{} // in-flight bound
-	lock     chan struct{} // submission lock, ctx-aware
+	// lock serializes changes of the state below (producer, closed,
+	// fenced) and is ctx-aware, since acquiring a producer takes up to the
+	// operation timeout; mu guards the state itself, nextSeq and the
+	// submission order. Changes hold both; submitFast holds mu only.
+	lock chan struct{}
+	mu   sync.Mutex
 
 	ctx    context.Context // ends resolution reads on close
 	cancel context.CancelFunc
 
-	// Guarded by lock.
 	closed  bool
 	fenced  error // a higher term wrote the channel: every Append fails
 	prod    pc.Producer
@@ -69,16 +73,8 @@ type writer struct {
 	cursor    ID
 	hasCursor bool
 	first     map[int64]ID // first stored copy of sequence numbers not yet placed
-}
 
-type pending struct {
-	seq  int64
-	done chan result
-	// submitting is true while SendAsync runs; a callback during it is the
-	// client refusing the message before sending (rejected), so its
-	// sequence number is given back.
-	submitting atomic.Bool
-	rejected   atomic.Bool
+	pendings sync.Pool // of *pending
 }
 
 type result struct {
@@ -102,78 +98,118 @@ func newWriter(o *opener, topic, channel string, term int64) *writer {
 	return w
 }
 
-func (w *writer) append(ctx context.Context, msg message.MutableMessage) (message.MessageID, error) {
-	// Built before taking the lock, which serializes submission.
-	props := make(map[string]string, len(msg.Properties())+2)
-	for k, v := range msg.Properties() {
-		props[k] = v
-	}
-	props[TermProperty] = w.termText
+// append sends p, which fill prepared, and waits for its position.
+func (w *writer) append(ctx context.Context, p *pending) (message.MessageID, error) {
 	select {
 	case w.slots <- struct{}{}:
 	case <-ctx.Done():
+		w.recycle(p)
 		return nil, ctx.Err()
 	}
-	select {
-	case w.lock <- struct{}{}:
-	case <-ctx.Done():
-		<-w.slots
-		return nil, ctx.Err()
-	}
-	if w.closed {
-		<-w.lock
-		<-w.slots
-		return nil, fmt.Errorf("%w: append to pulsar channel %q", walimpls.ErrClosed, w.channel)
-	}
-	if w.fenced != nil {
-		<-w.lock
-		<-w.slots
-		return nil, w.fenced
-	}
-	if w.prod == nil || w.broken.Load() {
-		if err := w.acquire(ctx); err != nil {
-			if errors.Is(err, walimpls.ErrFenced) {
-				w.fenced = err
-			}
-			<-w.lock
+	if !w.submitFast(p) {
+		if err := w.submitSlow(ctx, p); err != nil {
 			<-w.slots
+			w.recycle(p)
 			return nil, err
 		}
 	}
-	p := &pending{seq: w.nextSeq, done: make(chan result, 1)}
-	w.nextSeq++
-	props[SeqProperty] = strconv.FormatInt(p.seq, 10)
-	seq := p.seq
-	w.inflight.Add(1)
-	// Background, not ctx: the client skips writing a pending message whose
-	// ctx has ended but keeps it queued, which stalls every later receipt.
-	p.submitting.Store(true)
-	w.prod.SendAsync(context.Background(), &pc.ProducerMessage{Payload: msg.Payload(), Properties: props, SequenceID: &seq},
-		func(id pc.MessageID, _ *pc.ProducerMessage, err error) { w.receipt(receipt{p: p, id: id, err: err}) })
-	p.submitting.Store(false)
-	if p.rejected.Load() {
-		w.nextSeq-- // nothing was sent, and nothing else took a number meanwhile
-	}
-	<-w.lock
 	select {
 	case r := <-p.done:
+		w.recycle(p)
 		if r.err != nil {
 			return nil, r.err
 		}
 		return r.id, nil
 	case <-ctx.Done():
+		// p stays with the client until its receipt: not recycled.
 		return nil, fmt.Errorf("%w: pulsar: append to %s: %w", walimpls.ErrOutcomeUnknown, w.topic, ctx.Err())
 	}
+}
+
+// submitFast sends through a healthy producer under mu alone, or reports
+// false. mu is held only for the send itself, so under load a running
+// appender takes it next instead of waiting for the hand-off to a parked
+// goroutine that a channel lock makes.
+func (w *writer) submitFast(p *pending) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed || w.fenced != nil || w.prod == nil || w.broken.Load() {
+		return false
+	}
+	w.sendLocked(p)
+	return true
+}
+
+// submitSlow takes the state lock (ctx-aware: acquire can take up to the
+// operation timeout), recreates the producer if needed, and sends.
+func (w *writer) submitSlow(ctx context.Context, p *pending) error {
+	select {
+	case w.lock <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-w.lock }()
+	// closed, fenced and prod change only under lock: stable from here.
+	if w.closed {
+		return fmt.Errorf("%w: append to pulsar channel %q", walimpls.ErrClosed, w.channel)
+	}
+	if w.fenced != nil {
+		return w.fenced
+	}
+	if w.prod == nil || w.broken.Load() {
+		if err := w.acquire(ctx); err != nil {
+			if errors.Is(err, walimpls.ErrFenced) {
+				w.setFenced(err)
+			}
+			return err
+		}
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.sendLocked(p)
+	return nil
+}
+
+// sendLocked numbers the message and hands it to the client. Called with
+// mu held, which keeps numbering and submission in one order.
+func (w *writer) sendLocked(p *pending) {
+	p.seq = w.nextSeq
+	w.nextSeq++
+	p.msg.Properties[SeqProperty] = strconv.FormatInt(p.seq, 10)
+	p.msg.SequenceID = &p.seq
+	w.inflight.Add(1)
+	// Background, not ctx: the client skips writing a pending message whose
+	// ctx has ended but keeps it queued, which stalls every later receipt.
+	p.submitting.Store(true)
+	w.prod.SendAsync(context.Background(), &p.msg, p.callback)
+	p.submitting.Store(false)
+	if p.rejected.Load() {
+		w.nextSeq-- // nothing was sent, and nothing else took a number meanwhile
+	}
+}
+
+// setProducer and setFenced change what submitFast reads; the caller holds
+// lock.
+func (w *writer) setProducer(p pc.Producer) (old pc.Producer) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	old, w.prod = w.prod, p
+	return old
+}
+
+func (w *writer) setFenced(err error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.fenced = err
 }
 
 // acquire (re)creates the producer and recovers the next sequence number
 // and the resolver's cursor from the topic. Called with lock held.
 func (w *writer) acquire(ctx context.Context) error {
-	if w.prod != nil {
+	if old := w.setProducer(nil); old != nil {
 		// Closing fails the pending sends, so nothing of the old producer is
 		// written after this point and every receipt arrives.
-		w.prod.Close()
-		w.prod = nil
+		old.Close()
 		w.waitInflight()
 	}
 	if err := ctx.Err(); err != nil {
@@ -208,17 +244,19 @@ func (w *writer) acquire(ctx context.Context) error {
 		return w.fencedBy(tail.maxTerm, nil)
 	}
 	last, nonEmpty, maxSeq := tail.last, tail.nonEmpty, tail.maxSeq
-	w.prod = prod
 	w.resMu.Lock()
 	w.cursor, w.hasCursor = last, nonEmpty
 	clear(w.first)
 	w.queue = nil
 	w.resMu.Unlock()
+	w.mu.Lock()
 	// Never reuse a number this writer handed out: a message with it may
 	// be stored (an unknown outcome). A skipped number is a gap readers
 	// confirm and pass.
 	w.nextSeq = max(w.nextSeq, maxSeq+1)
+	w.prod = prod
 	w.broken.Store(false)
+	w.mu.Unlock()
 	w.watching.Do(func() {
 		w.bg.Add(1)
 		go w.watch()
@@ -247,9 +285,10 @@ func (w *writer) waitInflight() {
 // resolver. Bounded by the operation timeout even with the broker gone.
 func (w *writer) close() {
 	w.lock <- struct{}{}
+	w.mu.Lock()
 	w.closed = true
-	prod := w.prod
-	w.prod = nil
+	w.mu.Unlock()
+	prod := w.setProducer(nil)
 	<-w.lock
 	if prod != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), w.o.cfg.operationTimeout/2)
