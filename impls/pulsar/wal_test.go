@@ -14,6 +14,7 @@ import (
 	"github.com/mqwal/mqwal/impls/pulsar/pulsartest"
 	"github.com/mqwal/mqwal/message"
 	"github.com/mqwal/mqwal/walimpls"
+	"github.com/mqwal/mqwal/walimpls/walimplstest"
 )
 
 const topicPrefix = "persistent://public/default/"
@@ -67,30 +68,7 @@ func mustAppend(t testing.TB, w walimpls.WALImpls, payload string, props message
 // readN reads n messages and then expects quiet for a moment.
 func readN(t testing.TB, w walimpls.ROWALImpls, p walimpls.DeliverPolicy, n int) []message.ImmutableMessage {
 	t.Helper()
-	s, err := w.Read(context.Background(), walimpls.ReadOption{DeliverPolicy: p})
-	if err != nil {
-		t.Fatalf("Read(%v): %v", p, err)
-	}
-	defer s.Close()
-	var got []message.ImmutableMessage
-	timeout := time.After(10 * time.Second)
-	for len(got) < n {
-		select {
-		case m, ok := <-s.Chan():
-			if !ok {
-				t.Fatalf("scanner ended after %d of %d: %v", len(got), n, s.Error())
-			}
-			got = append(got, m)
-		case <-timeout:
-			t.Fatalf("got %d of %d messages", len(got), n)
-		}
-	}
-	select {
-	case m := <-s.Chan():
-		t.Fatalf("unexpected extra message %v %q", m.MessageID(), m.Payload())
-	case <-time.After(200 * time.Millisecond):
-	}
-	return got
+	return walimplstest.ReadN(t, w, p, n, 200*time.Millisecond)
 }
 
 func payloads(msgs []message.ImmutableMessage) string {
