@@ -24,14 +24,17 @@ import (
 // least as fast). c1 compares with segmentio Client.Produce (one request
 // per message), c16 with franz-go kgo ProduceSync; c1-floor puts the
 // driver's idempotent batches sent by hand in the driver's place, to show
-// how much of the c1 gap is idempotence rather than the pipeline.
+// how much of the c1 gap is idempotence rather than the pipeline; c1-timeout
+// gives the raw client the driver's request timeout (kafka-go then sets a
+// connection deadline per request, as any client that must not hang
+// forever on a silent broker does), to show what that bound costs.
 //
 //	go test -run '^$' -bench AppendPaired -benchtime 20000x -count 5 ./impls/kafka/
 func BenchmarkAppendPaired(b *testing.B) {
 	c := benchCluster(b)
 	payload := benchPayload()
 	props := message.Properties{"k": "v"}
-	for _, name := range []string{"c1", "c16", "c1-floor"} {
+	for _, name := range []string{"c1", "c16", "c1-floor", "c1-timeout"} {
 		conc := 1
 		if name == "c16" {
 			conc = 16
@@ -70,6 +73,9 @@ func BenchmarkAppendPaired(b *testing.B) {
 			if conc == 1 {
 				kc, done := rawClient(c)
 				defer done()
+				if name == "c1-timeout" {
+					kc.Timeout = DefaultRequestTimeout
+				}
 				rawOp = func() error {
 					resp, err := kc.Produce(context.Background(), &kafkago.ProduceRequest{
 						Topic: rawTopic, Partition: 0, RequiredAcks: kafkago.RequireAll,
