@@ -3,6 +3,7 @@ package message
 import (
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -15,13 +16,19 @@ func (f fakeID) EQ(o MessageID) bool  { return f == o.(fakeID) }
 func (f fakeID) Marshal() string      { return string(f) }
 func (f fakeID) String() string       { return string(f) }
 
-func TestUnmarshalMessageIDRegistry(t *testing.T) {
+// registerFake registers "fake-test" once per process, so the test also
+// passes under -count > 1 (a second registration panics by design).
+var registerFake = sync.OnceFunc(func() {
 	RegisterMessageIDUnmarshaler("fake-test", func(s string) (MessageID, error) {
 		if s == "" {
 			return nil, ErrInvalidArgument
 		}
 		return fakeID(s), nil
 	})
+})
+
+func TestUnmarshalMessageIDRegistry(t *testing.T) {
+	registerFake()
 	id, err := UnmarshalMessageID("fake-test", "abc")
 	if err != nil || !id.EQ(fakeID("abc")) {
 		t.Fatalf("got %v, %v", id, err)

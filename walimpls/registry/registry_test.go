@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/mqwal/mqwal/walimpls"
@@ -15,35 +16,41 @@ type namedBuilder string
 func (n namedBuilder) Name() string                         { return string(n) }
 func (n namedBuilder) Build() (walimpls.OpenerImpls, error) { return nil, errors.New("test builder") }
 
+// runs makes each run's names new: a name registers once per process, and
+// -count > 1 runs the tests again in the same process.
+var runs atomic.Int64
+
 func TestRegistry(t *testing.T) {
-	RegisterBuilder(namedBuilder("reg-test-a"))
-	if b, err := GetBuilder("reg-test-a"); err != nil || b.Name() != "reg-test-a" {
+	name := fmt.Sprintf("reg-test-%d", runs.Add(1))
+	RegisterBuilder(namedBuilder(name))
+	if b, err := GetBuilder(name); err != nil || b.Name() != name {
 		t.Fatalf("GetBuilder = %v, %v", b, err)
 	}
 	_, err := GetBuilder("nope")
-	if !errors.Is(err, walimpls.ErrUnknownBackend) || !strings.Contains(err.Error(), "reg-test-a") {
+	if !errors.Is(err, walimpls.ErrUnknownBackend) || !strings.Contains(err.Error(), name) {
 		t.Fatalf("unknown name: got %v, want ErrUnknownBackend listing registered names", err)
 	}
-	mustPanic(t, "duplicate", func() { RegisterBuilder(namedBuilder("reg-test-a")) })
+	mustPanic(t, "duplicate", func() { RegisterBuilder(namedBuilder(name)) })
 	mustPanic(t, "empty", func() { RegisterBuilder(namedBuilder("")) })
 	mustPanic(t, "unknown MustGetBuilder", func() { MustGetBuilder("nope") })
 }
 
 func TestRegistryConcurrent(t *testing.T) {
+	prefix := fmt.Sprintf("reg-conc-%d-", runs.Add(1))
 	var wg sync.WaitGroup
 	for i := range 8 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			RegisterBuilder(namedBuilder(fmt.Sprintf("reg-conc-%d", i)))
+			RegisterBuilder(namedBuilder(fmt.Sprintf("%s%d", prefix, i)))
 			_ = Names()
-			_, _ = GetBuilder("reg-conc-0")
+			_, _ = GetBuilder(prefix + "0")
 		}()
 	}
 	wg.Wait()
 	n := 0
 	for _, name := range Names() {
-		if strings.HasPrefix(name, "reg-conc-") {
+		if strings.HasPrefix(name, prefix) {
 			n++
 		}
 	}

@@ -13,7 +13,7 @@ import (
 )
 
 func TestReadN(t *testing.T) {
-	o, err := memory.NewBuilder().Build()
+	o, err := memory.NewBuilder(memory.WithStore(memory.NewStore())).Build()
 	if err != nil {
 		t.Fatal(err)
 	}
