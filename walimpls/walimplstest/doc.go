@@ -19,6 +19,9 @@
 // faults (restart its broker, drop connections) lists them in
 // Harness.Faults and the checker runs once under each.
 //
+// ReadN is the read-back step for a driver's own tests beside the harness
+// (recovery, interop, faults): exactly n messages, then optionally quiet.
+//
 // The harness is itself tested: brokendrivers_test.go wraps the memory
 // driver in drivers that each break one rule and asserts that the harness
 // fails every one of them.
