@@ -343,6 +343,10 @@ func (c *channelState) view() (first, end uint64, changed <-chan struct{}) {
 func (c *channelState) durable(seq uint64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.durableLocked(seq)
+}
+
+func (c *channelState) durableLocked(seq uint64) {
 	if seq+1 > c.end {
 		c.end = seq + 1
 		c.notifyLocked()

@@ -84,8 +84,7 @@ func (w *wal) applyLarge(rec []byte, bodyCRC uint32) (uint64, error) {
 		return 0, w.failLarge(seq, "pointer", err)
 	}
 	c.next++
-	c.end = c.next
-	c.notifyLocked()
+	c.durableLocked(seq)
 	return seq, nil
 }
 
