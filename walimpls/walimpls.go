@@ -89,3 +89,27 @@ type LatestIDReader interface {
 	// never been written. It honours ctx.
 	LatestID(ctx context.Context) (message.MessageID, error)
 }
+
+// Claim records one ReadWrite open of a channel: Term opened it when After
+// was the channel's newest stored message (nil: nothing was stored yet).
+// Every message stored after After that a lower term wrote is a zombie's.
+type Claim struct {
+	Term  int64
+	After message.MessageID
+}
+
+// ClaimReader is optionally implemented by a ROWALImpls whose backend may
+// store a fenced writer's appends after a higher term opened the channel
+// (a driver without Fencing, such as memory). The adaptor reads the claims
+// when a scanner opens, so a scanner that starts after a fence record
+// drops exactly the messages a scanner that read the fence record drops:
+// every reader sees the same log. Claims come oldest first, at most one per
+// term (the first open of that term); a driver may forget claims older than
+// the newest one at or below its retained range.
+//
+// A driver whose fencing is strict (no lower term's append is ever stored
+// after a higher term's claim: rmq, kafka, pulsar) has nothing to report
+// and need not implement it.
+type ClaimReader interface {
+	Claims(ctx context.Context) ([]Claim, error)
+}
