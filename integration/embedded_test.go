@@ -13,11 +13,11 @@ import (
 func TestEmbeddedRMQ(t *testing.T) {
 	clearDriverEnv(t)
 	dir := filepath.Join(t.TempDir(), "data")
-	runHarness(t, loadConfig(t, "backend: rmq\nrmq:\n  path: "+dir+"\n", noEnv))
+	runHarness(t, loadConfig(t, "backend: rmq\nrmq:\n  path: "+dir+"\n", noEnv), inProcessTimeout)
 }
 
 func TestEmbeddedMemory(t *testing.T) {
-	runHarness(t, loadConfig(t, "backend: memory\n", noEnv))
+	runHarness(t, loadConfig(t, "backend: memory\n", noEnv), inProcessTimeout)
 }
 
 func TestEmbeddedKafka(t *testing.T) {
@@ -28,7 +28,7 @@ func TestEmbeddedKafka(t *testing.T) {
 	}
 	t.Cleanup(c.Close)
 	cfg := loadConfig(t, "backend: kafka\nkafka:\n  brokers: "+yamlList(c.Addrs())+"\n  topic_prefix: it-\n  replication_factor: 1\n", noEnv)
-	runHarness(t, cfg, walimplstest.Fault{Name: "restart", Inject: c.Restart})
+	runHarness(t, cfg, inProcessTimeout, walimplstest.Fault{Name: "restart", Inject: c.Restart})
 }
 
 // TestEmbeddedPulsar runs without faults: pulsar-client-go v0.19.0 races with
@@ -41,5 +41,5 @@ func TestEmbeddedPulsar(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = b.Close() })
-	runHarness(t, loadConfig(t, "backend: pulsar\npulsar:\n  url: "+b.URL()+"\n  topic_prefix: it-\n", noEnv))
+	runHarness(t, loadConfig(t, "backend: pulsar\npulsar:\n  url: "+b.URL()+"\n  topic_prefix: it-\n", noEnv), inProcessTimeout)
 }

@@ -31,7 +31,7 @@ func TestExternalKafka(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%s=%s: %v", env, brokers, err)
 	}
-	runHarness(t, cfg)
+	runHarness(t, cfg, brokerTimeout)
 }
 
 func TestExternalPulsar(t *testing.T) {
@@ -56,14 +56,14 @@ func TestExternalPulsar(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%s=%s: %v", env, raw, err)
 	}
-	runHarness(t, cfg)
+	runHarness(t, cfg, brokerTimeout)
 }
 
 func mustReach(t *testing.T, env, value, addr string) {
 	t.Helper()
 	conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
 	if err != nil {
-		t.Fatalf("%s=%s is set, but %s is unreachable: %v (start it with `make up`, or unset %s)", env, value, addr, err, env)
+		t.Fatalf("%s=%s is set, but %s is unreachable: %v (start it with `make up PROFILE=...`, see docker-compose.yml, or unset %s)", env, value, addr, err, env)
 	}
 	conn.Close()
 }

@@ -1,6 +1,8 @@
 package integration
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -30,8 +32,18 @@ func loadConfig(t *testing.T, yaml string, opts ...config.LoadOption) *config.Co
 	return cfg
 }
 
-// runHarness runs the whole conformance harness against cfg's backend.
-func runHarness(t *testing.T, cfg *config.Config, faults ...walimplstest.Fault) {
+// Harness timeouts: each wait for a message, a Close or an append. The
+// history checker under faults gives itself six of them, which against a
+// real broker has to cover two restarts (a Pulsar standalone takes tens of
+// seconds to come back).
+const (
+	inProcessTimeout = 20 * time.Second
+	brokerTimeout    = 60 * time.Second
+)
+
+// runHarness runs the whole conformance harness against cfg's backend,
+// injecting each of faults while its history checker runs.
+func runHarness(t *testing.T, cfg *config.Config, timeout time.Duration, faults ...walimplstest.Fault) {
 	t.Helper()
 	b, err := cfg.DriverBuilder()
 	if err != nil {
@@ -45,7 +57,7 @@ func runHarness(t *testing.T, cfg *config.Config, faults ...walimplstest.Fault) 
 	walimplstest.Run(t, walimplstest.Harness{
 		NewOpener: func() (walimpls.OpenerImpls, error) { return b.Build() },
 		Faults:    faults,
-		Timeout:   20 * time.Second,
+		Timeout:   timeout,
 	})
 }
 
@@ -56,6 +68,14 @@ func clearDriverEnv(t *testing.T) {
 	for _, k := range []string{config.EnvVar("kafka.brokers"), config.EnvVar("pulsar.url"), config.EnvVar("rmq.path")} {
 		t.Setenv(k, "")
 	}
+}
+
+// randomPrefix is a topic prefix unique to one run ("it3fa9c2d1-"), so runs
+// against a shared broker never meet, and faults touch only their own topics.
+func randomPrefix(kind string) string {
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return kind + hex.EncodeToString(b[:]) + "-"
 }
 
 func yamlList(items []string) string {
