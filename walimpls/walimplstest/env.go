@@ -108,8 +108,8 @@ func (e *env) tryRead(w walimpls.ROWALImpls, p walimpls.DeliverPolicy) (walimpls
 	return s, err
 }
 
-// next waits for the scanner's next message; ok is false if the scanner
-// ended or the timeout passed, with err saying which.
+// next waits for the scanner's next message; err says the scanner ended
+// ("scanner ended: <its Error>") or errTimeout.
 func (e *env) next(s walimpls.ScannerImpls, wait time.Duration) (message.ImmutableMessage, error) {
 	t := time.NewTimer(wait)
 	defer t.Stop()
@@ -140,11 +140,17 @@ func (e *env) collect(s walimpls.ScannerImpls, n int) []message.ImmutableMessage
 	return msgs
 }
 
-// expectQuiet fails if the scanner delivers anything within the quiet period.
+// expectQuiet fails if the scanner delivers anything within the quiet
+// period, or ends: a scanner that stopped is not quiet, it may have stopped
+// at a message it should have delivered.
 func (e *env) expectQuiet(s walimpls.ScannerImpls, why string) {
 	e.r.Helper()
-	if m, err := e.next(s, e.h.QuietPeriod); err == nil {
-		e.r.Fatalf("%s: unexpected message %v %q", why, m.MessageID(), m.Payload())
+	m, err := e.next(s, e.h.QuietPeriod)
+	switch {
+	case err == nil:
+		e.r.Fatalf("%s: unexpected message %v %q", why, m.MessageID(), clip(m.Payload()))
+	case !errors.Is(err, errTimeout):
+		e.r.Fatalf("%s: expected an open scanner with nothing to deliver, but the %v", why, err)
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"github.com/mqwal/mqwal/impls/memory"
 	"github.com/mqwal/mqwal/message"
 	"github.com/mqwal/mqwal/walimpls"
+	"github.com/mqwal/mqwal/walimpls/helper"
 	"github.com/mqwal/mqwal/walimpls/walimplstest"
 )
 
@@ -44,4 +45,41 @@ func TestReadN(t *testing.T) {
 	if res := walimplstest.RunCase(tooMany, walimplstest.Harness{}); res.Passed {
 		t.Fatal("ReadN of 2 with 3 stored and quiet checked passed, want a failure")
 	}
+
+	// A scanner that ends after the messages is not quiet: it may have
+	// stopped where it should have delivered more.
+	ended := walimplstest.Case{Name: "ended", Run: func(r walimplstest.R, _ walimplstest.Harness) {
+		walimplstest.ReadN(r, endingWAL{w}, walimpls.DeliverAll(), 3, 50*time.Millisecond)
+	}}
+	res := walimplstest.RunCase(ended, walimplstest.Harness{})
+	if res.Passed || !strings.Contains(strings.Join(res.Log, " "), "scanner ended") {
+		t.Fatalf("ReadN with quiet on a scanner that ended after its 3 messages: passed %v, log %q; want a failure saying the scanner ended", res.Passed, res.Log)
+	}
+}
+
+// endingWAL's scanners deliver what is stored when they open, then end
+// with a nil Error, as a broken driver that does not tail would.
+type endingWAL struct{ walimpls.ROWALImpls }
+
+func (w endingWAL) Read(ctx context.Context, opt walimpls.ReadOption) (walimpls.ScannerImpls, error) {
+	latest, err := w.ROWALImpls.(walimpls.LatestIDReader).LatestID(ctx)
+	if err != nil {
+		return nil, err
+	}
+	inner, err := w.ROWALImpls.Read(ctx, opt)
+	if err != nil {
+		return nil, err
+	}
+	return helper.NewScanner(opt.Name, opt.BufferSize(), func(ctx context.Context, emit helper.Emit) error {
+		defer inner.Close()
+		for m := range inner.Chan() {
+			if err := emit(m); err != nil {
+				return err
+			}
+			if latest.LTE(m.MessageID()) {
+				return nil
+			}
+		}
+		return inner.Error()
+	}), nil
 }
