@@ -1,10 +1,13 @@
 package walimplstest
 
 import (
+	"fmt"
 	"sort"
+	"strings"
 	"testing"
 
 	"github.com/mqwal/mqwal/message"
+	"github.com/mqwal/mqwal/walimpls"
 	"github.com/mqwal/mqwal/walimpls/helper"
 )
 
@@ -70,5 +73,80 @@ func TestHistoryAppenderOrder(t *testing.T) {
 	sort.Strings(kinds)
 	if len(kinds) != 1 || kinds[0] != "reordered" {
 		t.Fatalf("an appender acked out of order: got %v, want one reordered", kinds)
+	}
+}
+
+// An append error is "not stored" unless it wraps ErrOutcomeUnknown: such a
+// message read is a problem; an unknown outcome may be read, but once.
+func TestHistoryChecksErrorOutcomes(t *testing.T) {
+	h := NewHistory()
+	deliver := func(reader string, m message.MutableMessage, v int64) {
+		h.Delivered(reader, "ch", m.IntoImmutable(id(v), "ch"))
+	}
+	acked, m0 := h.NewAttempt("ch", "a", 0)
+	h.Done(acked, id(0), nil)
+	retryable, m1 := h.NewAttempt("ch", "a", 1)
+	h.Done(retryable, nil, fmt.Errorf("%w: broker said no", walimpls.ErrUnavailable))
+	fenced, m2 := h.NewAttempt("ch", "a", 2)
+	h.Done(fenced, nil, fmt.Errorf("%w: term 1 < 2", walimpls.ErrFenced))
+	unknown, m3 := h.NewAttempt("ch", "a", 3)
+	h.Done(unknown, nil, fmt.Errorf("%w: timed out after sending: %w", walimpls.ErrOutcomeUnknown, walimpls.ErrUnavailable))
+	unknownTwice, m4 := h.NewAttempt("ch", "a", 4)
+	h.Done(unknownTwice, nil, fmt.Errorf("%w: connection lost", walimpls.ErrOutcomeUnknown))
+
+	deliver("r", m0, 0)
+	deliver("r", m1, 1)
+	deliver("r", m2, 2)
+	deliver("r", m3, 3)
+	deliver("r", m4, 4)
+	deliver("r", m4, 5)
+
+	var got []string
+	for _, p := range h.Check("r") {
+		got = append(got, p.Kind+" "+p.Tag)
+		s := p.String()
+		t.Log(s)
+		for _, want := range []string{p.Channel, p.Tag, p.Outcome, p.Rule} {
+			if !strings.Contains(s, want) {
+				t.Errorf("problem %q does not name %q", s, want)
+			}
+		}
+	}
+	want := []string{"stored-despite-error ch/a/1", "stored-despite-error ch/a/2", "duplicated ch/a/4"}
+	if strings.Join(got, "; ") != strings.Join(want, "; ") {
+		t.Errorf("problems %q, want %q", got, want)
+	}
+}
+
+// Complete readers of one channel must read the same messages, position by
+// position, as far as both read.
+func TestHistoryComparesReaders(t *testing.T) {
+	h := NewHistory()
+	var msgs []message.MutableMessage
+	for seq, v := range []int64{0, 2, 3} { // the unknown outcome is stored as 1
+		a, m := h.NewAttempt("ch", "a", seq)
+		h.Done(a, id(v), nil)
+		msgs = append(msgs, m)
+	}
+	maybe, unknown := h.NewAttempt("ch", "b", 0)
+	h.Done(maybe, nil, fmt.Errorf("%w: lost response", walimpls.ErrOutcomeUnknown))
+	deliver := func(reader string, m message.MutableMessage, v int64) {
+		h.Delivered(reader, "ch", m.IntoImmutable(id(v), "ch"))
+	}
+	for _, r := range []string{"one", "two", "short"} {
+		deliver(r, msgs[0], 0)
+	}
+	deliver("one", unknown, 1) // only reader one sees the maybe-stored message
+	deliver("one", msgs[1], 2)
+	deliver("one", msgs[2], 3)
+	deliver("two", msgs[1], 2)
+	deliver("two", msgs[2], 3)
+
+	if p := h.Check("two", "short"); len(p) != 2 || p[0].Kind != "lost" || p[1].Kind != "lost" {
+		t.Errorf("a reader that stopped early agrees with the others as far as it read: got %v, want two lost", p)
+	}
+	p := h.Check("one", "two")
+	if len(p) != 1 || p[0].Kind != "diverged" || p[0].Reader != "two" || p[0].Tag != "ch/a/1" {
+		t.Fatalf("readers that disagree: got %v, want one diverged at ch/a/1 by reader two", p)
 	}
 }
