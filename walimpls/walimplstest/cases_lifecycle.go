@@ -92,35 +92,6 @@ func testMessageTooLarge(r R, h Harness) {
 	e.expectQuiet(s, "channel after refused large messages")
 }
 
-func testFencing(r R, h Harness) {
-	e := newEnv(r, h)
-	if !e.caps.Fencing {
-		r.Skipf("driver does not declare Fencing")
-	}
-	ch := e.channel("fence")
-	old := e.openOn(e.opener, ch, 1, walimpls.ReadWrite)
-	before := e.append(old, []byte("term1"), nil)
-
-	// The new owner is another process: another opener.
-	owner := e.openOn(e.newOpener(), ch, 2, walimpls.ReadWrite)
-	fenced := appendErr(e.ctx, old, message.NewMutableMessage([]byte("zombie"), nil))
-	e.expectErr("Append by the lower term after a higher term opened", fenced, walimpls.ErrFenced)
-	after := e.append(owner, []byte("term2"), nil)
-
-	// A writer that comes back with the old term is refused at Open or at its first Append.
-	if stale, err := e.opener.Open(e.ctx, &walimpls.OpenOption{Channel: walimpls.Channel{Name: ch, Term: 1}}); err == nil {
-		e.r.Cleanup(stale.Close)
-		e.expectErr("Append by a reopened lower term", appendErr(e.ctx, stale, message.NewMutableMessage([]byte("zombie2"), nil)), walimpls.ErrFenced)
-	} else {
-		e.expectErr("Open ReadWrite with a lower term", err, walimpls.ErrFenced)
-	}
-
-	s := e.read(owner, walimpls.DeliverAll())
-	msgs := e.collect(s, 2)
-	e.expectIDs("channel after fencing", msgs, []message.MessageID{before, after})
-	e.expectQuiet(s, "channel after fencing (a zombie append was stored)")
-}
-
 func testLatestID(r R, h Harness) {
 	e := newEnv(r, h)
 	w := e.open(e.channel("latest"))
