@@ -1,16 +1,12 @@
 package walimplstest_test
 
 import (
-	"context"
-	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/mqwal/mqwal/impls/memory"
-	"github.com/mqwal/mqwal/message"
 	"github.com/mqwal/mqwal/walimpls"
-	"github.com/mqwal/mqwal/walimpls/helper"
 	"github.com/mqwal/mqwal/walimpls/walimplstest"
 )
 
@@ -19,6 +15,7 @@ type breakage string
 
 const (
 	intact            breakage = "intact"
+	intactFencing     breakage = "fences correctly"
 	dropsMessage      breakage = "drops a message"
 	duplicatesMessage breakage = "duplicates a message"
 	reorders          breakage = "reorders two messages"
@@ -26,174 +23,112 @@ const (
 	skipsTruncated    breakage = "silently skips a truncated range"
 	leaksScanner      breakage = "leaks its scanner on Close"
 	readOnlyAppends   breakage = "lets a ReadOnly WAL append"
+	storesRetryable   breakage = "stores every 7th append but reports ErrUnavailable"
+	phantom           breakage = "stores a message nobody appended"
+	wrongChannel      breakage = "stores some appends on another channel too"
+	fencingBypass     breakage = "declares Fencing but lets a lower term write"
+	fencedButStored   breakage = "reports ErrFenced but stores the lower term's append"
+	acceptsOversize   breakage = "accepts a message over MaxMessageSize"
+	losesOnRestart    breakage = "loses its data when the opener is rebuilt"
+	endsAtBacklog     breakage = "ends a scanner at the channel's end instead of tailing"
+	misreportsClaims  breakage = "lists a claim for every open, not each term's first"
 )
 
+// faultName is the self-test's one fault: it ends every running scanner
+// with a retryable error, fails the next appends as not stored, and stores
+// one more while reporting its outcome unknown, so the history checker sees
+// all three outcomes from an intact driver.
+const faultName = "flaky"
+
+const historyUnderFault = "HistoryUnderFault/" + faultName
+
+// expectation is how the harness must fail a broken driver: every case
+// listed fails, and the log of the first (the case named for the breakage)
+// contains logHas. The history cases are listed wherever they can see the
+// breakage.
+type expectation struct {
+	fail   []string
+	logHas string
+}
+
+var expectations = map[breakage]expectation{
+	intact:            {},
+	intactFencing:     {},
+	dropsMessage:      {[]string{"RoundTrip", "ConcurrentAppenders", historyUnderFault}, "after 3 of 4"},
+	duplicatesMessage: {[]string{"IDOrder", "ConcurrentAppenders", historyUnderFault}, "has ID"},
+	reorders:          {[]string{"IDOrder", "ConcurrentAppenders", historyUnderFault}, "has ID"},
+	ignoresStartAfter: {[]string{"DeliverPolicies", historyUnderFault}, "StartAfter"},
+	skipsTruncated:    {[]string{"Truncate"}, "ErrOutOfRange"},
+	leaksScanner:      {[]string{"CloseSemantics"}, "did not end"},
+	readOnlyAppends:   {[]string{"ReadOnly"}, "read-only"},
+	storesRetryable:   {[]string{historyUnderFault, "ConcurrentAppenders"}, "stored-despite-error"},
+	phantom:           {[]string{"ConcurrentAppenders", historyUnderFault}, "phantom"},
+	wrongChannel:      {[]string{"ChannelIsolation", "ConcurrentAppenders", historyUnderFault}, "unexpected message"},
+	fencingBypass:     {[]string{"Fencing"}, "Fencing promises"},
+	fencedButStored:   {[]string{"Fencing"}, "stored-despite-error"},
+	acceptsOversize:   {[]string{"MessageTooLarge"}, "message too large"},
+	losesOnRestart:    {[]string{"Persistence"}, "after 0 of 5"},
+	endsAtBacklog:     {[]string{"ChannelIsolation", "ConcurrentAppenders", historyUnderFault}, "scanner ended"},
+	misreportsClaims:  {[]string{"Claims"}, "Claims"},
+}
+
 // TestHarnessFailsBrokenDrivers proves the harness can fail: each driver
-// below breaks one rule, and each must fail the case named beside it.
+// below breaks one rule, and each must fail the cases its expectation names,
+// the first with a log saying why. The intact ones must pass every case.
 func TestHarnessFailsBrokenDrivers(t *testing.T) {
 	release := make(chan struct{})
 	t.Cleanup(func() { close(release) })
-	cases := map[breakage]string{
-		intact:            "",
-		dropsMessage:      "RoundTrip",
-		duplicatesMessage: "IDOrder",
-		reorders:          "IDOrder",
-		ignoresStartAfter: "DeliverPolicies",
-		skipsTruncated:    "Truncate",
-		leaksScanner:      "CloseSemantics",
-		readOnlyAppends:   "ReadOnly",
-	}
-	for b, mustFail := range cases {
+	for b, want := range expectations {
 		t.Run(string(b), func(t *testing.T) {
 			t.Parallel()
-			store := memory.NewStore()
+			be := newBackend(b, release)
 			h := walimplstest.Harness{
-				NewOpener: func() (walimpls.OpenerImpls, error) {
-					inner, err := memory.NewBuilder(memory.WithStore(store), memory.WithMaxMessageSize(4096)).Build()
-					return &brokenOpener{OpenerImpls: inner, b: b, release: release}, err
-				},
+				NewOpener:   be.newOpener,
+				Faults:      []walimplstest.Fault{{Name: faultName, Inject: be.injectFault}},
 				Timeout:     time.Second,
 				QuietPeriod: 50 * time.Millisecond,
 			}
+			logs := map[string]string{}
 			var failed []string
 			for _, c := range walimplstest.Cases(h) {
 				res := walimplstest.RunCase(c, h)
 				if !res.Passed {
 					failed = append(failed, c.Name)
-					t.Logf("%s fails %s: %s", b, c.Name, strings.Join(res.Log, "; "))
+					logs[c.Name] = strings.Join(res.Log, "; ")
+					t.Logf("%s fails %s: %s", b, c.Name, logs[c.Name])
 				}
 			}
-			switch {
-			case mustFail == "" && len(failed) > 0:
+			if len(want.fail) == 0 && len(failed) > 0 {
 				t.Errorf("the intact wrapper fails %v: the self-test itself is broken", failed)
-			case mustFail != "" && !contains(failed, mustFail):
-				t.Errorf("a driver that %s passes case %s (failed: %v)", b, mustFail, failed)
+			}
+			for _, name := range want.fail {
+				if !slices.Contains(failed, name) {
+					t.Errorf("a driver that %s passes case %s (failed: %v)", b, name, failed)
+				}
+			}
+			if len(want.fail) > 0 && !strings.Contains(logs[want.fail[0]], want.logHas) {
+				t.Errorf("a driver that %s fails %s, but its log does not say %q", b, want.fail[0], want.logHas)
 			}
 		})
 	}
 }
 
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
+// Every breakage has an expectation and the harness runs the fault case the
+// expectations name.
+func TestBrokenDriverTableIsComplete(t *testing.T) {
+	h := walimplstest.Harness{
+		NewOpener: func() (walimpls.OpenerImpls, error) { return nil, nil },
+		Faults:    []walimplstest.Fault{{Name: faultName}},
 	}
-	return false
-}
-
-type brokenOpener struct {
-	walimpls.OpenerImpls
-	b       breakage
-	release chan struct{}
-}
-
-func (o *brokenOpener) Open(ctx context.Context, opt *walimpls.OpenOption) (walimpls.WALImpls, error) {
-	if opt == nil {
-		return o.OpenerImpls.Open(ctx, opt)
+	var names []string
+	for _, c := range walimplstest.Cases(h) {
+		names = append(names, c.Name)
 	}
-	reported := opt.Channel
-	if o.b == readOnlyAppends && reported.AccessMode == walimpls.ReadOnly {
-		opt = &walimpls.OpenOption{Channel: reported}
-		opt.Channel.AccessMode = walimpls.ReadWrite
-	}
-	w, err := o.OpenerImpls.Open(ctx, opt)
-	if err != nil {
-		return nil, err
-	}
-	return &brokenWAL{WALImpls: w, o: o, channel: reported}, nil
-}
-
-type brokenWAL struct {
-	walimpls.WALImpls
-	o       *brokenOpener
-	channel walimpls.Channel
-}
-
-func (w *brokenWAL) Channel() walimpls.Channel { return w.channel }
-
-func (w *brokenWAL) Read(ctx context.Context, opt walimpls.ReadOption) (walimpls.ScannerImpls, error) {
-	if w.o.b == ignoresStartAfter && opt.DeliverPolicy.Kind() == walimpls.DeliverKindStartAfter {
-		opt.DeliverPolicy = walimpls.StartFrom(opt.DeliverPolicy.ID())
-	}
-	s, err := w.WALImpls.Read(ctx, opt)
-	if w.o.b == skipsTruncated && errors.Is(err, walimpls.ErrOutOfRange) {
-		opt.DeliverPolicy = walimpls.DeliverAll()
-		s, err = w.WALImpls.Read(ctx, opt)
-	}
-	if err != nil {
-		return nil, err
-	}
-	switch w.o.b {
-	case leaksScanner:
-		return newLeakyScanner(s, w.o.release), nil
-	case dropsMessage, duplicatesMessage, reorders:
-		return helper.NewScanner(opt.Name, opt.BufferSize(), func(ctx context.Context, emit helper.Emit) error {
-			defer s.Close()
-			return mangle(ctx, s, emit, w.o.b)
-		}), nil
-	}
-	return s, nil
-}
-
-// mangle forwards inner's messages, breaking the stream at its second and
-// third message the way b says.
-func mangle(ctx context.Context, inner walimpls.ScannerImpls, emit helper.Emit, b breakage) error {
-	var held message.ImmutableMessage
-	for i := 0; ; i++ {
-		var m message.ImmutableMessage
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case msg, ok := <-inner.Chan():
-			if !ok {
-				return inner.Error()
-			}
-			m = msg
-		}
-		out := []message.ImmutableMessage{m}
-		switch {
-		case b == dropsMessage && i == 2:
-			out = nil
-		case b == duplicatesMessage && i == 1:
-			out = append(out, m)
-		case b == reorders && i == 1:
-			held, out = m, nil
-		case b == reorders && i == 2:
-			out = append(out, held)
-		}
-		for _, m := range out {
-			if err := emit(m); err != nil {
-				return err
+	for b, want := range expectations {
+		for _, name := range want.fail {
+			if !slices.Contains(names, name) {
+				t.Errorf("%s: expects case %s, which the harness does not have", b, name)
 			}
 		}
 	}
 }
-
-// leakyScanner forwards messages but never ends: Close returns at once and
-// leaves its goroutine running until the test releases it.
-type leakyScanner struct {
-	walimpls.ScannerImpls
-	ch   chan message.ImmutableMessage
-	done chan struct{}
-}
-
-func newLeakyScanner(inner walimpls.ScannerImpls, release chan struct{}) *leakyScanner {
-	s := &leakyScanner{ScannerImpls: inner, ch: make(chan message.ImmutableMessage), done: make(chan struct{})}
-	go func() {
-		for m := range inner.Chan() {
-			select {
-			case s.ch <- m:
-			case <-release:
-				return
-			}
-		}
-		<-release
-	}()
-	return s
-}
-
-func (s *leakyScanner) Chan() <-chan message.ImmutableMessage { return s.ch }
-func (s *leakyScanner) Done() <-chan struct{}                 { return s.done }
-func (s *leakyScanner) Error() error                          { return nil }
-func (s *leakyScanner) Close() error                          { return nil }
