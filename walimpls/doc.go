@@ -19,9 +19,18 @@
 //   - Append returns only once the message is durable (acked by the broker,
 //     synced to disk by default). Every acked message is read back exactly
 //     once, byte-identical payload and properties, in ID order. A driver never
-//     retries internally in a way that can store a message twice; transient
-//     failures come back as errors for which IsRetryable is true, and an
-//     append that may or may not have been stored wraps ErrOutcomeUnknown.
+//     retries internally in a way that can store a message twice.
+//   - Every Append error has one of two meanings, by construction. An error
+//     that wraps ErrOutcomeUnknown means "may be stored": the message is then
+//     read at most once, never twice. Any other error means "not stored", and
+//     the message is never read: retryable ErrUnavailable, ErrFenced,
+//     ErrClosed, ErrReadOnly, ErrMessageTooLarge, ErrInvalidArgument and a
+//     bare ctx error alike. A driver that cannot tell (a timeout, a
+//     cancellation or a Close after the request may have left, a lost
+//     response, a broker answer that does not say) wraps ErrOutcomeUnknown,
+//     alongside the cause. Callers and the adaptor's write-ahead cache rely
+//     on it: after "not stored" a retry cannot write the message twice, and
+//     a scanner fed by the cache skips the message.
 //   - DeliverAll starts at the oldest retained message; DeliverLatest delivers
 //     only messages appended after the scanner opened; StartFrom(id) includes
 //     id, StartAfter(id) excludes it. A start below the retained range fails
@@ -32,6 +41,13 @@
 //   - A ReadOnly WAL returns ErrReadOnly from Append and Truncate.
 //   - After Close, calls return ErrClosed; Close is idempotent and never
 //     hangs. Closing a WAL ends its scanners; closing an opener ends its WALs.
+//   - With Fencing, once Open of a higher term returned, nothing a lower
+//     term appends is stored: its Append fails with ErrFenced (or, unsure,
+//     ErrOutcomeUnknown, and still the message is never read), so every
+//     reader, wherever it starts, sees the lower term's messages end before
+//     the higher term's begin. A driver whose backend cannot promise that
+//     declares no Fencing and may implement ClaimReader, so the adaptor's
+//     read fence drops the lower term's late messages for every reader.
 //   - A message larger than Capabilities.MaxMessageSize fails with
 //     ErrMessageTooLarge before anything is written.
 //   - Bad arguments fail with ErrInvalidArgument naming the field.

@@ -14,15 +14,26 @@
 // (`walctl conformance` uses RunCase).
 //
 // The history checker (History) records every append attempt and every
-// delivered message of concurrent appenders and scanners and names each
-// lost, duplicated, reordered or phantom message. A driver that can inject
+// delivered message of concurrent appenders and scanners, then reads each
+// channel's whole log again through a fresh opener, and names each lost,
+// duplicated, reordered, phantom, corrupted or misplaced message, each
+// message read although its Append returned a "not stored" error (any error
+// that does not wrap walimpls.ErrOutcomeUnknown), and readers of one channel
+// that disagree. Each Problem names the channel, the message and its ID,
+// what its Append returned, and the rule broken. A driver that can inject
 // faults (restart its broker, drop connections) lists them in
 // Harness.Faults and the checker runs once under each.
+//
+// A check that nothing more arrives (a quiet period) fails when the scanner
+// ends instead: a scanner that stopped may have stopped at a message it
+// owed.
 //
 // ReadN is the read-back step for a driver's own tests beside the harness
 // (recovery, interop, faults): exactly n messages, then optionally quiet.
 //
 // The harness is itself tested: brokendrivers_test.go wraps the memory
-// driver in drivers that each break one rule and asserts that the harness
-// fails every one of them.
+// driver in drivers that each break one rule (and in two that break none,
+// one of them fencing) and asserts, by case name, that the harness fails
+// every broken one in the case named for its rule and in the history cases
+// wherever they can see that kind of breakage.
 package walimplstest
