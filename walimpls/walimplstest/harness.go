@@ -97,7 +97,6 @@ func Cases(h Harness) []Case {
 		{"MessageTooLarge", testMessageTooLarge},
 		{"Persistence", testPersistence},
 		{"Fencing", testFencing},
-		{"Claims", testClaims},
 		{"LatestID", testLatestID},
 		{"ConcurrentAppenders", func(r R, h Harness) { runHistory(r, h, nil) }},
 	}
