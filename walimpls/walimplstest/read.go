@@ -11,7 +11,8 @@ import (
 
 // ReadN opens a scanner on w at p, reads exactly n messages, each within
 // the harness's default timeout, and closes the scanner. With quiet > 0 it
-// then fails if another message arrives within quiet. It is the read-back
+// then fails if another message arrives within quiet, or if the scanner
+// ends instead (an ended scanner is not a quiet one). It is the read-back
 // step a driver's own tests (faults, interop, recovery) need beside the
 // harness, so they fail with the same messages the cases do.
 func ReadN(r R, w walimpls.ROWALImpls, p walimpls.DeliverPolicy, n int, quiet time.Duration) []message.ImmutableMessage {
