@@ -54,7 +54,9 @@ type WALImpls interface {
 	// Append stores msg and returns its ID once it is durable. Errors:
 	// ErrReadOnly, ErrClosed, ErrFenced, ErrMessageTooLarge (nothing written),
 	// retryable ErrUnavailable (nothing written), ErrOutcomeUnknown (maybe
-	// written), or ctx's error.
+	// written, at most once). An error that does not wrap ErrOutcomeUnknown
+	// means nothing was written: a bare ctx error only when the request never
+	// left; once it may have, ctx's error is wrapped in ErrOutcomeUnknown.
 	Append(ctx context.Context, msg message.MutableMessage) (message.MessageID, error)
 	// Truncate allows discarding every message up to and including id.
 	Truncate(ctx context.Context, id message.MessageID) error

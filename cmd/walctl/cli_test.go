@@ -162,7 +162,7 @@ func TestBenchMemoryAndRMQ(t *testing.T) {
 func TestConformanceMemory(t *testing.T) {
 	t.Parallel()
 	out := mustRun(t, "", "--backend", "memory", "conformance")
-	if !regexp.MustCompile(`(?m)^PASS  RoundTrip +\d+ms$`).MatchString(out) || !regexp.MustCompile(`\d+ passed, 0 failed`).MatchString(out) {
+	if !regexp.MustCompile(`(?m)^PASS  RoundTrip +[0-9.]+m?s$`).MatchString(out) || !regexp.MustCompile(`\d+ passed, 0 failed`).MatchString(out) {
 		t.Fatalf("conformance output:\n%s", out)
 	}
 }
