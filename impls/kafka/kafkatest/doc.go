@@ -3,8 +3,11 @@
 // (github.com/twmb/franz-go/pkg/kfake), seed addresses to hand to any Kafka
 // client, and the faults a WAL must survive — a whole-cluster restart that
 // keeps data, a partition leader move, dropped connections, failed or
-// delayed requests, and a produce response lost after the broker stored the
-// batch.
+// delayed requests, a produce response lost after the broker stored the
+// batch, and what a long-running real broker does that kfake does only on
+// request: forgetting idle idempotent producers (ForgetProducers) and
+// deleting records by retention (ApplyRetention, with WithBrokerConfigs for
+// broker-wide defaults such as log.retention.ms).
 //
 //	c, err := kafkatest.Start(ctx, kafkatest.WithBrokers(3))
 //	defer c.Close()

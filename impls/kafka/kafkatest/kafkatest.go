@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"strconv"
 	"sync"
 	"time"
@@ -43,6 +45,7 @@ type config struct {
 	tls      *tls.Config
 	sasl     []saslUser
 	maxBytes int
+	bcfgs    map[string]string
 	extra    []kfake.Opt
 }
 
@@ -77,6 +80,20 @@ func WithSASL(mechanism, user, pass string) Option {
 // WithMaxMessageBytes sets the brokers' message.max.bytes (kfake's default
 // is 1,048,588).
 func WithMaxMessageBytes(n int) Option { return optionFunc(func(c *config) { c.maxBytes = n }) }
+
+// WithBrokerConfigs sets broker configs, such as log.retention.ms or
+// log.retention.bytes: the defaults of every topic that does not set its
+// own. Repeat it to add more; later values win.
+func WithBrokerConfigs(configs map[string]string) Option {
+	return optionFunc(func(c *config) {
+		if c.bcfgs == nil {
+			c.bcfgs = map[string]string{}
+		}
+		for k, v := range configs {
+			c.bcfgs[k] = v
+		}
+	})
+}
 
 // WithKfakeOptions passes options straight to kfake.NewCluster, for what
 // this package does not wrap.
@@ -162,6 +179,9 @@ func (c *Cluster) start() error {
 			opts = append(opts, kfake.Superuser(s.mechanism, s.user, s.pass))
 		}
 	}
+	if len(c.cfg.bcfgs) > 0 {
+		opts = append(opts, kfake.BrokerConfigs(c.cfg.bcfgs))
+	}
 	if c.cfg.maxBytes > 0 {
 		opts = append(opts, kfake.BrokerConfigs(map[string]string{"message.max.bytes": strconv.Itoa(c.cfg.maxBytes)}))
 	}
@@ -208,7 +228,30 @@ func (c *Cluster) DataDir() string { return c.cfg.dataDir }
 // log start offsets and idempotent-producer sequence state survive. kfake
 // restarts the cluster as a whole; a single broker cannot restart alone.
 // Faults and controls installed on the old cluster are gone.
-func (c *Cluster) Restart(ctx context.Context) error {
+func (c *Cluster) Restart(ctx context.Context) error { return c.restart(ctx, false) }
+
+// ForgetProducers restarts the cluster as Restart does, but without its
+// idempotent-producer state: every producer id, epoch and sequence window
+// is gone, as on a real broker once producer.id.expiration.ms has passed
+// since a producer's last batch. Brokers accept any epoch and sequence
+// from a producer they do not know (KIP-360), so a writer fenced by a
+// higher epoch is no longer refused. A real broker forgets only idle
+// producers; this forgets all of them at once.
+func (c *Cluster) ForgetProducers(ctx context.Context) error { return c.restart(ctx, true) }
+
+// ApplyRetention deletes now what each topic's retention.ms and
+// retention.bytes (or the brokers' log.retention.ms and log.retention.bytes
+// defaults) allow, as a real broker's log cleaner does every
+// log.retention.check.interval.ms: the log start offset moves past every
+// batch older than retention.ms (by its timestamp) and past the oldest
+// batches beyond retention.bytes.
+func (c *Cluster) ApplyRetention() { c.Kfake().ApplyRetention() }
+
+// producerStateFiles are where kfake keeps idempotent-producer state in its
+// data directory.
+var producerStateFiles = []string{"pids.log", "seq_windows.json"}
+
+func (c *Cluster) restart(ctx context.Context, forgetProducers bool) error {
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
@@ -224,6 +267,13 @@ func (c *Cluster) Restart(ctx context.Context) error {
 	c.DropConnections()
 	if err := ctx.Err(); err != nil {
 		return err
+	}
+	if forgetProducers {
+		for _, name := range producerStateFiles {
+			if err := os.Remove(filepath.Join(c.cfg.dataDir, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return fmt.Errorf("kafkatest: forget producers: %w", err)
+			}
+		}
 	}
 	// The old listeners are closed; the ports can be bound again at once on
 	// loopback, but a racing dialer may hold one briefly, so retry a little.

@@ -3,6 +3,7 @@ package kafkatest
 import (
 	"context"
 	"errors"
+	"hash/crc32"
 	"testing"
 	"time"
 
@@ -184,5 +185,99 @@ func TestCloseIsIdempotentAndRemovesTempDir(t *testing.T) {
 	}
 	if _, err := filepathStat(dir); err == nil {
 		t.Fatalf("temporary data dir %s survived Close", dir)
+	}
+}
+
+// produceAs sends one record as idempotent producer pid with epoch and
+// first sequence seq, the way a client that picks its own producer id does,
+// and returns the partition's error.
+func produceAs(t *testing.T, c *Cluster, cl *kgo.Client, topic string, pid int64, epoch int16, seq int32, value string) error {
+	t.Helper()
+	rec := kmsg.Record{Value: []byte(value)}
+	rec.Length = int32(len(rec.AppendTo(nil)) - 1)
+	now := time.Now().UnixMilli()
+	b := kmsg.RecordBatch{
+		Magic: 2, FirstTimestamp: now, MaxTimestamp: now, ProducerID: pid, ProducerEpoch: epoch,
+		FirstSequence: seq, NumRecords: 1, Records: rec.AppendTo(nil),
+	}
+	enc := b.AppendTo(nil)
+	b.Length = int32(len(enc) - 12)
+	enc = b.AppendTo(nil)
+	b.CRC = int32(crc32.Checksum(enc[21:], crc32.MakeTable(crc32.Castagnoli)))
+	req := kmsg.NewPtrProduceRequest()
+	req.Acks, req.TimeoutMillis = -1, 5000
+	rt := kmsg.NewProduceRequestTopic()
+	rt.Topic, rt.TopicID = topic, c.Kfake().TopicInfo(topic).TopicID
+	rp := kmsg.NewProduceRequestTopicPartition()
+	rp.Records = b.AppendTo(nil)
+	rt.Partitions = append(rt.Partitions, rp)
+	req.Topics = append(req.Topics, rt)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return kerr.ErrorForCode(resp.Topics[0].Partitions[0].ErrorCode)
+}
+
+func TestForgetProducersAcceptsAFencedEpochAgain(t *testing.T) {
+	c := start(t)
+	cl := client(t, c)
+	createTopic(t, cl, "fenced")
+	const pid = 1 << 62
+	if err := produceAs(t, c, cl, "fenced", pid, 2, 0, "epoch 2"); err != nil {
+		t.Fatal(err)
+	}
+	if err := produceAs(t, c, cl, "fenced", pid, 1, 7, "zombie"); !errors.Is(err, kerr.InvalidProducerEpoch) {
+		t.Fatalf("lower epoch while the broker knows the producer: %v, want INVALID_PRODUCER_EPOCH", err)
+	}
+	// A plain restart keeps the producer state.
+	if err := c.Restart(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := produceAs(t, c, client(t, c), "fenced", pid, 1, 7, "zombie"); !errors.Is(err, kerr.InvalidProducerEpoch) {
+		t.Fatalf("lower epoch after Restart: %v, want INVALID_PRODUCER_EPOCH", err)
+	}
+	if err := c.ForgetProducers(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	cl = client(t, c)
+	if err := produceAs(t, c, cl, "fenced", pid, 1, 7, "zombie"); err != nil {
+		t.Fatalf("lower epoch after ForgetProducers: %v, want it stored", err)
+	}
+	if off, err := produce(t, cl, "fenced", "plain"); err != nil || off != 2 {
+		t.Fatalf("records before ForgetProducers are gone: next offset %d, %v; want 2", off, err)
+	}
+}
+
+func TestApplyRetention(t *testing.T) {
+	// Every topic without its own setting keeps at most 1 byte.
+	c := start(t, WithBrokerConfigs(map[string]string{"log.retention.bytes": "1"}))
+	cl := client(t, c)
+	createTopic(t, cl, "defaults")
+	if err := c.Kfake().CreateTopic("unlimited", 1, map[string]string{"retention.bytes": "-1", "retention.ms": "-1"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, topic := range []string{"defaults", "unlimited"} {
+		for _, v := range []string{"a", "b"} {
+			if _, err := produce(t, cl, topic, v); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	c.ApplyRetention()
+	if start := c.Kfake().PartitionInfo("defaults", 0).LogStartOffset; start != 2 {
+		t.Errorf("topic under log.retention.bytes=1: log start %d after ApplyRetention, want 2", start)
+	}
+	if start := c.Kfake().PartitionInfo("unlimited", 0).LogStartOffset; start != 0 {
+		t.Errorf("topic with retention.bytes=-1: log start %d after ApplyRetention, want 0", start)
+	}
+}
+
+func TestForgetProducersInMemoryIsRefused(t *testing.T) {
+	c := start(t, WithInMemory())
+	if err := c.ForgetProducers(context.Background()); err == nil {
+		t.Fatal("ForgetProducers of an in-memory cluster succeeded")
 	}
 }
