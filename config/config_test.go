@@ -82,6 +82,7 @@ kafka:
   brokers: [a:9092, "b:9093"]
   topic_prefix: wal-
   create_topics: false
+  allow_retention: true
   replication_factor: 3
   client_id: svc
   timeouts: {dial: 1s, request: 2s, write: 3s}
@@ -106,7 +107,7 @@ pulsar:
 		t.Fatalf("rmq/memory: %+v %+v", c.RMQ, c.Memory)
 	}
 	k := c.Kafka
-	if strings.Join(k.Brokers, ",") != "a:9092,b:9093" || k.TopicPrefix != "wal-" || k.CreateTopics ||
+	if strings.Join(k.Brokers, ",") != "a:9092,b:9093" || k.TopicPrefix != "wal-" || k.CreateTopics || !k.AllowRetention ||
 		k.ReplicationFactor == nil || *k.ReplicationFactor != 3 || k.ClientID != "svc" ||
 		k.Timeouts != (config.KafkaTimeouts{Dial: time.Second, Request: 2 * time.Second, Write: 3 * time.Second}) ||
 		k.SASL != (config.KafkaSASL{Mechanism: "SCRAM-SHA-512", Username: "u", Password: "p"}) {
@@ -118,8 +119,8 @@ pulsar:
 		pu.Timeouts != (config.PulsarTimeouts{Connection: 4 * time.Second, Operation: 5 * time.Second}) {
 		t.Fatalf("pulsar: %+v", pu)
 	}
-	if got := c.Source("kafka.client_id"); got != p+":15" {
-		t.Fatalf("Source(kafka.client_id) = %q, want %s:15", got, p)
+	if got := c.Source("kafka.client_id"); got != p+":16" {
+		t.Fatalf("Source(kafka.client_id) = %q, want %s:16", got, p)
 	}
 	b, err := c.DriverBuilder()
 	if err != nil || b.Name() != "memory" {

@@ -20,6 +20,11 @@ type Kafka struct {
 	// false makes a missing topic an error, for clusters whose topics are
 	// managed elsewhere. Default true.
 	CreateTopics bool `yaml:"create_topics"`
+	// AllowRetention opens existing topics whose broker would delete records
+	// that were never truncated (a finite retention.ms or retention.bytes,
+	// or compaction); by default opening one fails naming the setting.
+	// Topics the driver creates never have retention. Default false.
+	AllowRetention bool `yaml:"allow_retention"`
 	// ReplicationFactor of created topics; unset means the broker's default.
 	ReplicationFactor *int `yaml:"replication_factor"`
 	// ClientID is sent to the brokers (default "mqwal").
@@ -160,6 +165,7 @@ func (k *Kafka) driver() (walimpls.OpenerBuilderImpls, error) {
 		Brokers:             k.Brokers,
 		TopicPrefix:         k.TopicPrefix,
 		DisableCreateTopics: !k.CreateTopics,
+		AllowRetention:      k.AllowRetention,
 		ClientID:            k.ClientID,
 		DialTimeout:         k.Timeouts.Dial,
 		RequestTimeout:      k.Timeouts.Request,

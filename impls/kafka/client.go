@@ -167,9 +167,20 @@ func (c *client) offsetsOnce(ctx context.Context, topic string) (first, end int6
 	return 0, 0, fmt.Errorf("kafka: list offsets of %s: %w", topic, kafkago.UnknownTopicOrPartition)
 }
 
-// ensureTopic creates topic with one partition unless it exists; with
-// DisableCreateTopics it only checks that it exists.
+// ensureTopic creates topic with one partition and retention off unless it
+// exists; with DisableCreateTopics it only checks that it exists. A topic
+// it did not create must keep every record (see checkRetention) unless
+// Config.AllowRetention.
 func (c *client) ensureTopic(ctx context.Context, topic, channel string) error {
+	created, err := c.createTopic(ctx, topic, channel)
+	if err != nil || created || c.cfg.AllowRetention {
+		return err
+	}
+	return c.checkRetention(ctx, topic, channel)
+}
+
+// createTopic creates topic unless it exists and reports whether it did.
+func (c *client) createTopic(ctx context.Context, topic, channel string) (bool, error) {
 	if c.cfg.DisableCreateTopics {
 		for refreshed := false; ; refreshed = true {
 			var resp *kafkago.MetadataResponse
@@ -178,15 +189,15 @@ func (c *client) ensureTopic(ctx context.Context, topic, channel string) error {
 				return err
 			})
 			if err != nil {
-				return fmt.Errorf("%w: kafka: metadata of %s: %w", walimpls.ErrUnavailable, topic, err)
+				return false, fmt.Errorf("%w: kafka: metadata of %s: %w", walimpls.ErrUnavailable, topic, err)
 			}
 			for _, t := range resp.Topics {
 				if t.Name == topic && t.Error == nil && len(t.Partitions) > 0 {
-					return nil
+					return false, nil
 				}
 			}
 			if refreshed {
-				return fmt.Errorf("%w: kafka topic %q of channel %q does not exist and topic creation is disabled (Config.DisableCreateTopics)",
+				return false, fmt.Errorf("%w: kafka topic %q of channel %q does not exist and topic creation is disabled (Config.DisableCreateTopics)",
 					walimpls.ErrInvalidArgument, topic, channel)
 			}
 			// The metadata cache may predate the topic.
@@ -200,20 +211,24 @@ func (c *client) ensureTopic(ctx context.Context, topic, channel string) error {
 	var resp *kafkago.CreateTopicsResponse
 	err := c.idempotent(ctx, func() (err error) {
 		resp, err = c.kc.CreateTopics(ctx, &kafkago.CreateTopicsRequest{
-			Topics: []kafkago.TopicConfig{{Topic: topic, NumPartitions: 1, ReplicationFactor: rf}},
+			Topics: []kafkago.TopicConfig{{Topic: topic, NumPartitions: 1, ReplicationFactor: rf, ConfigEntries: walTopicConfigs}},
 		})
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("%w: kafka: create topic %s: %w", walimpls.ErrUnavailable, topic, err)
+		return false, fmt.Errorf("%w: kafka: create topic %s: %w", walimpls.ErrUnavailable, topic, err)
 	}
-	if err := resp.Errors[topic]; err != nil && !errors.Is(err, kafkago.TopicAlreadyExists) {
-		if errors.Is(err, kafkago.InvalidReplicationFactor) || errors.Is(err, kafkago.InvalidTopic) || errors.Is(err, kafkago.PolicyViolation) {
-			return fmt.Errorf("%w: kafka: create topic %s: %w", walimpls.ErrInvalidArgument, topic, err)
-		}
-		return fmt.Errorf("%w: kafka: create topic %s: %w", walimpls.ErrUnavailable, topic, err)
+	switch err := resp.Errors[topic]; {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, kafkago.TopicAlreadyExists):
+		return false, nil
+	case errors.Is(err, kafkago.InvalidReplicationFactor) || errors.Is(err, kafkago.InvalidTopic) || errors.Is(err, kafkago.PolicyViolation) ||
+		errors.Is(err, kafkago.InvalidConfiguration):
+		return false, fmt.Errorf("%w: kafka: create topic %s: %w", walimpls.ErrInvalidArgument, topic, err)
+	default:
+		return false, fmt.Errorf("%w: kafka: create topic %s: %w", walimpls.ErrUnavailable, topic, err)
 	}
-	return nil
 }
 
 // deleteRecords moves the log start offset of topic up to offset.

@@ -48,6 +48,16 @@ type Config struct {
 	// topics are managed elsewhere. By default Open creates it with one
 	// partition and ReplicationFactor.
 	DisableCreateTopics bool
+	// AllowRetention lets Open accept an existing topic whose broker would
+	// delete records that were never truncated: a finite retention.ms or
+	// retention.bytes (Kafka's default retention.ms is 7 days), or a
+	// cleanup.policy with compact. Without it such a topic is refused with
+	// ErrInvalidArgument naming the setting. With it, the oldest records
+	// vanish when the broker applies retention: DeliverAll then starts
+	// later and StartFrom an older ID fails with ErrOutOfRange. Topics the
+	// driver creates always have retention.ms=-1, retention.bytes=-1 and
+	// cleanup.policy=delete.
+	AllowRetention bool
 	// ReplicationFactor of created topics; 0 means the broker's default.
 	ReplicationFactor int
 	// ClientID is sent to the brokers (default "mqwal").
