@@ -270,89 +270,36 @@ func (c *client) produce(ctx context.Context, topic string, framed []byte) (*kaf
 	})
 }
 
-// brokerMaxMessageBytes reads message.max.bytes from a broker.
-func (c *client) brokerMaxMessageBytes(ctx context.Context) (int, error) {
+// brokerConfigs reads the named configs of one broker; names the broker
+// does not know are missing from the result.
+func (c *client) brokerConfigs(ctx context.Context, names ...string) (map[string]string, error) {
 	meta, err := c.kc.Metadata(ctx, &kafkago.MetadataRequest{Topics: []string{}})
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	if len(meta.Brokers) == 0 {
-		return 0, errors.New("kafka: metadata lists no broker")
+		return nil, errors.New("kafka: metadata lists no broker")
 	}
 	resp, err := c.kc.DescribeConfigs(ctx, &kafkago.DescribeConfigsRequest{
 		Resources: []kafkago.DescribeConfigRequestResource{{
 			ResourceType: kafkago.ResourceTypeBroker,
 			ResourceName: strconv.Itoa(meta.Brokers[0].ID),
-			ConfigNames:  []string{"message.max.bytes"},
+			ConfigNames:  names,
 		}},
 	})
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
+	out := map[string]string{}
 	for _, r := range resp.Resources {
 		if r.Error != nil {
-			return 0, r.Error
+			return nil, r.Error
 		}
 		for _, e := range r.ConfigEntries {
-			if e.ConfigName == "message.max.bytes" {
-				return strconv.Atoi(e.ConfigValue)
-			}
+			out[e.ConfigName] = e.ConfigValue
 		}
 	}
-	return 0, errors.New("kafka: broker did not report message.max.bytes")
-}
-
-// lastBatchOf finds the newest batch written by producer pid in
-// [first, end) by fetching backwards from the end; it returns its epoch and
-// the sequence that follows it.
-func (c *client) lastBatchOf(ctx context.Context, topic string, pid int64, first, end int64) (found bool, epoch int16, next int32, err error) {
-	at := end - 1
-	for at >= first {
-		resp, err := c.kc.Fetch(ctx, &kafkago.FetchRequest{Topic: topic, Partition: 0, Offset: at, MinBytes: 1, MaxBytes: 1 << 20, MaxWait: 100 * time.Millisecond})
-		if err != nil {
-			return false, 0, 0, fmt.Errorf("kafka: fetch %s at %d: %w", topic, at, err)
-		}
-		if resp.Error != nil {
-			return false, 0, 0, fmt.Errorf("kafka: fetch %s at %d: %w", topic, at, resp.Error)
-		}
-		lowest := at
-		var hit bool
-		if rs, ok := resp.Records.(*protocol.RecordStream); ok {
-			for _, rr := range rs.Records {
-				b, ok := rr.(*protocol.RecordBatch)
-				if !ok {
-					continue
-				}
-				last := b.BaseOffset
-				for {
-					r, err := b.ReadRecord()
-					if err != nil {
-						break
-					}
-					last = r.Offset
-					if r.Key != nil {
-						r.Key.Close()
-					}
-					if r.Value != nil {
-						r.Value.Close()
-					}
-				}
-				lowest = min(lowest, b.BaseOffset)
-				if b.ProducerID == pid && last >= at {
-					found, hit, epoch, next = true, true, b.ProducerEpoch, nextSequence(b.BaseSequence, int(last-b.BaseOffset+1))
-				}
-			}
-		}
-		if hit {
-			return found, epoch, next, nil
-		}
-		if lowest >= at {
-			// Nothing of ours in the batch holding at: step below it.
-			lowest = at
-		}
-		at = lowest - 1
-	}
-	return false, 0, 0, nil
+	return out, nil
 }
 
 // dialLeader opens a fetch connection to the partition leader.

@@ -34,6 +34,15 @@ const (
 	// DefaultBrokerMaxMessageBytes is Kafka's default message.max.bytes,
 	// used when the broker's own value cannot be read.
 	DefaultBrokerMaxMessageBytes = 1048588
+	// DefaultProducerIDExpiration is assumed when the brokers'
+	// producer.id.expiration.ms cannot be read: an hour, well below
+	// Kafka's default of a day, so a lowered broker setting is likely
+	// still covered.
+	DefaultProducerIDExpiration = time.Hour
+	// DefaultMaxQueuedAppends and DefaultMaxQueuedBytes bound the appends
+	// that wait behind a batch being resent.
+	DefaultMaxQueuedAppends = 16384
+	DefaultMaxQueuedBytes   = 16 << 20
 )
 
 // Config is the driver's configuration. The zero value plus Brokers is a
@@ -73,6 +82,22 @@ type Config struct {
 	// MaxMessageBytes is the broker's message.max.bytes; 0 reads it from
 	// the broker (DescribeConfigs) when the opener is built.
 	MaxMessageBytes int
+	// ProducerIDExpiration is the brokers' producer.id.expiration.ms: how
+	// long after a producer's last batch (by the batch's timestamp) a
+	// broker forgets its epoch, and with it that a higher term fenced a
+	// writer. A writer idle for more than half of it checks from the log
+	// that no higher term claimed the channel before it sends again, so a
+	// fenced writer stays fenced after the broker forgot (half leaves
+	// room for clock skew between writer and broker). 0 reads it from the
+	// brokers when the opener is built, else DefaultProducerIDExpiration.
+	ProducerIDExpiration time.Duration
+	// MaxQueuedAppends and MaxQueuedBytes bound the appends waiting behind
+	// a batch that the driver resends because the broker has not answered
+	// it (an outage): beyond either, Append fails at once with
+	// ErrUnavailable (nothing written) instead of queueing without bound.
+	// Defaults DefaultMaxQueuedAppends and DefaultMaxQueuedBytes.
+	MaxQueuedAppends int
+	MaxQueuedBytes   int
 	// SASL, if set, authenticates every connection.
 	SASL *SASLConfig
 	// TLS, if set, encrypts every connection. See also TLSFiles.
@@ -128,6 +153,12 @@ func (c Config) withDefaults() (Config, error) {
 		return c, fmt.Errorf("%w: kafka Config.ReplicationFactor %d is negative", walimpls.ErrInvalidArgument, c.ReplicationFactor)
 	case c.DialTimeout < 0, c.RequestTimeout < 0, c.WriteTimeout < 0:
 		return c, fmt.Errorf("%w: kafka Config timeouts must not be negative", walimpls.ErrInvalidArgument)
+	case c.ProducerIDExpiration < 0:
+		return c, fmt.Errorf("%w: kafka Config.ProducerIDExpiration %v is negative", walimpls.ErrInvalidArgument, c.ProducerIDExpiration)
+	case c.MaxQueuedAppends < 0:
+		return c, fmt.Errorf("%w: kafka Config.MaxQueuedAppends %d is negative", walimpls.ErrInvalidArgument, c.MaxQueuedAppends)
+	case c.MaxQueuedBytes < 0:
+		return c, fmt.Errorf("%w: kafka Config.MaxQueuedBytes %d is negative", walimpls.ErrInvalidArgument, c.MaxQueuedBytes)
 	case c.MaxMessageBytes < 0:
 		return c, fmt.Errorf("%w: kafka Config.MaxMessageBytes %d is negative", walimpls.ErrInvalidArgument, c.MaxMessageBytes)
 	case c.MaxMessageBytes > 0 && c.MaxMessageBytes < 2*batchReserve:
@@ -144,6 +175,12 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.WriteTimeout == 0 {
 		c.WriteTimeout = DefaultWriteTimeout
+	}
+	if c.MaxQueuedAppends == 0 {
+		c.MaxQueuedAppends = DefaultMaxQueuedAppends
+	}
+	if c.MaxQueuedBytes == 0 {
+		c.MaxQueuedBytes = DefaultMaxQueuedBytes
 	}
 	return c, nil
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/mqwal/mqwal/walimpls"
 	"github.com/mqwal/mqwal/walimpls/helper"
@@ -76,9 +77,10 @@ func NewBuilder(opts ...Option) *Builder {
 func (b *Builder) Name() string { return Name }
 
 // Build validates the configuration and creates the client. It reads the
-// brokers' message.max.bytes unless Config.MaxMessageBytes is set; if no
-// broker answers within DialTimeout it assumes Kafka's default (a larger
-// message is then refused by the broker, still as ErrMessageTooLarge).
+// brokers' message.max.bytes and producer.id.expiration.ms unless the
+// Config sets them; if no broker answers within DialTimeout it assumes
+// Kafka's default message size (a larger message is then refused by the
+// broker, still as ErrMessageTooLarge) and DefaultProducerIDExpiration.
 func (b *Builder) Build() (walimpls.OpenerImpls, error) {
 	cfg, err := b.cfg.withDefaults()
 	if err != nil {
@@ -88,21 +90,33 @@ func (b *Builder) Build() (walimpls.OpenerImpls, error) {
 	if err != nil {
 		return nil, err
 	}
+	var bcfg map[string]string
+	if cfg.MaxMessageBytes == 0 || cfg.ProducerIDExpiration == 0 {
+		ctx, cancel := context.WithTimeout(context.Background(), cfg.DialTimeout)
+		bcfg, _ = c.brokerConfigs(ctx, "message.max.bytes", "producer.id.expiration.ms")
+		cancel()
+	}
 	limit := cfg.MaxMessageBytes
 	if limit == 0 {
-		ctx, cancel := context.WithTimeout(context.Background(), cfg.DialTimeout)
-		limit, err = c.brokerMaxMessageBytes(ctx)
-		cancel()
-		if err != nil || limit < 2*batchReserve {
+		if limit, err = strconv.Atoi(bcfg["message.max.bytes"]); err != nil || limit < 2*batchReserve {
 			limit = DefaultBrokerMaxMessageBytes
+		}
+	}
+	expiry := cfg.ProducerIDExpiration
+	if expiry == 0 {
+		expiry = DefaultProducerIDExpiration
+		if ms, err := strconv.ParseInt(bcfg["producer.id.expiration.ms"], 10, 64); err == nil && ms > 0 {
+			expiry = time.Duration(ms) * time.Millisecond
 		}
 	}
 	return &opener{
 		cfg:      cfg,
 		client:   c,
 		maxBatch: limit,
+		reverify: expiry / 2,
 		caps:     walimpls.Capabilities{Fencing: true, PhysicalTruncate: true, MaxMessageSize: limit - batchReserve},
 		writers:  map[string]*wal{},
+		claims:   map[string]*channelLock{},
 	}, nil
 }
 
@@ -111,10 +125,47 @@ type opener struct {
 	client   *client
 	caps     walimpls.Capabilities
 	maxBatch int
+	reverify time.Duration // a writer idle this long checks ownership from the log
 	wals     helper.Lifetime
 
 	mu      sync.Mutex
-	writers map[string]*wal // the open ReadWrite WAL of each channel
+	writers map[string]*wal         // the open ReadWrite WAL of each channel
+	claims  map[string]*channelLock // channels with a ReadWrite Open under way
+}
+
+// channelLock serializes the ReadWrite Opens of one channel in an opener,
+// so the newer of two same-term Opens always fences the older; channels do
+// not wait for each other. A channel of capacity one is a lock whose wait
+// honours ctx.
+type channelLock struct {
+	sem   chan struct{}
+	users int // Opens holding or waiting for it; o.mu
+}
+
+// lockChannel waits for the channel's lock and returns its unlock.
+func (o *opener) lockChannel(ctx context.Context, channel string) (func(), error) {
+	o.mu.Lock()
+	l := o.claims[channel]
+	if l == nil {
+		l = &channelLock{sem: make(chan struct{}, 1)}
+		o.claims[channel] = l
+	}
+	l.users++
+	o.mu.Unlock()
+	release := func() {
+		o.mu.Lock()
+		if l.users--; l.users == 0 {
+			delete(o.claims, channel)
+		}
+		o.mu.Unlock()
+	}
+	select {
+	case l.sem <- struct{}{}:
+		return func() { <-l.sem; release() }, nil
+	case <-ctx.Done():
+		release()
+		return nil, ctx.Err()
+	}
 }
 
 func (o *opener) Capabilities() walimpls.Capabilities { return o.caps }
@@ -150,27 +201,9 @@ func (o *opener) Open(ctx context.Context, opt *walimpls.OpenOption) (walimpls.W
 		topic:   topic,
 	}
 	if ch.AccessMode == walimpls.ReadWrite {
-		o.mu.Lock()
-		prev := o.writers[ch.Name]
-		o.mu.Unlock()
-		if prev != nil && prev.Channel().Term >= ch.Term {
-			// Two writers with one epoch would share a sequence and could
-			// be answered with each other's offsets; never allow that.
-			if prev.Channel().Term > ch.Term {
-				return nil, fmt.Errorf("%w: kafka channel %q: term %d is open in this opener, %d is lower", walimpls.ErrFenced, ch.Name, prev.Channel().Term, ch.Term)
-			}
-			prev.fence(fmt.Errorf("%w: kafka channel %q reopened with the same term %d", walimpls.ErrFenced, ch.Name, ch.Term))
-		}
-		p, err := claim(ctx, o.client, topic, ch)
-		if err != nil {
+		if err := o.openWriter(ctx, w); err != nil {
 			return nil, err
 		}
-		w.writer = newWriter(w, p)
-		o.mu.Lock()
-		if cur := o.writers[ch.Name]; cur == nil || cur.Channel().Term <= ch.Term {
-			o.writers[ch.Name] = w
-		}
-		o.mu.Unlock()
 	}
 	remove, err := o.wals.Add("kafka opener", func() { w.Close() })
 	if err != nil {
@@ -179,6 +212,39 @@ func (o *opener) Open(ctx context.Context, opt *walimpls.OpenOption) (walimpls.W
 	}
 	w.removeFromOpener = remove
 	return w, nil
+}
+
+// openWriter claims w's channel for its term and starts its writer. A
+// same-term WAL this opener has open is fenced first.
+func (o *opener) openWriter(ctx context.Context, w *wal) error {
+	ch := w.Channel()
+	unlock, err := o.lockChannel(ctx, ch.Name)
+	if err != nil {
+		return fmt.Errorf("%w: kafka channel %q: waiting for another Open of it: %w", walimpls.ErrUnavailable, ch.Name, err)
+	}
+	defer unlock()
+	o.mu.Lock()
+	prev := o.writers[ch.Name]
+	o.mu.Unlock()
+	if prev != nil && prev.Channel().Term >= ch.Term {
+		// Two writers with one epoch would share a sequence; the broker
+		// cannot tell them apart, so the older one goes first.
+		if prev.Channel().Term > ch.Term {
+			return fmt.Errorf("%w: kafka channel %q: term %d is open in this opener, %d is lower", walimpls.ErrFenced, ch.Name, prev.Channel().Term, ch.Term)
+		}
+		prev.fence(fmt.Errorf("%w: kafka channel %q reopened with the same term %d", walimpls.ErrFenced, ch.Name, ch.Term))
+	}
+	cl, err := claim(ctx, o.client, w.topic, ch)
+	if err != nil {
+		return err
+	}
+	w.writer = newWriter(w, cl)
+	o.mu.Lock()
+	if cur := o.writers[ch.Name]; cur == nil || cur.Channel().Term <= ch.Term {
+		o.writers[ch.Name] = w
+	}
+	o.mu.Unlock()
+	return nil
 }
 
 func (o *opener) forget(w *wal) {

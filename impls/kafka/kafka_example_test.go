@@ -11,7 +11,7 @@ import (
 )
 
 // Open a channel on a Kafka cluster (here an in-process one), append and
-// read back. Offset 0 holds the fence record of term 1's Open, which
+// read back. Offsets 0 and 1 hold the fence batch of term 1's Open, which
 // scanners skip.
 func ExampleNewBuilder() {
 	ctx := context.Background()
@@ -49,8 +49,8 @@ func ExampleNewBuilder() {
 	m := <-s.Chan()
 	fmt.Printf("read %q %v at offset %v\n", m.Payload(), m.Properties(), m.MessageID())
 	// Output:
-	// appended at offset 1
-	// read "hello" map[trace:t-1] at offset 1
+	// appended at offset 2
+	// read "hello" map[trace:t-1] at offset 2
 }
 
 // The registered builder takes its brokers from MQWAL_KAFKA_BROKERS; build

@@ -42,9 +42,12 @@ func (w *wal) Append(ctx context.Context, msg message.MutableMessage) (message.M
 }
 
 // Truncate deletes the records below id+1 with DeleteRecords. When that
-// would empty the log it first appends a fence record, so the log always
-// keeps the writer's last batch: a later open with the same term reads its
-// sequence from there.
+// would delete the writer's newest batch it first appends a fence record,
+// so the log always keeps a batch of the channel's producer at or after
+// the writer's newest: a later open reads its sequence from there, and a
+// writer checking ownership (verify) finds it. A DeleteRecords that failed
+// may have been applied: that is within Truncate's contract, and calling
+// it again is harmless.
 func (w *wal) Truncate(ctx context.Context, id message.MessageID) error {
 	if err := w.CheckTruncate(ctx, id); err != nil {
 		return err
@@ -63,7 +66,7 @@ func (w *wal) Truncate(ctx context.Context, id message.MessageID) error {
 	if off+1 <= first {
 		return nil
 	}
-	if off+1 == end {
+	if off >= w.writer.ownBase.Load() {
 		body := encodeRecordBody(nil, nil, message.Properties{fenceHeader: termString(w.Channel().Term)})
 		if _, err := w.writer.append(ctx, body); err != nil {
 			return err

@@ -4,14 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	kafkago "github.com/segmentio/kafka-go"
 
-	"github.com/mqwal/mqwal/message"
 	"github.com/mqwal/mqwal/walimpls"
 )
 
@@ -22,19 +20,20 @@ import (
 // the broker's dedup window, and a batch whose answer was lost is resent
 // with identical bytes until the broker answers: it either stores it or
 // recognises the duplicate and returns the original offset.
-
-const (
-	reqQueued int32 = iota
-	reqTaken
-	reqAbandoned
-)
+//
+// While a batch is being resent, the queue behind it is bounded
+// (Config.MaxQueuedAppends, MaxQueuedBytes): appends beyond fail at once
+// with ErrUnavailable instead of growing memory through an outage. An
+// appender that stops waiting for a queued append takes it out of the
+// queue.
 
 type appendReq struct {
-	body  []byte
-	state atomic.Int32
-	gone  atomic.Bool // the appender stopped waiting after the sender took it
-	sent  atomic.Bool // a result was delivered
-	done  chan appendResult
+	body       []byte
+	prev, next *appendReq  // queue links; writer.mu
+	queued     bool        // in the queue; writer.mu
+	gone       atomic.Bool // the appender stopped waiting after the sender took it
+	sent       atomic.Bool // a result was delivered
+	done       chan appendResult
 }
 
 type appendResult struct {
@@ -44,15 +43,25 @@ type appendResult struct {
 
 type writer struct {
 	w        *wal
-	ps       producerState // sender goroutine only
-	resync   bool          // sender goroutine only: sequence state must be re-read
+	topic    string
 	maxBatch int
+	reverify time.Duration // check ownership from the log after idling this long
 
-	mu     sync.Mutex
-	queue  []*appendReq
-	busy   bool      // someone holds the send token: an appender or the background sender
-	failed error     // set once: fenced or closed; later appends fail with it
-	carry  *inflight // a batch an appender handed to the background sender
+	// Sender state, owned by whoever holds the send token.
+	ps      producerState
+	own     batchInfo     // the newest batch known to be this writer's: its fence or last acked batch
+	ownAt   time.Time     // own's timestamp, from which the broker's producer expiry counts
+	resync  bool          // check ownership from the log before the next batch
+	pending *pendingBatch // a batch given up with an unknown outcome; resync learns whether it was stored
+
+	ownBase atomic.Int64 // own.base, for Truncate
+
+	mu      sync.Mutex
+	q       queue
+	busy    bool      // someone holds the send token: an appender or the background sender
+	stalled bool      // the batch in flight failed an attempt and is being resent
+	failed  error     // set once: fenced or closed; later appends fail with it
+	carry   *inflight // a batch an appender handed to the background sender
 
 	wake    chan struct{}
 	ctx     context.Context // ends when the writer stops
@@ -60,17 +69,22 @@ type writer struct {
 	stopped chan struct{}
 }
 
-func newWriter(w *wal, ps producerState) *writer {
+func newWriter(w *wal, cl claimed) *writer {
 	ctx, cancel := context.WithCancel(context.Background())
 	wr := &writer{
 		w:        w,
-		ps:       ps,
+		topic:    w.topic,
 		maxBatch: w.o.maxBatch,
+		reverify: w.o.reverify,
+		ps:       cl.ps,
+		own:      cl.own,
+		ownAt:    cl.ownAt,
 		wake:     make(chan struct{}, 1),
 		ctx:      ctx,
 		stop:     cancel,
 		stopped:  make(chan struct{}),
 	}
+	wr.ownBase.Store(cl.own.base)
 	go wr.run()
 	return wr
 }
@@ -78,15 +92,22 @@ func newWriter(w *wal, ps producerState) *writer {
 // append enqueues body and waits for its offset.
 func (wr *writer) append(ctx context.Context, body []byte) (int64, error) {
 	req := &appendReq{body: body, done: make(chan appendResult, 1)}
+	cfg := &wr.w.o.cfg
 	wr.mu.Lock()
 	if wr.failed != nil {
 		err := wr.failed
 		wr.mu.Unlock()
 		return 0, err
 	}
-	wr.queue = append(wr.queue, req)
+	if wr.stalled && wr.q.n > 0 && (wr.q.n >= cfg.MaxQueuedAppends || wr.q.bytes+len(body) > cfg.MaxQueuedBytes) {
+		n, b := wr.q.n, wr.q.bytes
+		wr.mu.Unlock()
+		return 0, fmt.Errorf("%w: kafka append to %s: %d appends (%d bytes) already wait behind a batch the broker has not answered (Config.MaxQueuedAppends %d, MaxQueuedBytes %d)",
+			walimpls.ErrUnavailable, wr.topic, n, b, cfg.MaxQueuedAppends, cfg.MaxQueuedBytes)
+	}
+	wr.q.push(req)
 	lead := !wr.busy
-	wr.busy = wr.busy || lead
+	wr.busy = true
 	wr.mu.Unlock()
 	if lead {
 		// Nobody is sending: send this batch from the appender's own
@@ -103,7 +124,7 @@ func (wr *writer) append(ctx context.Context, body []byte) (int64, error) {
 	}
 	// The sender answers within WriteTimeout; this is only a backstop for a
 	// request stuck beyond its own timeout.
-	timer := time.NewTimer(wr.w.o.cfg.WriteTimeout + wr.w.o.cfg.RequestTimeout + time.Second)
+	timer := time.NewTimer(cfg.WriteTimeout + cfg.RequestTimeout + time.Second)
 	defer timer.Stop()
 	var cause error
 	select {
@@ -112,18 +133,22 @@ func (wr *writer) append(ctx context.Context, body []byte) (int64, error) {
 	case <-ctx.Done():
 		cause = ctx.Err()
 	case <-timer.C:
-		cause = fmt.Errorf("%w: kafka append to %s: no answer within WriteTimeout %v", walimpls.ErrUnavailable, wr.w.topic, wr.w.o.cfg.WriteTimeout)
+		cause = fmt.Errorf("%w: kafka append to %s: no answer within WriteTimeout %v", walimpls.ErrUnavailable, wr.topic, cfg.WriteTimeout)
 	}
-	if req.state.CompareAndSwap(reqQueued, reqAbandoned) {
+	wr.mu.Lock()
+	if req.queued {
+		wr.q.remove(req)
+		wr.mu.Unlock()
 		return 0, cause // never sent: nothing written
 	}
+	wr.mu.Unlock()
 	req.gone.Store(true)
 	select {
 	case r := <-req.done:
 		return r.offset, r.err
 	default:
 	}
-	return 0, fmt.Errorf("%w: kafka append to %s: %w", walimpls.ErrOutcomeUnknown, wr.w.topic, cause)
+	return 0, fmt.Errorf("%w: kafka append to %s: %w", walimpls.ErrOutcomeUnknown, wr.topic, cause)
 }
 
 // fail makes every later append fail with err and stops the sender.
@@ -146,6 +171,12 @@ func (wr *writer) failedErr() error {
 	wr.mu.Lock()
 	defer wr.mu.Unlock()
 	return wr.failed
+}
+
+func (wr *writer) setStalled(v bool) {
+	wr.mu.Lock()
+	wr.stalled = v
+	wr.mu.Unlock()
 }
 
 // drive sends batches while holding the send token. An appender (bg false)
@@ -178,12 +209,18 @@ func (wr *writer) drive(ctx context.Context, bg bool) {
 			}
 		}
 		for !wr.attempt(ctx, fl) {
+			if fl.attempts == 1 {
+				wr.setStalled(true)
+			}
 			if !bg {
 				wr.handOff(fl)
 				return
 			}
 			// A stop ends the sleep; the next attempt then resolves fl.
 			_ = sleepCtx(wr.ctx, backoff(fl.attempts))
+		}
+		if fl.attempts > 1 {
+			wr.setStalled(false)
 		}
 		if !bg {
 			wr.handOff(nil)
@@ -197,7 +234,7 @@ func (wr *writer) drive(ctx context.Context, bg bool) {
 // releases the token.
 func (wr *writer) handOff(fl *inflight) {
 	wr.mu.Lock()
-	if fl == nil && len(wr.queue) == 0 {
+	if fl == nil && wr.q.n == 0 {
 		wr.busy = false
 		wr.mu.Unlock()
 		return
@@ -235,48 +272,42 @@ func (wr *writer) run() {
 // drain fails whatever is still queued once the sender stops.
 func (wr *writer) drain() {
 	wr.mu.Lock()
-	q := wr.queue
-	wr.queue = nil
+	var q []*appendReq
+	for r := wr.q.head; r != nil; r = wr.q.head {
+		wr.q.remove(r)
+		q = append(q, r)
+	}
 	err := wr.failed
 	fl := wr.carry
 	wr.carry = nil
 	wr.mu.Unlock()
 	if fl != nil {
-		wr.deliverErr(fl.reqs, wr.unknownIf(fl.maybeSent, err))
+		wr.deliverErr(fl.reqs, unknownIf(fl.maybeSent, err))
 	}
-	for _, r := range q {
-		if r.state.CompareAndSwap(reqQueued, reqTaken) {
-			r.deliver(appendResult{err: err})
-		}
-	}
+	wr.deliverErr(q, err)
 }
 
-// take removes from the queue as many live requests as fit in one batch.
-// wr.mu is held.
+// take removes from the queue as many requests as fit in one batch, but
+// never fenceRecords of them: that record count is reserved for claims'
+// fences (see claim.go). wr.mu is held.
 func (wr *writer) take() ([]*appendReq, [][]byte) {
 	var reqs []*appendReq
 	var bodies [][]byte
 	size := batchHeaderSize
-	i := 0
-	for ; i < len(wr.queue); i++ {
-		r := wr.queue[i]
-		if r.state.Load() != reqQueued {
-			continue
-		}
+	for r := wr.q.head; r != nil; r = wr.q.head {
 		add := len(r.body) + recordOverhead + 5
 		if len(reqs) > 0 && size+add > wr.maxBatch {
 			break
 		}
-		if !r.state.CompareAndSwap(reqQueued, reqTaken) {
-			continue
-		}
+		wr.q.remove(r)
 		size += add
 		reqs = append(reqs, r)
 		bodies = append(bodies, r.body)
 	}
-	n := copy(wr.queue, wr.queue[i:])
-	clear(wr.queue[n:])
-	wr.queue = wr.queue[:n]
+	if len(reqs) == fenceRecords {
+		wr.q.pushFront(reqs[len(reqs)-1])
+		reqs, bodies = reqs[:len(reqs)-1], bodies[:len(bodies)-1]
+	}
 	return reqs, bodies
 }
 
@@ -300,17 +331,17 @@ type inflight struct {
 	reqs      []*appendReq
 	n         int
 	batch     []byte
-	start     time.Time
-	maybeSent bool // an attempt may have reached the broker
+	start     time.Time // also the batch's timestamp
+	maybeSent bool      // an attempt may have reached the broker's log
 	attempts  int
 	told      bool // the appenders were told the outcome is unknown
 }
 
-// prepare encodes reqs as the next batch, first re-reading the sequence
-// state if the broker refused the last one as out of step.
+// prepare encodes reqs as the next batch, first checking ownership from
+// the log if the last batch ended out of step with the broker.
 func (wr *writer) prepare(reqs []*appendReq, bodies [][]byte) *inflight {
 	if wr.resync {
-		ps, err := recoverState(wr.ctx, wr.w.o.client, wr.w.topic, wr.w.Channel(), wr.ps.id)
+		stored, err := verify(wr.ctx, wr.w.o.client, wr.topic, wr.w.Channel(), wr.ps, wr.own, wr.pending)
 		if err != nil {
 			if errors.Is(err, walimpls.ErrFenced) {
 				wr.fail(err)
@@ -318,17 +349,42 @@ func (wr *writer) prepare(reqs []*appendReq, bodies [][]byte) *inflight {
 			wr.deliverErr(reqs, err)
 			return nil
 		}
-		wr.ps, wr.resync = ps, false
+		if stored != nil {
+			wr.adopt(*stored, wr.pending.at)
+		}
+		wr.resync, wr.pending = false, nil
 	}
 	start := time.Now()
 	return &inflight{reqs: reqs, n: len(bodies), batch: frameBatch(wr.ps, start.UnixMilli(), bodies), start: start}
 }
 
+// adopt records b, stored with timestamp at, as this writer's newest batch.
+func (wr *writer) adopt(b batchInfo, at time.Time) {
+	wr.own, wr.ownAt = b, at
+	wr.ps.sequence = b.next()
+	wr.ownBase.Store(b.base)
+}
+
+// lose gives fl up: the next batch first checks the log, which also tells
+// whether fl was stored if an attempt may have reached the broker.
+func (wr *writer) lose(fl *inflight) {
+	wr.resync = true
+	if fl.maybeSent {
+		wr.pending = &pendingBatch{seq: wr.ps.sequence, n: fl.n, at: fl.start}
+	}
+}
+
+// resolve hands each appender its offset in the batch stored at base.
+func (wr *writer) resolve(fl *inflight, base int64) {
+	for i, r := range fl.reqs {
+		r.deliver(appendResult{offset: base + int64(i)})
+	}
+	wr.adopt(batchInfo{base: base, last: base + int64(fl.n) - 1, pid: wr.ps.id, epoch: wr.ps.epoch, seq: wr.ps.sequence}, fl.start)
+}
+
 // attempt sends fl once and reports whether it is resolved: stored,
 // refused, or given up. Unresolved batches are sent again as they are.
 func (wr *writer) attempt(ctx context.Context, fl *inflight) bool {
-	topic := wr.w.topic
-	reqs := fl.reqs
 	fl.attempts++
 	switch {
 	case ctx.Done() == nil:
@@ -340,56 +396,162 @@ func (wr *writer) attempt(ctx context.Context, fl *inflight) bool {
 		defer cancel()
 		defer context.AfterFunc(wr.ctx, cancel)()
 	}
-	resp, err := wr.w.o.client.produce(ctx, topic, fl.batch)
+	// A broker forgets a producer producer.id.expiration.ms after the
+	// timestamp of its last batch, and with it the higher epoch that fenced
+	// this writer. Past half that, check the log before sending. A busy
+	// writer only compares two times it already has.
+	idle := fl.start.Sub(wr.ownAt)
+	if fl.attempts > 1 {
+		idle = time.Since(wr.ownAt)
+	}
+	if idle > wr.reverify {
+		done, err := wr.reverifyOwner(ctx, fl)
+		switch {
+		case done:
+			return true
+		case err != nil && wr.ctx.Err() != nil:
+			wr.stopping(fl, false)
+			return true
+		case err != nil:
+			// Not sent: the check could not read the log.
+			wr.w.o.client.forceRefresh()
+			return wr.retryLater(fl, err)
+		}
+	}
+	resp, err := wr.w.o.client.produce(ctx, wr.topic, fl.batch)
 	if err == nil && resp.Error != nil {
 		err = resp.Error
 	}
-	if err == nil {
-		for i, r := range reqs {
-			r.deliver(appendResult{offset: resp.BaseOffset + int64(i)})
-		}
-		wr.ps.sequence = nextSequence(wr.ps.sequence, fl.n)
+	if err != nil {
+		return wr.failedAttempt(fl, err)
+	}
+	if resp.BaseOffset <= wr.own.last {
+		// The broker matched the batch to an older one that is not this
+		// writer's: another writer produced with its epoch and sequence.
+		ferr := fmt.Errorf("%w: kafka channel %q term %d: the broker answered with offset %d, not after this writer's last batch at %d: another writer of this term took the channel",
+			walimpls.ErrFenced, wr.w.Channel().Name, wr.w.Channel().Term, resp.BaseOffset, wr.own.last)
+		wr.fail(ferr)
+		wr.deliverErr(fl.reqs, unknownIf(fl.maybeSent, ferr))
 		return true
 	}
+	wr.resolve(fl, resp.BaseOffset)
+	return true
+}
+
+// reverifyOwner checks from the log that this writer still owns the
+// channel before fl is sent after a long idle. It reports done when that
+// resolved fl: fenced, or found stored by an earlier attempt (which must
+// not be resent: a broker that forgot the producer would store it again).
+func (wr *writer) reverifyOwner(ctx context.Context, fl *inflight) (bool, error) {
+	var pend *pendingBatch
+	if fl.maybeSent {
+		pend = &pendingBatch{seq: wr.ps.sequence, n: fl.n, at: fl.start}
+	}
+	stored, err := verify(ctx, wr.w.o.client, wr.topic, wr.w.Channel(), wr.ps, wr.own, pend)
+	switch {
+	case errors.Is(err, walimpls.ErrFenced):
+		wr.fail(err)
+		wr.deliverErr(fl.reqs, unknownIf(fl.maybeSent, err))
+		return true, nil
+	case err != nil:
+		return false, err
+	case stored != nil:
+		wr.resolve(fl, stored.base)
+		return true, nil
+	}
+	return false, nil
+}
+
+// failedAttempt handles an attempt of fl that ended with err and reports
+// whether fl is resolved (see outcome.go for the kinds of errors).
+func (wr *writer) failedAttempt(fl *inflight, err error) bool {
+	topic, reqs := wr.topic, fl.reqs
 	switch {
 	case errors.Is(err, kafkago.InvalidProducerEpoch) || errors.Is(err, kafkago.ProducerFenced):
 		ferr := fmt.Errorf("%w: kafka channel %q term %d: a higher term wrote to %s: %w", walimpls.ErrFenced, wr.w.Channel().Name, wr.w.Channel().Term, topic, err)
 		wr.fail(ferr)
-		wr.deliverErr(reqs, wr.unknownIf(fl.maybeSent, ferr))
+		wr.deliverErr(reqs, unknownIf(fl.maybeSent, ferr))
 		return true
-	case errors.Is(err, kafkago.OutOfOrderSequenceNumber) || errors.Is(err, kafkago.UnknownProducerId) || errors.Is(err, kafkago.DuplicateSequenceNumber):
-		// Refused: nothing of this batch was stored (a stored earlier
-		// attempt would have been answered as a duplicate). Re-read the
-		// sequence state from the log before the next batch.
-		wr.resync = true
-		wr.deliverErr(reqs, fmt.Errorf("%w: kafka produce to %s: producer state out of step, resyncing: %w", walimpls.ErrUnavailable, topic, err))
+	case errors.Is(err, kafkago.DuplicateSequenceNumber):
+		// The broker stored the batch before, but no longer knows where.
+		fl.maybeSent = true
+		wr.lose(fl)
+		wr.deliverErr(reqs, fmt.Errorf("%w: kafka produce to %s: the broker says the batch is already stored but not at which offset: %w", walimpls.ErrOutcomeUnknown, topic, err))
+		return true
+	case errors.Is(err, kafkago.OutOfOrderSequenceNumber) || errors.Is(err, kafkago.UnknownProducerId):
+		wr.outOfStep(fl, err)
 		return true
 	case errors.Is(err, kafkago.MessageSizeTooLarge) || errors.Is(err, kafkago.RecordListTooLarge):
-		wr.deliverErr(reqs, wr.unknownIf(fl.maybeSent, fmt.Errorf("%w: kafka produce to %s: %w", walimpls.ErrMessageTooLarge, topic, err)))
+		if fl.maybeSent {
+			wr.lose(fl)
+		}
+		wr.deliverErr(reqs, unknownIf(fl.maybeSent, fmt.Errorf("%w: kafka produce to %s: %w", walimpls.ErrMessageTooLarge, topic, err)))
 		return true
 	case wr.ctx.Err() != nil:
 		// The stop may have cut a request already on the wire.
-		fl.maybeSent = fl.maybeSent || !isDialError(err)
-		err = wr.failedErr()
-		if fl.maybeSent {
-			err = fmt.Errorf("%w: kafka produce to %s: writer closed while the batch was unanswered: %w", walimpls.ErrOutcomeUnknown, topic, err)
-		}
-		wr.deliverErr(reqs, err)
+		wr.stopping(fl, !notSent(err))
 		return true
-	case isStaleMetadata(err) || errors.Is(err, kafkago.NotEnoughReplicas) || isDialError(err):
+	case errors.Is(err, kafkago.NotEnoughReplicas):
+		// Refused before appending; may pass once replicas catch up.
+	case refusedBeforeAppend(err):
+		// Invalid or not authorized: sending again will not help.
+		if fl.maybeSent {
+			wr.lose(fl)
+		}
+		wr.deliverErr(reqs, unknownIf(fl.maybeSent, fmt.Errorf("kafka produce to %s: %w", topic, err)))
+		return true
+	case notSent(err):
 		wr.w.o.client.forceRefresh()
-	case errors.Is(err, kafkago.InvalidMessage) || errors.Is(err, kafkago.InvalidRecord) || errors.Is(err, kafkago.TopicAuthorizationFailed) ||
-		errors.Is(err, kafkago.ClusterAuthorizationFailed) || errors.Is(err, kafkago.InvalidRequiredAcks):
-		if fl.maybeSent {
-			wr.resync = true
-		}
-		wr.deliverErr(reqs, wr.unknownIf(fl.maybeSent, fmt.Errorf("kafka produce to %s: %w", topic, err)))
-		return true
 	default:
-		// Timeouts, dropped connections, REQUEST_TIMED_OUT: the batch may
-		// be stored. Resend the same bytes.
+		// Timeouts, dropped connections, REQUEST_TIMED_OUT, a leader that
+		// moved: the batch may be stored. Resend the same bytes.
 		fl.maybeSent = true
+		if needsRefresh(err) {
+			wr.w.o.client.forceRefresh()
+		}
 	}
+	return wr.retryLater(fl, err)
+}
+
+// outOfStep settles fl after the broker refused it as out of sequence:
+// another writer of this term may have claimed the channel, or an earlier
+// attempt stored fl. The log tells (see verify).
+func (wr *writer) outOfStep(fl *inflight, err error) {
+	var pend *pendingBatch
+	if fl.maybeSent {
+		pend = &pendingBatch{seq: wr.ps.sequence, n: fl.n, at: fl.start}
+	}
+	stored, verr := verify(wr.ctx, wr.w.o.client, wr.topic, wr.w.Channel(), wr.ps, wr.own, pend)
+	switch {
+	case errors.Is(verr, walimpls.ErrFenced):
+		wr.fail(verr)
+		wr.deliverErr(fl.reqs, unknownIf(fl.maybeSent, verr))
+	case verr == nil && stored != nil:
+		wr.resolve(fl, stored.base)
+	default:
+		// Not fenced as far as the log tells, or the log could not be
+		// read: the next batch checks again before it is sent, and learns
+		// whether an attempt of this one was stored after all.
+		wr.lose(fl)
+		wr.deliverErr(fl.reqs, unknownIf(fl.maybeSent, fmt.Errorf("%w: kafka produce to %s: producer sequence out of step with the broker: %w", walimpls.ErrUnavailable, wr.topic, err)))
+	}
+}
+
+// stopping resolves fl when the writer stops; sent tells whether the
+// attempt the stop cut short may have reached the broker.
+func (wr *writer) stopping(fl *inflight, sent bool) {
+	fl.maybeSent = fl.maybeSent || sent
+	err := wr.failedErr()
+	if fl.maybeSent {
+		err = fmt.Errorf("%w: kafka produce to %s: writer closed while the batch was unanswered: %w", walimpls.ErrOutcomeUnknown, wr.topic, err)
+	}
+	wr.deliverErr(fl.reqs, err)
+}
+
+// retryLater decides after a failed attempt that did not settle fl whether
+// to give up (only if nothing can have been stored) or send it again.
+func (wr *writer) retryLater(fl *inflight, err error) bool {
+	topic, reqs := wr.topic, fl.reqs
 	late := time.Since(fl.start) > wr.w.o.cfg.WriteTimeout
 	switch {
 	case !fl.maybeSent && (late || allGone(reqs)):
@@ -405,7 +567,7 @@ func (wr *writer) attempt(ctx context.Context, fl *inflight) bool {
 	return false
 }
 
-func (wr *writer) unknownIf(maybeSent bool, err error) error {
+func unknownIf(maybeSent bool, err error) error {
 	if maybeSent {
 		return fmt.Errorf("%w: %w", walimpls.ErrOutcomeUnknown, err)
 	}
@@ -419,96 +581,4 @@ func allGone(reqs []*appendReq) bool {
 		}
 	}
 	return true
-}
-
-// isDialError reports a failure to connect: the request never left.
-func isDialError(err error) bool {
-	var op *net.OpError
-	return errors.As(err, &op) && op.Op == "dial"
-}
-
-// recoverState reads the channel producer's last batch from the log and
-// returns the state a writer of ch's term continues with.
-func recoverState(ctx context.Context, c *client, topic string, ch walimpls.Channel, pid int64) (producerState, error) {
-	first, end, err := c.offsets(ctx, topic)
-	if err != nil {
-		return producerState{}, fmt.Errorf("%w: %w", walimpls.ErrUnavailable, err)
-	}
-	found, epoch, next, err := c.lastBatchOf(ctx, topic, pid, first, end)
-	if err != nil {
-		return producerState{}, fmt.Errorf("%w: %w", walimpls.ErrUnavailable, err)
-	}
-	ps := producerState{id: pid, epoch: int16(ch.Term)}
-	if found {
-		switch {
-		case int64(epoch) > ch.Term:
-			return producerState{}, fmt.Errorf("%w: kafka channel %q: term %d already wrote to %s, this WAL has term %d", walimpls.ErrFenced, ch.Name, epoch, topic, ch.Term)
-		case int64(epoch) == ch.Term:
-			ps.sequence = next
-		}
-	}
-	return ps, nil
-}
-
-// claim recovers the producer state and writes the fence record of ch's
-// term; from then on the broker refuses lower epochs.
-func claim(ctx context.Context, c *client, topic string, ch walimpls.Channel) (producerState, error) {
-	pid := producerID(topic)
-	for attempt := 0; ; attempt++ {
-		ps, err := recoverState(ctx, c, topic, ch, pid)
-		if err != nil {
-			return ps, err
-		}
-		_, end, err := c.offsets(ctx, topic)
-		if err != nil {
-			return ps, fmt.Errorf("%w: %w", walimpls.ErrUnavailable, err)
-		}
-		body := encodeRecordBody(nil, nil, message.Properties{fenceHeader: termString(ch.Term)})
-		batch := frameBatch(ps, time.Now().UnixMilli(), [][]byte{body})
-		for try := 0; ; try++ {
-			resp, err := c.produce(ctx, topic, batch)
-			if err == nil && resp.Error != nil {
-				err = resp.Error
-			}
-			switch {
-			case err == nil && resp.BaseOffset >= end:
-				ps.sequence = nextSequence(ps.sequence, 1)
-				return ps, nil
-			case err == nil:
-				// Answered as a duplicate of an older batch: the log's tail
-				// did not show the broker's real sequence.
-				return ps, fmt.Errorf("%w: kafka channel %q term %d: the broker's producer state is ahead of the log (another writer with this term?); open with a higher term", walimpls.ErrFenced, ch.Name, ch.Term)
-			case errors.Is(err, kafkago.InvalidProducerEpoch) || errors.Is(err, kafkago.ProducerFenced):
-				return ps, fmt.Errorf("%w: kafka channel %q: a term above %d owns %s: %w", walimpls.ErrFenced, ch.Name, ch.Term, topic, err)
-			case errors.Is(err, kafkago.OutOfOrderSequenceNumber):
-				if attempt < 2 {
-					break // a racing same-term writer may have moved on; look again
-				}
-				return ps, fmt.Errorf("%w: kafka channel %q term %d: the broker's producer sequence does not match the log; open with a higher term: %w", walimpls.ErrFenced, ch.Name, ch.Term, err)
-			case ctx.Err() != nil:
-				return ps, fmt.Errorf("%w: kafka channel %q: claiming term %d: %w", walimpls.ErrUnavailable, ch.Name, ch.Term, ctx.Err())
-			case errors.Is(err, kafkago.InvalidMessage) || errors.Is(err, kafkago.InvalidRecord) || errors.Is(err, kafkago.TopicAuthorizationFailed) || errors.Is(err, kafkago.ClusterAuthorizationFailed):
-				return ps, fmt.Errorf("kafka channel %q: claiming term %d: %w", ch.Name, ch.Term, err)
-			case isStaleMetadata(err) || isDialError(err) || errors.Is(err, kafkago.UnknownProducerId):
-				c.forceRefresh()
-				if try > 20 {
-					return ps, fmt.Errorf("%w: kafka channel %q: claiming term %d: %w", walimpls.ErrUnavailable, ch.Name, ch.Term, err)
-				}
-				if err := sleepCtx(ctx, backoff(try)); err != nil {
-					return ps, fmt.Errorf("%w: %w", walimpls.ErrUnavailable, err)
-				}
-				continue
-			default:
-				// Maybe stored: identical bytes are safe to resend.
-				if try > 20 {
-					return ps, fmt.Errorf("%w: kafka channel %q: claiming term %d: %w", walimpls.ErrUnavailable, ch.Name, ch.Term, err)
-				}
-				if err := sleepCtx(ctx, backoff(try)); err != nil {
-					return ps, fmt.Errorf("%w: %w", walimpls.ErrUnavailable, err)
-				}
-				continue
-			}
-			break
-		}
-	}
 }
