@@ -25,3 +25,5 @@ func (o *opener) writerOf(channel string) *writer {
 	defer o.mu.Unlock()
 	return o.writers[channel].writer
 }
+
+var kafkaTopicAuthorizationFailed = kafkago.TopicAuthorizationFailed
