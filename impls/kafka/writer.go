@@ -404,7 +404,7 @@ func (wr *writer) attempt(ctx context.Context, fl *inflight) bool {
 	if fl.attempts > 1 {
 		idle = time.Since(wr.ownAt)
 	}
-	if idle > wr.reverify {
+	if idle >= wr.reverify {
 		done, err := wr.reverifyOwner(ctx, fl)
 		switch {
 		case done:
