@@ -27,3 +27,16 @@ func (o *opener) writerOf(channel string) *writer {
 }
 
 var kafkaTopicAuthorizationFailed = kafkago.TopicAuthorizationFailed
+
+func (wr *writer) stalledNow() bool {
+	wr.mu.Lock()
+	defer wr.mu.Unlock()
+	return wr.stalled
+}
+
+// queuedNow is the count and bytes of the appends waiting in the queue.
+func (wr *writer) queuedNow() (int, int) {
+	wr.mu.Lock()
+	defer wr.mu.Unlock()
+	return wr.q.n, wr.q.bytes
+}

@@ -323,6 +323,9 @@ func TestConfigValidation(t *testing.T) {
 		"sasl no user":    {Brokers: []string{"h:1"}, SASL: &SASLConfig{Mechanism: SASLPlain}},
 		"missing ca file": {Brokers: []string{"h:1"}, TLSFiles: &TLSFiles{CAFile: "/nonexistent/ca.pem"}},
 		"tiny max bytes":  {Brokers: []string{"h:1"}, MaxMessageBytes: 10},
+		"negative expiry": {Brokers: []string{"h:1"}, ProducerIDExpiration: -1},
+		"negative queue":  {Brokers: []string{"h:1"}, MaxQueuedAppends: -1},
+		"negative qbytes": {Brokers: []string{"h:1"}, MaxQueuedBytes: -1},
 	} {
 		if _, err := NewBuilder(WithConfig(cfg)).Build(); !errors.Is(err, walimpls.ErrInvalidArgument) {
 			t.Errorf("%s: Build: %v, want ErrInvalidArgument", name, err)
