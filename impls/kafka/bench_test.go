@@ -66,7 +66,7 @@ func newBenchTopic(b *testing.B, c *kafkatest.Cluster) string {
 	topic := fmt.Sprintf("bench-%d", benchTopicSeq.Add(1))
 	kc, done := rawClient(c)
 	defer done()
-	resp, err := kc.CreateTopics(context.Background(), &kafkago.CreateTopicsRequest{Topics: []kafkago.TopicConfig{{Topic: topic, NumPartitions: 1, ReplicationFactor: 1}}})
+	resp, err := kc.CreateTopics(context.Background(), &kafkago.CreateTopicsRequest{Topics: []kafkago.TopicConfig{{Topic: topic, NumPartitions: 1, ReplicationFactor: 1, ConfigEntries: walTopicConfigs}}})
 	if err != nil || resp.Errors[topic] != nil {
 		b.Fatalf("create %s: %v %v", topic, err, resp)
 	}
