@@ -83,6 +83,9 @@ kafka:
   topic_prefix: wal-
   create_topics: false
   allow_retention: true
+  producer_id_expiration: 2h
+  max_queued_appends: 100
+  max_queued_bytes: 1048576
   replication_factor: 3
   client_id: svc
   timeouts: {dial: 1s, request: 2s, write: 3s}
@@ -119,8 +122,11 @@ pulsar:
 		pu.Timeouts != (config.PulsarTimeouts{Connection: 4 * time.Second, Operation: 5 * time.Second}) {
 		t.Fatalf("pulsar: %+v", pu)
 	}
-	if got := c.Source("kafka.client_id"); got != p+":16" {
-		t.Fatalf("Source(kafka.client_id) = %q, want %s:16", got, p)
+	if k.ProducerIDExpiration != 2*time.Hour || k.MaxQueuedAppends != 100 || k.MaxQueuedBytes != 1<<20 {
+		t.Fatalf("kafka producer_id_expiration/max_queued_*: %+v", k)
+	}
+	if got := c.Source("kafka.client_id"); got != p+":19" {
+		t.Fatalf("Source(kafka.client_id) = %q, want %s:19", got, p)
 	}
 	b, err := c.DriverBuilder()
 	if err != nil || b.Name() != "memory" {
@@ -258,6 +264,10 @@ func TestValidationErrors(t *testing.T) {
 		{name: "kafka prefix long", yaml: "kafka:\n  topic_prefix: " + strings.Repeat("p", 50) + "\n", want: "kafka.topic_prefix: must be at most 49 bytes"},
 		{name: "kafka empty client id", yaml: "kafka:\n  client_id: ''\n", want: "kafka.client_id: must not be empty"},
 		{name: "kafka negative max bytes", yaml: "kafka:\n  max_message_bytes: -1\n", want: "kafka.max_message_bytes: must be >= 0"},
+		{name: "kafka negative expiration", yaml: "kafka:\n  producer_id_expiration: -1s\n", want: "kafka.producer_id_expiration: must be >= 0 (0 reads it from the brokers), got -1s"},
+		{name: "kafka negative queued appends", yaml: "kafka:\n  max_queued_appends: -1\n", want: "kafka.max_queued_appends: must be >= 0"},
+		{name: "kafka negative queued bytes", env: []string{"MQWAL_KAFKA_MAX_QUEUED_BYTES", "-5"}, want: "MQWAL_KAFKA_MAX_QUEUED_BYTES (kafka.max_queued_bytes): must be >= 0"},
+		{name: "kafka allow retention not bool", yaml: "kafka:\n  allow_retention: sometimes\n", want: `kafka.allow_retention: must be true or false, got "sometimes"`},
 		{name: "kafka zero timeout", yaml: "kafka:\n  timeouts:\n    request: 0s\n", want: "kafka.timeouts.request: must be > 0, got 0s"},
 		{name: "kafka bad sasl", yaml: "kafka:\n  sasl:\n    mechanism: GSSAPI\n", want: `kafka.sasl.mechanism: must be PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512, got "GSSAPI"`},
 		{name: "kafka sasl no user", yaml: "kafka:\n  sasl:\n    mechanism: PLAIN\n", want: "kafka.sasl.username: must be set with sasl.mechanism PLAIN"},

@@ -31,10 +31,20 @@ type Kafka struct {
 	ClientID string `yaml:"client_id"`
 	// MaxMessageBytes is the brokers' message.max.bytes; 0 reads it from
 	// the brokers.
-	MaxMessageBytes int           `yaml:"max_message_bytes"`
-	Timeouts        KafkaTimeouts `yaml:"timeouts"`
-	SASL            KafkaSASL     `yaml:"sasl"`
-	TLS             TLS           `yaml:"tls"`
+	MaxMessageBytes int `yaml:"max_message_bytes"`
+	// ProducerIDExpiration is the brokers' producer.id.expiration.ms; a
+	// writer idle for half of it checks from the log that no higher term
+	// took the channel before it appends again. 0 reads it from the
+	// brokers (an hour if they do not say).
+	ProducerIDExpiration time.Duration `yaml:"producer_id_expiration"`
+	// MaxQueuedAppends and MaxQueuedBytes bound the appends that wait
+	// behind a batch the broker has not answered; beyond them an append
+	// fails at once as unavailable. 0 means 16384 appends and 16 MiB.
+	MaxQueuedAppends int           `yaml:"max_queued_appends"`
+	MaxQueuedBytes   int           `yaml:"max_queued_bytes"`
+	Timeouts         KafkaTimeouts `yaml:"timeouts"`
+	SASL             KafkaSASL     `yaml:"sasl"`
+	TLS              TLS           `yaml:"tls"`
 }
 
 // KafkaTimeouts bound the client's waits.
@@ -91,6 +101,15 @@ func (k *Kafka) check(v *validator) {
 	}
 	if k.MaxMessageBytes < 0 {
 		v.bad("max_message_bytes", "must be >= 0, got %d", k.MaxMessageBytes)
+	}
+	if k.ProducerIDExpiration < 0 {
+		v.bad("producer_id_expiration", "must be >= 0 (0 reads it from the brokers), got %s", k.ProducerIDExpiration)
+	}
+	if k.MaxQueuedAppends < 0 {
+		v.bad("max_queued_appends", "must be >= 0 (0 for the default), got %d", k.MaxQueuedAppends)
+	}
+	if k.MaxQueuedBytes < 0 {
+		v.bad("max_queued_bytes", "must be >= 0 (0 for the default), got %d", k.MaxQueuedBytes)
 	}
 	positive(v, "timeouts.dial", k.Timeouts.Dial)
 	positive(v, "timeouts.request", k.Timeouts.Request)
@@ -162,15 +181,18 @@ func containsRune(s string, r rune) bool {
 
 func (k *Kafka) driver() (walimpls.OpenerBuilderImpls, error) {
 	c := kafka.Config{
-		Brokers:             k.Brokers,
-		TopicPrefix:         k.TopicPrefix,
-		DisableCreateTopics: !k.CreateTopics,
-		AllowRetention:      k.AllowRetention,
-		ClientID:            k.ClientID,
-		DialTimeout:         k.Timeouts.Dial,
-		RequestTimeout:      k.Timeouts.Request,
-		WriteTimeout:        k.Timeouts.Write,
-		MaxMessageBytes:     k.MaxMessageBytes,
+		Brokers:              k.Brokers,
+		TopicPrefix:          k.TopicPrefix,
+		DisableCreateTopics:  !k.CreateTopics,
+		AllowRetention:       k.AllowRetention,
+		ClientID:             k.ClientID,
+		DialTimeout:          k.Timeouts.Dial,
+		RequestTimeout:       k.Timeouts.Request,
+		WriteTimeout:         k.Timeouts.Write,
+		MaxMessageBytes:      k.MaxMessageBytes,
+		ProducerIDExpiration: k.ProducerIDExpiration,
+		MaxQueuedAppends:     k.MaxQueuedAppends,
+		MaxQueuedBytes:       k.MaxQueuedBytes,
 	}
 	if k.ReplicationFactor != nil {
 		c.ReplicationFactor = *k.ReplicationFactor
