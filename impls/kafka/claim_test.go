@@ -14,7 +14,7 @@ import (
 )
 
 // sameTermRace opens channel ch with one term from n goroutines at once,
-// spread over openers, and appends a few messages on each WAL that opened;
+// spread over openers, and appends up to ten messages on each WAL that opened;
 // then it reads the log back and checks the history: every acked append
 // read back exactly once at its acked offset, no offset acked twice, and
 // no append that failed as "not stored" in the log.
@@ -42,7 +42,7 @@ func sameTermRace(t *testing.T, openers []walimpls.OpenerImpls, ch string, n int
 			mu.Lock()
 			opened++
 			mu.Unlock()
-			for seq := range 3 {
+			for seq := range 10 {
 				a, msg := h.NewAttempt(ch, fmt.Sprint("w", i), seq)
 				id, err := w.Append(ctx, msg)
 				h.Done(a, id, err)

@@ -6,29 +6,48 @@
 // record offset; the payload is the record value and the properties are
 // record headers, so any Kafka client can read what mqwal wrote.
 //
+// Retention: a WAL keeps every record until Truncate. Topics the driver
+// creates have retention.ms=-1, retention.bytes=-1 and
+// cleanup.policy=delete; Open of a topic it did not create reads the
+// topic's effective configs (DescribeConfigs) and refuses one whose broker
+// would delete records that were never truncated (ErrInvalidArgument naming
+// the setting), unless Config.AllowRetention.
+//
 // Appends are idempotent-producer batches built by the driver and sent
 // with Client.RawProduce and acks=all. Every writer of a channel uses the
 // same producer id, derived from the topic name, and the term as the
 // producer epoch (so ReadWrite terms are 0..MaxTerm). Opening ReadWrite
-// reads the producer's last batch from the log to continue its sequence and
-// writes a fence record (header "_mqwal.kafka.fence", skipped by scanners)
-// with epoch = term: from then on the broker answers a lower term's batches
-// with INVALID_PRODUCER_EPOCH, which Append returns as ErrFenced.
+// reads the producer's newest batch from the log to continue its sequence
+// and writes a fence batch of two records (header "_mqwal.kafka.fence",
+// skipped by scanners; a new channel's first message is therefore at offset
+// 2) with epoch = term and a random nonce, which it reads back: from then
+// on the broker answers a lower term's batches with INVALID_PRODUCER_EPOCH,
+// which Append returns as ErrFenced. A second Open with the same term takes
+// the channel over: within one opener the older WAL is closed with
+// ErrFenced; in another process the older writer's next append is refused
+// by the broker as out of sequence, it finds the newer fence in the log and
+// fails with ErrFenced. No answer is ever acknowledged twice (see claim.go
+// for why the broker's content-blind dedup cannot mix two writers up).
+//
 // Concurrent appends share a batch (one batch in flight per WAL); a batch
 // whose answer is lost is resent with identical bytes, which the broker
 // either stores or recognises as a duplicate and answers with the original
-// offset, so nothing is written twice. Two WALs with the same term on one
-// channel are a caller error; within one opener the older is closed with
-// ErrFenced.
+// offset, so nothing is written twice. Every append error either means not
+// stored or wraps walimpls.ErrOutcomeUnknown (see outcome.go). While a
+// batch is resent, at most Config.MaxQueuedAppends / MaxQueuedBytes appends
+// wait behind it; more fail at once with ErrUnavailable.
+//
+// Fencing is strict even after a broker forgot the producer
+// (producer.id.expiration.ms after its last batch, when a lower epoch is
+// accepted again): a writer idle for half of Config.ProducerIDExpiration
+// (read from the brokers by default) checks from the log that the
+// producer's newest batch is its own before it sends. So no lower term's
+// append is ever stored after a higher term's claim, and the driver does
+// not implement walimpls.ClaimReader.
 //
 // Scans use Conn.ReadBatch against the partition leader and redial after
 // leader moves; a start below the log start offset is ErrOutOfRange, never
 // a silent skip. Truncate is DeleteRecords (added through segmentio's
-// protocol package), so the driver declares PhysicalTruncate.
-//
-// Limits: the broker's producer-state expiry (producer.id.expiration.ms,
-// one day by default) forgets an idle channel's epoch; a zombie of a lower
-// term writing after that is no longer refused by the broker — the
-// adaptor's read-side fence still hides it. No Kafka transactions are used
-// (segmentio readers do not skip control batches).
+// protocol package), so the driver declares PhysicalTruncate. No Kafka
+// transactions are used (segmentio readers do not skip control batches).
 package kafka
