@@ -23,46 +23,37 @@ func alwaysReverify(t *testing.T, c *kafkatest.Cluster) walimpls.OpenerImpls {
 }
 
 // TestZombieAfterProducerExpiryIsRefused: once the broker forgot the
-// channel's producer, it no longer refuses a lower epoch; the writer's own
-// check from the log must. No reader may see the zombie's record after the
-// higher term's claim.
+// channel's producer, it no longer refuses a lower epoch, nor a same-term
+// writer that another Open superseded; the writer's own check from the log
+// must. No reader may see the zombie's record after the newer claim.
 func TestZombieAfterProducerExpiryIsRefused(t *testing.T) {
-	c := startCluster(t)
-	ch := channelName(t)
-	zombie := open(t, alwaysReverify(t, c), ch, 3, walimpls.ReadWrite)
-	mustAppend(t, zombie, "t3", nil)
-	owner := open(t, newOpener(t, c), ch, 4, walimpls.ReadWrite)
-	mustAppend(t, owner, "t4", nil)
-	if err := c.ForgetProducers(context.Background()); err != nil {
-		t.Fatal(err)
+	for _, tc := range []struct {
+		name                string
+		zombieTerm, ownTerm int64
+	}{
+		{"lower term", 3, 4},
+		{"same term", 2, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := startCluster(t)
+			ch := channelName(t)
+			zombie := open(t, alwaysReverify(t, c), ch, tc.zombieTerm, walimpls.ReadWrite)
+			mustAppend(t, zombie, "first", nil)
+			owner := open(t, newOpener(t, c), ch, tc.ownTerm, walimpls.ReadWrite)
+			mustAppend(t, owner, "second", nil)
+			if err := c.ForgetProducers(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			_, err := zombie.Append(context.Background(), message.NewMutableMessage([]byte("zombie"), nil))
+			if !errors.Is(err, walimpls.ErrFenced) || errors.Is(err, walimpls.ErrOutcomeUnknown) {
+				t.Fatalf("append by the superseded writer after the broker forgot the producer: %v, want ErrFenced (not stored)", err)
+			}
+			// The owner goes on: a broker takes any sequence from a
+			// producer it does not know.
+			last := mustAppend(t, owner, "third", nil)
+			checkLog(t, owner, []string{"first", "second", "third"}, map[string]outcome{"third": {helper.NewInt64ID(Name, last), nil}, "zombie": {nil, err}})
+		})
 	}
-	_, err := zombie.Append(context.Background(), message.NewMutableMessage([]byte("zombie"), nil))
-	if !errors.Is(err, walimpls.ErrFenced) || errors.Is(err, walimpls.ErrOutcomeUnknown) {
-		t.Fatalf("append of term 3 after term 4 claimed and the broker forgot the producer: %v, want ErrFenced (not stored)", err)
-	}
-	// The owner goes on: a broker takes any sequence from a producer it
-	// does not know.
-	last := mustAppend(t, owner, "t4 after", nil)
-	checkLog(t, owner, []string{"t3", "t4", "t4 after"}, map[string]outcome{"t4 after": {helper.NewInt64ID(Name, last), nil}, "zombie": {nil, err}})
-}
-
-// TestSameTermZombieAfterProducerExpiryIsRefused: the same for a writer of
-// the owner's own term that a same-term Open elsewhere superseded.
-func TestSameTermZombieAfterProducerExpiryIsRefused(t *testing.T) {
-	c := startCluster(t)
-	ch := channelName(t)
-	zombie := open(t, alwaysReverify(t, c), ch, 2, walimpls.ReadWrite)
-	mustAppend(t, zombie, "first", nil)
-	owner := open(t, newOpener(t, c), ch, 2, walimpls.ReadWrite)
-	mustAppend(t, owner, "second", nil)
-	if err := c.ForgetProducers(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := zombie.Append(context.Background(), message.NewMutableMessage([]byte("zombie"), nil)); !errors.Is(err, walimpls.ErrFenced) {
-		t.Fatalf("append by the superseded same-term writer after the broker forgot the producer: %v, want ErrFenced", err)
-	}
-	mustAppend(t, owner, "third", nil)
-	checkLog(t, owner, []string{"first", "second", "third"}, map[string]outcome{"zombie": {nil, errors.New("refused")}})
 }
 
 // TestOwnershipCheckOnlyWhenIdle: a writer that appends within the
