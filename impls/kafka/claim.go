@@ -200,3 +200,27 @@ func verify(ctx context.Context, c *client, topic string, ch walimpls.Channel, p
 	return nil, fmt.Errorf("%w: kafka channel %q term %d: the newest batch of its producer in %s (offset %d, epoch %d) is not this writer's (its newest is at %d): another writer took the channel (open with a higher term)",
 		walimpls.ErrFenced, ch.Name, ch.Term, topic, b.base, b.epoch, own.base)
 }
+
+// reverifyOwner checks from the log that this writer still owns the
+// channel before fl is sent after a long idle. It reports done when that
+// resolved fl: fenced, or found stored by an earlier attempt (which must
+// not be resent: a broker that forgot the producer would store it again).
+func (wr *writer) reverifyOwner(ctx context.Context, fl *inflight) (bool, error) {
+	var pend *pendingBatch
+	if fl.maybeSent {
+		pend = &pendingBatch{seq: wr.ps.sequence, n: fl.n, at: fl.start}
+	}
+	stored, err := verify(ctx, wr.w.o.client, wr.topic, wr.w.Channel(), wr.ps, wr.own, pend)
+	switch {
+	case errors.Is(err, walimpls.ErrFenced):
+		wr.fail(err)
+		wr.deliverErr(fl.reqs, unknownIf(fl.maybeSent, err))
+		return true, nil
+	case err != nil:
+		return false, err
+	case stored != nil:
+		wr.resolve(fl, stored.base)
+		return true, nil
+	}
+	return false, nil
+}

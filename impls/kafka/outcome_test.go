@@ -269,3 +269,35 @@ func TestTruncateFailureIsRetryable(t *testing.T) {
 		t.Fatalf("after Truncate the log starts with %q, want 2", msgs[0].Payload())
 	}
 }
+
+// TestAnswerNotAfterLastAckIsRefused: a success answer at or below the
+// offset of the writer's last acknowledged batch can only be the broker
+// matching the batch to another writer's; the writer refuses it rather
+// than acknowledge an offset twice.
+func TestAnswerNotAfterLastAckIsRefused(t *testing.T) {
+	c := startCluster(t)
+	w := open(t, newOpener(t, c), channelName(t), 1, walimpls.ReadWrite)
+	last := mustAppend(t, w, "acked", nil)
+	c.Kfake().ControlKey(int16(kmsg.Produce), func(r kmsg.Request) (kmsg.Response, error, bool) {
+		req := r.(*kmsg.ProduceRequest)
+		resp := req.ResponseKind().(*kmsg.ProduceResponse)
+		for _, rt := range req.Topics {
+			st := kmsg.NewProduceResponseTopic()
+			st.Topic, st.TopicID = rt.Topic, rt.TopicID
+			for _, rp := range rt.Partitions {
+				sp := kmsg.NewProduceResponseTopicPartition()
+				sp.Partition, sp.BaseOffset = rp.Partition, last
+				st.Partitions = append(st.Partitions, sp)
+			}
+			resp.Topics = append(resp.Topics, st)
+		}
+		return resp, nil, true
+	})
+	_, err := w.Append(context.Background(), message.NewMutableMessage([]byte("answered with an old offset"), nil))
+	if !errors.Is(err, walimpls.ErrFenced) || errors.Is(err, walimpls.ErrOutcomeUnknown) {
+		t.Fatalf("Append answered with the offset of the last ack: %v, want ErrFenced (not stored)", err)
+	}
+	if _, err := w.Append(context.Background(), message.NewMutableMessage([]byte("later"), nil)); !errors.Is(err, walimpls.ErrFenced) {
+		t.Fatalf("next Append: %v, want ErrFenced", err)
+	}
+}
