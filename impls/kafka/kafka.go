@@ -135,8 +135,8 @@ type opener struct {
 
 // channelLock serializes the ReadWrite Opens of one channel in an opener,
 // so the newer of two same-term Opens always fences the older; channels do
-// not wait for each other. A channel of capacity one is a lock whose wait
-// honours ctx.
+// not wait for each other. A buffered channel of capacity one is a lock
+// whose wait honours ctx.
 type channelLock struct {
 	sem   chan struct{}
 	users int // Opens holding or waiting for it; o.mu

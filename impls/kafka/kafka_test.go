@@ -2,6 +2,7 @@ package kafka
 
 import (
 	"context"
+	"errors"
 	"os"
 	"testing"
 	"time"
@@ -51,4 +52,39 @@ func harness(c *kafkatest.Cluster) walimplstest.Harness {
 func TestHarnessOneBroker(t *testing.T) {
 	c := startCluster(t)
 	walimplstest.Run(t, harness(c))
+}
+
+func TestLockChannel(t *testing.T) {
+	o := &opener{claims: map[string]*channelLock{}}
+	unlockA, err := o.lockChannel(context.Background(), "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Another channel does not wait.
+	unlockB, err := o.lockChannel(context.Background(), "b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	unlockB()
+	// The same channel waits until ctx ends.
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if _, err := o.lockChannel(ctx, "a"); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("second lock of a held channel: %v, want the ctx deadline", err)
+	}
+	got := make(chan struct{})
+	go func() {
+		unlock, err := o.lockChannel(context.Background(), "a")
+		if err == nil {
+			unlock()
+		}
+		close(got)
+	}()
+	unlockA()
+	<-got
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if len(o.claims) != 0 {
+		t.Fatalf("%d channel locks left after every holder unlocked", len(o.claims))
+	}
 }
