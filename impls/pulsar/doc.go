@@ -57,7 +57,10 @@
 //   - Each message carries the writer's term in TermProperty
 //     ("_mqwal.pulsar.term"). A writer that finds a higher term at the end of
 //     the topic when it takes the producer is fenced (ErrFenced).
-//   - Opening ReadWrite takes the producer at once. If it is busy, the new
+//   - Opening ReadWrite takes the producer at once. A real broker refuses
+//     a second exclusive producer with ProducerFenced ("Topic has an existing
+//     exclusive producer"), which at creation means "held", not "fenced":
+//     the driver treats it like ProducerBusy. If it is held, the new
 //     writer publishes a request with its term on the channel's control
 //     topic (<topic>=mqwal-fence); the holder, which watches that topic,
 //     flushes what it has in flight, closes its producer and fails every
@@ -68,7 +71,7 @@
 //   - A holder that does not answer (a crashed process whose connection
 //     the broker has not dropped yet, a non-mqwal producer) is waited for at
 //     most the operation timeout; Open then succeeds and Append keeps
-//     reporting ErrUnavailable (ProducerBusy) until the broker frees the
+//     reporting ErrUnavailable (the topic is held) until the broker frees the
 //     topic. The new owner is never failed for the old owner's sake: the
 //     exclusive producer keeps the log linear, so waiting is safe.
 //   - A holder cut off from the broker cannot come back after the new owner
@@ -95,7 +98,7 @@
 //     broker on first use: allow topic auto-creation in the namespace, or
 //     create both. Without the control topic a busy channel cannot be taken
 //     over (Open waits at most the operation timeout, then Append reports
-//     ProducerBusy until the old writer goes).
+//     that the topic is held until the old writer goes).
 //   - Each open ReadWrite WAL holds one producer and one reader (the control
 //     topic watcher); each scanner one reader.
 //   - Open ReadWrite does I/O: it creates the producer and reads up to the

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
 	pc "github.com/apache/pulsar-client-go/pulsar"
@@ -40,9 +39,7 @@ const (
 // holder only watches messages published after it took the producer.
 const requestEvery = 300 * time.Millisecond
 
-func isBusy(err error) bool {
-	return errors.Is(err, walimpls.ErrUnavailable) && strings.Contains(err.Error(), "ProducerBusy")
-}
+func isBusy(err error) bool { return errors.Is(err, errHeld) }
 
 // open takes the producer when a ReadWrite WAL opens, asking a lower-term
 // holder to step down. It fails only with ErrFenced (a higher term holds or
@@ -83,7 +80,7 @@ func (w *writer) open(ctx context.Context) error {
 			if term > w.term {
 				return w.settle(w.fencedBy(term, nil))
 			}
-			return nil // an equal term holds the channel: Append reports ProducerBusy
+			return nil // an equal term holds the channel: Append reports it as busy
 		}
 		if err := w.acquire(ctx); !isBusy(err) {
 			return w.settle(err)

@@ -131,10 +131,24 @@ func classify(op, topic string, err error) error {
 		return fmt.Errorf("pulsar: %s %s: %w", op, topic, err)
 	case errors.Is(err, pc.ErrProducerFenced) || strings.Contains(msg, "ProducerFenced"):
 		return fmt.Errorf("%w: pulsar: %s %s: %w", walimpls.ErrFenced, op, topic, err)
-	case strings.Contains(msg, "ProducerBusy"):
-		return fmt.Errorf("%w: pulsar: %s %s: another writer holds the channel: %w", walimpls.ErrUnavailable, op, topic, err)
 	case errors.Is(err, pc.ErrMessageTooLarge):
 		return fmt.Errorf("%w: pulsar: %s %s: %w", walimpls.ErrMessageTooLarge, op, topic, err)
 	}
 	return fmt.Errorf("%w: pulsar: %s %s: %w", walimpls.ErrUnavailable, op, topic, err)
+}
+
+// errHeld marks a producer creation the broker refused because another
+// producer holds the topic.
+var errHeld = errors.New("another writer holds the channel")
+
+// classifyCreate classifies a CreateProducer error. A real broker (Pulsar
+// 2.8 to 4.x) answers an exclusive producer that meets another exclusive
+// producer with ProducerFenced ("Topic has an existing exclusive producer"),
+// not ProducerBusy, and a new producer sends no topic epoch, so at creation
+// both mean "held by someone else": retryable, never this writer's fence.
+func classifyCreate(topic string, err error) error {
+	if msg := err.Error(); strings.Contains(msg, "ProducerBusy") || strings.Contains(msg, "ProducerFenced") {
+		return fmt.Errorf("%w: pulsar: create producer for %s: %w: %w", walimpls.ErrUnavailable, topic, errHeld, err)
+	}
+	return classify("create producer for", topic, err)
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -224,8 +223,8 @@ func (w *writer) acquire(ctx context.Context) error {
 		MaxPendingMessages: w.o.cfg.maxInFlight,
 	})
 	if err != nil {
-		err = classify("create producer for", w.topic, err)
-		if errors.Is(err, walimpls.ErrUnavailable) && strings.Contains(err.Error(), "ProducerBusy") {
+		err = classifyCreate(w.topic, err)
+		if isBusy(err) {
 			// Another writer holds the topic. If a higher term has written,
 			// this writer is stale for good.
 			if tail, terr := recoverTail(ctx, w.o, w.topic); terr == nil && tail.maxTerm > w.term {

@@ -19,12 +19,18 @@
 //   - LOOKUP (always this broker, authoritative) and PARTITIONED_METADATA
 //     (always 0 partitions: every topic is non-partitioned), topic
 //     auto-creation on first use, GET_TOPICS_OF_NAMESPACE.
-//   - PRODUCER with access modes Shared and Exclusive: a second producer
-//     next to an exclusive one, an exclusive one next to shared ones, or a
-//     second producer with the same name gets ProducerBusy; topic_epoch is
-//     kept per topic (persisted) and a producer bringing an older epoch gets
-//     ProducerFenced. WaitForExclusive and ExclusiveWithFencing are treated
-//     as Exclusive.
+//   - PRODUCER with access modes Shared and Exclusive, with a real broker's
+//     answers (AbstractTopic.incrementTopicEpochIfNeeded in Pulsar 2.8 to
+//     4.x): an exclusive producer next to any other producer gets
+//     ProducerFenced ("Topic has an existing exclusive producer: <name>",
+//     "Topic has existing shared producers"), a shared one next to an
+//     exclusive one, or a second producer with a connected name, gets
+//     ProducerBusy. topic_epoch is kept per topic (persisted): a new
+//     exclusive producer moves it on, and one that reconnects with an older
+//     epoch (another exclusive producer came and went meanwhile) gets
+//     ProducerFenced, which pulsar-client-go v0.19.0 turns into closing the
+//     producer and failing its pending sends. WaitForExclusive and
+//     ExclusiveWithFencing are treated as Exclusive.
 //   - SEND with single messages and batches (stored verbatim, any
 //     compression), SEND_RECEIPTs in send order, message ids (ledger,
 //     entry, batch index) where each broker run writes a new ledger with a

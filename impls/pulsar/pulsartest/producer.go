@@ -40,35 +40,48 @@ func (b *Broker) handleProducer(c *conn, p *pb.CommandProducer) {
 		name = fmt.Sprintf("pulsartest-%s-%d", b.instance, b.nextProducer)
 	}
 	mode := p.GetProducerAccessMode()
+	// The checks of a real broker (AbstractTopic.incrementTopicEpochIfNeeded,
+	// then internalAddProducer), in its order and with its error codes: an
+	// exclusive request that meets any producer, or brings an older topic
+	// epoch, is ProducerFenced; a shared one next to an exclusive one, or a
+	// second producer with a name already connected, is ProducerBusy.
+	exclusive := mode != pb.ProducerAccessMode_Shared
 	for other := range t.producers {
 		switch {
-		case other.name == name:
-			c.writeError(reqID, pb.ServerError_ProducerBusy,
-				fmt.Sprintf("Producer with name '%s' is already connected to topic", name))
+		case other.exclusive && exclusive:
+			c.writeError(reqID, pb.ServerError_ProducerFenced,
+				fmt.Sprintf("Topic has an existing exclusive producer: %s", other.name))
 			return
 		case other.exclusive:
 			c.writeError(reqID, pb.ServerError_ProducerBusy,
 				fmt.Sprintf("Topic has an existing exclusive producer: %s", other.name))
 			return
-		case mode != pb.ProducerAccessMode_Shared:
-			c.writeError(reqID, pb.ServerError_ProducerBusy,
-				fmt.Sprintf("Topic has existing shared producers: %s", other.name))
+		case exclusive:
+			c.writeError(reqID, pb.ServerError_ProducerFenced, "Topic has existing shared producers")
 			return
 		}
 	}
-	pr := &producer{c: c, t: t, id: p.GetProducerId(), name: name, exclusive: mode != pb.ProducerAccessMode_Shared}
-	if pr.exclusive {
-		// As a real broker: a producer that brings an older epoch was
-		// replaced by a newer exclusive producer meanwhile and is fenced; a
-		// new one (no epoch yet) moves the epoch on.
-		switch {
-		case p.TopicEpoch != nil && p.GetTopicEpoch() < t.epoch:
-			c.writeError(reqID, pb.ServerError_ProducerFenced,
-				fmt.Sprintf("Topic epoch has already moved. Current epoch: %d, Producer epoch: %d", t.epoch, p.GetTopicEpoch()))
+	if exclusive && p.TopicEpoch != nil && p.GetTopicEpoch() < t.epoch {
+		// A producer that comes back with an older epoch was replaced by a
+		// newer exclusive producer meanwhile.
+		c.writeError(reqID, pb.ServerError_ProducerFenced,
+			fmt.Sprintf("Topic epoch has already moved. Current epoch: %d, Producer epoch: %d", t.epoch, p.GetTopicEpoch()))
+		return
+	}
+	for other := range t.producers {
+		if other.name == name {
+			c.writeError(reqID, pb.ServerError_ProducerBusy,
+				fmt.Sprintf("Producer with name '%s' is already connected to topic", name))
 			return
-		case p.TopicEpoch != nil:
+		}
+	}
+	pr := &producer{c: c, t: t, id: p.GetProducerId(), name: name, exclusive: exclusive}
+	if exclusive {
+		// A new producer (no epoch yet) moves the epoch on; a reconnecting
+		// one keeps the epoch it brings.
+		if p.TopicEpoch != nil {
 			t.epoch = p.GetTopicEpoch()
-		default:
+		} else {
 			t.epoch++
 		}
 		if t.file != nil {

@@ -275,8 +275,8 @@ func TestExclusiveProducerEpochAndFencing(t *testing.T) {
 	if first.GetProducerSuccess().GetTopicEpoch() != 1 {
 		t.Fatalf("first exclusive producer: %v, want topic_epoch 1", first)
 	}
-	if busy := create(2, nil); busy.GetError().GetError() != pb.ServerError_ProducerBusy {
-		t.Fatalf("second exclusive producer: %v, want ProducerBusy", busy)
+	if busy := create(2, nil); busy.GetError().GetError() != pb.ServerError_ProducerFenced {
+		t.Fatalf("second exclusive producer: %v, want ProducerFenced", busy)
 	}
 	closeProducer(1)
 	if second := create(3, nil); second.GetProducerSuccess().GetTopicEpoch() != 2 {

@@ -193,18 +193,27 @@ func TestSeek(t *testing.T) {
 	})
 }
 
-func TestExclusiveProducerBusy(t *testing.T) {
+// A real broker (Pulsar 2.8 to 4.x, ExclusiveProducerTest) fences an
+// exclusive producer that meets any other producer, and refuses a shared
+// one next to an exclusive one as busy.
+func TestExclusiveProducerConflicts(t *testing.T) {
 	b := startBroker(t)
 	c := newClient(t, b)
 	topic := newTopic(t)
 	newProducer(t, c, pulsar.ProducerOptions{Topic: topic, ProducerAccessMode: pulsar.ProducerAccessModeExclusive})
 	_, err := c.CreateProducer(pulsar.ProducerOptions{Topic: topic, ProducerAccessMode: pulsar.ProducerAccessModeExclusive})
-	if err == nil || !strings.Contains(err.Error(), "ProducerBusy") {
-		t.Fatalf("second exclusive producer: err %v, want ProducerBusy", err)
+	if err == nil || !strings.Contains(err.Error(), "ProducerFenced: Topic has an existing exclusive producer") {
+		t.Fatalf("second exclusive producer: err %v, want ProducerFenced", err)
 	}
 	_, err = c.CreateProducer(pulsar.ProducerOptions{Topic: topic})
 	if err == nil || !strings.Contains(err.Error(), "ProducerBusy") {
 		t.Fatalf("shared producer next to an exclusive one: err %v, want ProducerBusy", err)
+	}
+	shared := newTopic(t)
+	newProducer(t, c, pulsar.ProducerOptions{Topic: shared})
+	_, err = c.CreateProducer(pulsar.ProducerOptions{Topic: shared, ProducerAccessMode: pulsar.ProducerAccessModeExclusive})
+	if err == nil || !strings.Contains(err.Error(), "ProducerFenced: Topic has existing shared producers") {
+		t.Fatalf("exclusive producer next to a shared one: err %v, want ProducerFenced", err)
 	}
 }
 
