@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net"
+	"net/http"
 	"sync"
 )
 
@@ -24,6 +25,10 @@ type Broker struct {
 	closed  bool
 	wg      sync.WaitGroup // accept loop and connection goroutines
 
+	admin     *http.Server // the admin endpoint, up from New to Close
+	adminAddr string
+	adminDone chan struct{}
+
 	// mu guards everything below and all topic, producer, subscription and
 	// consumer state. One lock keeps receipts and deliveries in store order
 	// without reasoning about lock hierarchies; the broker is not the
@@ -40,6 +45,7 @@ type Broker struct {
 	receiptsPaused bool
 	dropNext       map[string]int // topic ("" = any) -> receipts left to drop
 	storeHook      func(StoredMessage) bool
+	policies       map[string]Policies // by namespace or topic name
 }
 
 // Start is New under the name tests read best with: it returns a broker
@@ -67,7 +73,12 @@ func New(opts ...Option) (*Broker, error) {
 		return nil, err
 	}
 	if err := b.listen(cfg.addr); err != nil {
-		b.closeStore()
+		_ = b.closeStore()
+		return nil, err
+	}
+	if err := b.startAdmin(); err != nil {
+		b.stop()
+		_ = b.closeStore()
 		return nil, err
 	}
 	return b, nil
@@ -209,6 +220,8 @@ func (b *Broker) Close() error {
 	}
 	b.closed = true
 	b.stop()
+	_ = b.admin.Close()
+	<-b.adminDone
 	return b.closeStore()
 }
 

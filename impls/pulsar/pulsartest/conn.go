@@ -152,10 +152,15 @@ func (c *conn) readLoop() {
 			c.log.Error("pulsartest: closing connection", "err", err)
 		}
 	}
-	c.shutdown()
+	// Forget the connection's producers and consumers before the client can
+	// see the close: a real broker cleans up as its event loop sees the
+	// channel go inactive, before the client has reconnected, so the
+	// reconnect of an exclusive producer never meets its own old
+	// registration (which would fence it).
 	c.b.mu.Lock()
 	c.b.detachLocked(c)
 	c.b.mu.Unlock()
+	c.shutdown()
 }
 
 func (c *conn) serve() error {

@@ -55,9 +55,9 @@ func (b *Broker) handleSubscribe(c *conn, s *pb.CommandSubscribe) {
 // before its start itself. The client never sends the batch index of a
 // start id, so the broker could not do better.
 func (t *topic) newSubscriptionFor(s *pb.CommandSubscribe) *subscription {
-	start := len(t.entries)
+	start := t.end()
 	if s.GetInitialPosition() == pb.CommandSubscribe_Earliest {
-		start = 0
+		start = t.base
 	}
 	durable := s.GetDurable()
 	if id := s.GetStartMessageId(); !durable && id != nil {
@@ -94,6 +94,9 @@ func (b *Broker) handleAck(c *conn, a *pb.CommandAck) {
 			}
 		}
 		sub.persistLocked()
+		if sub.durable {
+			sub.t.trimLocked() // the slowest subscription may have moved
+		}
 	}
 	b.mu.Unlock()
 	if a.RequestId != nil {
@@ -154,7 +157,7 @@ func (b *Broker) handleSeek(c *conn, sk *pb.CommandSeek) {
 		i = t.search(int64(sk.MessageId.GetLedgerId()), int64(sk.MessageId.GetEntryId()))
 	case sk.MessagePublishTime != nil:
 		ts := sk.GetMessagePublishTime()
-		i = sort.Search(len(t.entries), func(j int) bool { return t.entries[j].info.publishTime >= ts })
+		i = t.base + sort.Search(len(t.entries), func(j int) bool { return t.entries[j].info.publishTime >= ts })
 	default:
 		c.writeError(sk.GetRequestId(), pb.ServerError_MetadataError, "seek without message id or publish time")
 		return
@@ -228,5 +231,6 @@ func (b *Broker) handleUnsubscribe(c *conn, u *pb.CommandUnsubscribe) {
 			return
 		}
 	}
+	sub.t.trimLocked()
 	c.writeSuccess(u.GetRequestId())
 }

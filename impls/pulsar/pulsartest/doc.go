@@ -58,15 +58,37 @@
 //     KiB close the connection, as a real broker's frame decoder does.
 //   - Storage (WithDataDir): one append-only, checksummed, fsynced file per
 //     topic with entries, cursors (mark-delete position and individual
-//     acknowledgements) and the producer epoch; deduplication state is
-//     rebuilt from the stored entries; a torn tail is truncated on load.
+//     acknowledgements), the producer epoch and trims; deduplication state
+//     is rebuilt from the stored entries (and kept for trimmed ones); a torn
+//     tail is truncated on load.
+//   - Ledgers and what gets deleted (see retention.go for what a real broker
+//     does): a topic writes to a new ledger after each Restart, after
+//     RollLedgers and, with WithMaxEntriesPerLedger, when one is full.
+//     Closed ledgers that every durable subscription has acknowledged are
+//     deleted, oldest first, unless the retention policy keeps them; a topic
+//     without durable subscriptions keeps nothing but its current ledger.
+//     Trimming runs when a ledger closes, when a durable subscription
+//     acknowledges or goes, and on Housekeep. Message TTL and backlog quotas
+//     with consumer_backlog_eviction (size and message age) move durable
+//     subscriptions' cursors on Housekeep. Policies are set per namespace
+//     or topic (SetPolicies; topic over namespace over the defaults of a
+//     real broker: no retention, no TTL, no quota), measured against
+//     WithClock. GET_LAST_MESSAGE_ID keeps reporting a trimmed last entry
+//     until the topic is loaded again (Restart), as a real broker's last
+//     confirmed entry does.
+//   - An admin endpoint (AdminURL, a real broker's web service) answering
+//     the GET requests of /admin/v2 for messageTTL, retention and
+//     backlogQuotaMap (topic level, with applied=true the effective value;
+//     namespace level) and a namespace's subscriptionExpirationTime, with a
+//     real broker's status codes (204 for unset, 404 for an unknown topic,
+//     405 with WithTopicPolicies(false)).
 //
 // Not implemented: authentication and authorization (any credentials are
 // accepted), TLS, partitioned topics, schemas (GET_SCHEMA and
 // GET_OR_CREATE_SCHEMA are answered with an error; a schema sent with
 // PRODUCER or SUBSCRIBE is ignored), transactions (the coordinator connect
 // is refused), geo-replication, delayed delivery
-// (deliver_at_time is ignored), retention, TTL, backlog quotas, compaction,
+// (deliver_at_time is ignored), compaction,
 // topic termination, non-persistent topics as such (they are stored like
 // persistent ones), batch index acknowledgements (an ack with an ack set
 // that still has unacknowledged messages is ignored), consumer priority and
@@ -76,8 +98,15 @@
 //   - A reader always gets the whole entry of its start message id, also when
 //     the start is exclusive and not a batch; the client drops what lies
 //     before its start. A real broker skips that entry itself.
-//   - Nothing is ever trimmed, so entries acknowledged by every subscription
-//     stay readable.
+//   - Ledgers roll over by entry count only (no minimum or maximum
+//     rollover time), and the periodic tasks (TTL, backlog quotas, the
+//     retention check) run only when a test calls Housekeep.
+//   - TTL and backlog eviction move durable subscriptions only; on a real
+//     broker they move readers too. Backlog quotas with the policies
+//     producer_request_hold and producer_exception, subscription expiration
+//     and inactive topic deletion are reported by the admin endpoint (where
+//     it has them) but not applied. Retention time is measured from the
+//     publish time of a ledger's last entry, not from when it was closed.
 //   - One lock serialises the broker; a store with a data directory fsyncs
 //     each record before answering, with no group commit.
 //   - Unsupported requests that carry a request id get an ERROR
@@ -89,7 +118,8 @@
 //
 // Restart, DropConnections, DropNextReceipt and SetStoreHook (store a
 // message, then close the connection instead of answering), PauseReceipts
-// and PauseDelivery. NumMessages reports what a topic holds.
+// and PauseDelivery; RollLedgers, Housekeep and SetPolicies for what a
+// broker deletes. NumMessages reports what a topic holds.
 //
 // # pulsar-client-go v0.19.0 behaviour tests must allow for
 //

@@ -34,6 +34,11 @@ func TestNoAckedMessageLost(t *testing.T) {
 				b := startBroker(t, append(opts, pulsartest.WithDeduplication(true))...)
 				c := newClient(t, b)
 				topic := newTopic(t)
+				// Keep what the subscription acknowledged, so the end can
+				// check that nothing was stored twice.
+				if err := b.SetPolicies("public/default", pulsartest.Policies{Retention: &pulsartest.Retention{TimeInMinutes: -1, SizeInMB: -1}}); err != nil {
+					t.Fatal(err)
+				}
 				p := newProducer(t, c, pulsar.ProducerOptions{Topic: topic, Name: "writer", DisableBatching: true})
 				cons := subscribe(t, c, topic, "sub", pulsar.Exclusive)
 				defer cons.Close()

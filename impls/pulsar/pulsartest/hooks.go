@@ -107,7 +107,7 @@ func (b *Broker) NumMessages(topic string) int {
 		return 0
 	}
 	n := 0
-	for i := range t.entries {
+	for i := range t.entries { // retained ones
 		n += int(t.entries[i].info.numMessages)
 	}
 	return n

@@ -19,7 +19,11 @@ type config struct {
 	dataDir        string
 	logger         *slog.Logger
 	addr           string
+	adminAddr      string
 	keepAlive      time.Duration
+	clock          func() time.Time
+	topicPolicies  bool
+	maxEntries     int
 }
 
 func defaultConfig() config {
@@ -27,7 +31,10 @@ func defaultConfig() config {
 		maxMessageSize: DefaultMaxMessageSize,
 		logger:         slog.New(slog.DiscardHandler),
 		addr:           "127.0.0.1:0",
+		adminAddr:      "127.0.0.1:0",
 		keepAlive:      30 * time.Second,
+		clock:          time.Now,
+		topicPolicies:  true,
 	}
 }
 
@@ -76,6 +83,12 @@ func WithAddr(addr string) Option {
 	return optionFunc(func(c *config) { c.addr = addr })
 }
 
+// WithAdminAddr sets the listen address of the admin endpoint (default
+// "127.0.0.1:0"); AdminURL reports where it listens.
+func WithAdminAddr(addr string) Option {
+	return optionFunc(func(c *config) { c.adminAddr = addr })
+}
+
 // WithKeepAlive sets how often the broker pings an idle client and how long
 // (twice the interval) it waits for any frame before it drops the
 // connection, like a real broker's keepAliveIntervalSeconds (30 s). Zero
@@ -83,4 +96,31 @@ func WithAddr(addr string) Option {
 // answered.
 func WithKeepAlive(d time.Duration) Option {
 	return optionFunc(func(c *config) { c.keepAlive = d })
+}
+
+// WithClock sets the clock message TTL, retention time and the message_age
+// backlog quota are measured against (default time.Now); publish times come
+// from the clients. Tests move it forward instead of waiting.
+func WithClock(now func() time.Time) Option {
+	return optionFunc(func(c *config) {
+		if now != nil {
+			c.clock = now
+		}
+	})
+}
+
+// WithMaxEntriesPerLedger closes a topic's ledger once it holds n entries
+// and trims, like a real broker's managedLedgerMaxEntriesPerLedger (50,000,
+// honoured only after managedLedgerMinLedgerRolloverTimeMinutes, 10 min).
+// The default 0 closes ledgers only on Restart and RollLedgers.
+func WithMaxEntriesPerLedger(n int) Option {
+	return optionFunc(func(c *config) { c.maxEntries = max(n, 0) })
+}
+
+// WithTopicPolicies turns topic level policies on (the default, as
+// topicLevelPoliciesEnabled on Pulsar 2.11 and later) or off: off, the admin
+// endpoint answers topic policy requests with 405 and SetPolicies refuses
+// topic scopes.
+func WithTopicPolicies(on bool) Option {
+	return optionFunc(func(c *config) { c.topicPolicies = on })
 }

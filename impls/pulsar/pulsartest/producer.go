@@ -192,7 +192,7 @@ func (b *Broker) handleSend(c *conn, s *pb.CommandSend, hp []byte) error {
 	for _, sub := range t.subs {
 		sub.dispatchLocked()
 	}
-	e := &t.entries[idx]
+	e := t.at(idx)
 	if b.dropReceiptLocked(StoredMessage{
 		Topic: t.name, Producer: p.name, SequenceID: seq,
 		LedgerID: int64(e.ledger), EntryID: int64(e.id), NumMessages: int(info.numMessages),
@@ -201,5 +201,8 @@ func (b *Broker) handleSend(c *conn, s *pb.CommandSend, hp []byte) error {
 	}
 	receipt.SendReceipt.MessageId = t.idData(idx)
 	b.sendReceiptLocked(c, receipt)
+	if b.cfg.maxEntries > 0 && t.nextEntry >= uint64(b.cfg.maxEntries) {
+		t.rollLocked()
+	}
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"hash/crc32"
 	"io"
 	"log/slog"
+	"maps"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -23,13 +24,16 @@ import (
 // record that is short or fails its checksum and truncates the file there: a
 // torn tail is a write that was never acknowledged. Cursor records carry the
 // whole cursor, so the last one wins; deduplication state is rebuilt from
-// the entries' metadata. <dataDir>/LEDGER holds the next ledger id, replaced
+// the entries' metadata and, for entries that were trimmed, from the dedup
+// records written before the trim. <dataDir>/LEDGER holds the next ledger id, replaced
 // atomically, so ledger ids grow across restarts.
 const (
 	recEntry       = 1 // ledger u64, entry u64, headersAndPayload
 	recCursor      = 2 // name, hasMark u8, [mark ledger u64, entry u64], n u32, n × (ledger u64, entry u64)
 	recUnsubscribe = 3 // name
 	recEpoch       = 4 // epoch u64
+	recTrim        = 5 // ledger u64: the entries of every ledger up to it are deleted
+	recDedup       = 6 // name, sequence id i64: deduplication state kept when its entries are trimmed
 
 	recHeader    = 8
 	maxRecordLen = 1 << 30
@@ -54,6 +58,7 @@ type topicData struct {
 	entries []entry
 	cursors map[string]cursorData
 	epoch   uint64
+	lastSeq map[string]int64 // from dedup records
 }
 
 type topicFile struct {
@@ -157,7 +162,7 @@ func (s *store) loadTopic(path string) (*topicData, error) {
 		_ = f.Close()
 		return nil, err
 	}
-	td := &topicData{name: name, file: &topicFile{f: f}, cursors: map[string]cursorData{}}
+	td := &topicData{name: name, file: &topicFile{f: f}, cursors: map[string]cursorData{}, lastSeq: map[string]int64{}}
 	good := 0
 	for good < len(data) {
 		body, n := nextRecord(data[good:])
@@ -235,6 +240,24 @@ func (td *topicData) apply(body []byte) bool {
 	case recEpoch:
 		td.epoch = r.u64()
 		return !r.bad
+	case recDedup:
+		name, seq := r.str(), int64(r.u64())
+		if r.bad {
+			return false
+		}
+		td.lastSeq[name] = seq
+	case recTrim:
+		through := r.u64()
+		if r.bad {
+			return false
+		}
+		// Entries stored later are in later ledgers: dropping what was read
+		// so far is enough.
+		n := 0
+		for n < len(td.entries) && td.entries[n].ledger <= through {
+			n++
+		}
+		td.entries = td.entries[n:]
 	default:
 		return false
 	}
@@ -301,18 +324,17 @@ func (tf *topicFile) appendCursor(s *subscription) error {
 	sort.Ints(acked)
 	return tf.write(recCursor, func(b []byte) []byte {
 		b = appendStr(b, s.name)
-		if s.markDelete >= 0 {
-			e := &s.t.entries[s.markDelete]
+		if p, ok := s.t.posOf(s.markDelete); ok {
 			b = append(b, 1)
-			b = binary.BigEndian.AppendUint64(b, e.ledger)
-			b = binary.BigEndian.AppendUint64(b, e.id)
+			b = binary.BigEndian.AppendUint64(b, p.ledger)
+			b = binary.BigEndian.AppendUint64(b, p.entry)
 		} else {
 			b = append(b, 0)
 		}
 		b = binary.BigEndian.AppendUint32(b, uint32(len(acked)))
 		for _, i := range acked {
-			b = binary.BigEndian.AppendUint64(b, s.t.entries[i].ledger)
-			b = binary.BigEndian.AppendUint64(b, s.t.entries[i].id)
+			b = binary.BigEndian.AppendUint64(b, s.t.at(i).ledger)
+			b = binary.BigEndian.AppendUint64(b, s.t.at(i).id)
 		}
 		return b
 	})
@@ -320,6 +342,14 @@ func (tf *topicFile) appendCursor(s *subscription) error {
 
 func (tf *topicFile) appendUnsubscribe(name string) error {
 	return tf.write(recUnsubscribe, func(b []byte) []byte { return appendStr(b, name) })
+}
+
+func (tf *topicFile) appendDedup(name string, seq int64) error {
+	return tf.write(recDedup, func(b []byte) []byte { return binary.BigEndian.AppendUint64(appendStr(b, name), uint64(seq)) })
+}
+
+func (tf *topicFile) appendTrim(through uint64) error {
+	return tf.write(recTrim, func(b []byte) []byte { return binary.BigEndian.AppendUint64(b, through) })
 }
 
 func (tf *topicFile) appendEpoch(epoch uint64) error {
@@ -333,7 +363,9 @@ func newTopicFromDisk(b *Broker, td *topicData) *topic {
 	t := b.newTopic(td.name)
 	t.file = td.file
 	t.entries = td.entries
+	t.setLastFromEntries()
 	t.epoch = td.epoch
+	maps.Copy(t.lastSeq, td.lastSeq)
 	for i := range t.entries {
 		info := &t.entries[i].info
 		// The producer's highest sequence id is its first one for a batch,

@@ -19,7 +19,7 @@ type subscription struct {
 	durable bool
 	subType pb.CommandSubscribe_SubType
 
-	markDelete int              // entries[0..markDelete] are acknowledged
+	markDelete int              // entries up to this index are acknowledged
 	acked      map[int]struct{} // individually acknowledged, > markDelete
 	readPos    int              // next entry never dispatched since the last rewind
 	redeliver  []int            // sorted indexes to dispatch before readPos
@@ -105,11 +105,14 @@ func (s *subscription) next() int {
 	for len(s.redeliver) > 0 {
 		i := s.redeliver[0]
 		s.redeliver = s.redeliver[1:]
-		if !s.isAcked(i) {
+		if i >= s.t.base && !s.isAcked(i) {
 			return i
 		}
 	}
-	for s.readPos < len(s.t.entries) {
+	// A reader's cursor can fall behind trimming: it goes on at the first
+	// retained entry, as a real broker's does.
+	s.readPos = max(s.readPos, s.t.base)
+	for s.readPos < s.t.end() {
 		i := s.readPos
 		s.readPos++
 		if !s.isAcked(i) {
@@ -157,7 +160,7 @@ func (s *subscription) dispatchLocked() {
 		if i < 0 {
 			return
 		}
-		e := &s.t.entries[i]
+		e := s.t.at(i)
 		cs.permits -= int64(e.info.numMessages)
 		cs.unacked[i] = struct{}{}
 		m := command(pb.BaseCommand_MESSAGE)
@@ -226,7 +229,7 @@ func (s *subscription) persistLocked() {
 // markDeleteIDData is the mark-delete position on the wire: the last
 // acknowledged entry, or (ledger, -1) when nothing is.
 func (s *subscription) markDeleteIDData() *pb.MessageIdData {
-	if s.markDelete < 0 {
+	if _, ok := s.t.posOf(s.markDelete); !ok {
 		id := s.t.idData(-1)
 		if len(s.t.entries) > 0 {
 			id.LedgerId = proto.Uint64(s.t.entries[0].ledger)

@@ -20,15 +20,21 @@ type entry struct {
 	info   entryInfo
 }
 
-// topic holds a topic's entries in position order. Entry indexes into
-// entries are stable (nothing is ever trimmed), so cursors keep indexes and
-// convert to (ledger, entry) only on the wire and on disk.
+// topic holds a topic's entries in position order. Entry indexes are
+// absolute and stable: trimming drops entries from the front and moves base
+// on, so cursors keep indexes and convert to (ledger, entry) only on the
+// wire and on disk.
 type topic struct {
 	b         *Broker
 	name      string
-	ledger    uint64 // ledger written in this run; 0 until first needed
+	ledger    uint64 // current ledger: written in this run, not rolled over; 0 until first needed
 	nextEntry uint64
-	entries   []entry
+	base      int      // index of entries[0]: everything before it was trimmed
+	entries   []entry  // retained entries; index i is entries[i-base]
+	trimmed   position // position of entry base-1, the newest trimmed one
+	hasLast   bool     // last is the position of the newest entry ever stored
+	last      position // (a real broker's last confirmed entry, kept when it is trimmed)
+	lastBatch int32    // batch index GET_LAST_MESSAGE_ID reports for last
 	producers map[*producer]struct{}
 	subs      map[string]*subscription
 	lastSeq   map[string]int64 // dedup: highest sequence id stored per producer name
@@ -36,6 +42,12 @@ type topic struct {
 	file      *topicFile
 	arena     []byte // backing store for small entries' data
 }
+
+// end is the index the next stored entry gets.
+func (t *topic) end() int { return t.base + len(t.entries) }
+
+// at returns the retained entry with index i (base <= i < end).
+func (t *topic) at(i int) *entry { return &t.entries[i-t.base] }
 
 // arenaSize is the chunk small entries are copied into: one allocation per
 // MiB instead of one per message keeps the garbage collector out of the
@@ -98,10 +110,12 @@ func (t *topic) ensureLedger() error {
 }
 
 // resetForRestart forgets what belongs to a broker process rather than to
-// the stored topic: the open ledger, producers and non-durable cursors.
+// the stored topic: the open ledger, producers and non-durable cursors. The
+// last entry is what a reloaded topic finds in its retained ledgers.
 func (t *topic) resetForRestart() {
 	t.ledger, t.nextEntry = 0, 0
 	t.producers = map[*producer]struct{}{}
+	t.setLastFromEntries()
 	for name, s := range t.subs {
 		if !s.durable {
 			delete(t.subs, name)
@@ -109,6 +123,23 @@ func (t *topic) resetForRestart() {
 		}
 		s.consumers = nil
 		s.rewind()
+	}
+}
+
+// setLastFromEntries points last at the newest retained entry, as a real
+// broker that loads a topic sets its last confirmed entry.
+func (t *topic) setLastFromEntries() {
+	t.hasLast = len(t.entries) > 0
+	if t.hasLast {
+		e := &t.entries[len(t.entries)-1]
+		t.setLast(e)
+	}
+}
+
+func (t *topic) setLast(e *entry) {
+	t.hasLast, t.last, t.lastBatch = true, position{e.ledger, e.id}, -1
+	if e.info.batched {
+		t.lastBatch = e.info.numMessages - 1
 	}
 }
 
@@ -125,20 +156,23 @@ func (t *topic) append(data []byte, info entryInfo) (int, error) {
 	}
 	t.nextEntry++
 	t.entries = append(t.entries, e)
-	return len(t.entries) - 1, nil
+	t.setLast(&t.entries[len(t.entries)-1])
+	return t.end() - 1, nil
 }
 
-// search returns the index of the first entry at or after (ledger, entryID),
-// comparing as the client does, with signed ids. Earliest (-1:-1) is 0,
-// latest (MaxInt64:MaxInt64) is len(entries).
+// search returns the index of the first retained entry at or after
+// (ledger, entryID), comparing as the client does, with signed ids.
+// Earliest (-1:-1) is the first retained entry, latest (MaxInt64:MaxInt64)
+// is end; a trimmed position gives the first retained entry after it, as a
+// real broker moves a cursor to the next valid position.
 func (t *topic) search(ledger, entryID int64) int {
 	if ledger == -1 && entryID == -1 {
-		return 0
+		return t.base
 	}
 	if ledger == math.MaxInt64 {
-		return len(t.entries)
+		return t.end()
 	}
-	return sort.Search(len(t.entries), func(i int) bool {
+	return t.base + sort.Search(len(t.entries), func(i int) bool {
 		e := &t.entries[i]
 		if int64(e.ledger) != ledger {
 			return int64(e.ledger) > ledger
@@ -147,20 +181,32 @@ func (t *topic) search(ledger, entryID int64) int {
 	})
 }
 
-// find returns the index of exactly (ledger, entryID), or -1.
+// find returns the index of exactly (ledger, entryID) if it is retained, or -1.
 func (t *topic) find(ledger, entryID uint64) int {
 	i := t.search(int64(ledger), int64(entryID))
-	if i < len(t.entries) && t.entries[i].ledger == ledger && t.entries[i].id == entryID {
+	if i < t.end() && t.at(i).ledger == ledger && t.at(i).id == entryID {
 		return i
 	}
 	return -1
 }
 
-// idData is the wire form of entry i; i == -1 is the position before the
-// first entry, (current ledger, -1), which is what a real broker reports
-// for an empty topic.
+// posOf returns the position of entry i, retained or the last trimmed one.
+func (t *topic) posOf(i int) (position, bool) {
+	switch {
+	case i >= t.base && i < t.end():
+		return position{t.at(i).ledger, t.at(i).id}, true
+	case i == t.base-1 && t.base > 0:
+		return t.trimmed, true
+	}
+	return position{}, false
+}
+
+// idData is the wire form of entry i (retained, or the last trimmed one);
+// any other index is the position before the first entry, (current ledger,
+// -1), which is what a real broker reports for an empty topic.
 func (t *topic) idData(i int) *pb.MessageIdData {
-	if i < 0 || i >= len(t.entries) {
+	p, ok := t.posOf(i)
+	if !ok {
 		_ = t.ensureLedger()
 		return &pb.MessageIdData{
 			LedgerId:   proto.Uint64(t.ledger),
@@ -168,25 +214,22 @@ func (t *topic) idData(i int) *pb.MessageIdData {
 			BatchIndex: proto.Int32(-1),
 		}
 	}
-	e := &t.entries[i]
-	return &pb.MessageIdData{LedgerId: proto.Uint64(e.ledger), EntryId: proto.Uint64(e.id)}
+	return &pb.MessageIdData{LedgerId: proto.Uint64(p.ledger), EntryId: proto.Uint64(p.entry)}
 }
 
-// lastIDData reports the last stored message with its batch index (n-1 for
+// lastIDData reports the newest stored entry with its batch index (n-1 for
 // a batch, -1 otherwise), so the client's HasNext compares it correctly with
-// the ids it has dequeued.
+// the ids it has dequeued. Like a real broker's last confirmed entry it
+// stays when its ledger is trimmed, until the topic is loaded again.
 func (t *topic) lastIDData() *pb.MessageIdData {
-	if len(t.entries) == 0 {
+	if !t.hasLast {
 		return t.idData(-1)
 	}
-	i := len(t.entries) - 1
-	id := t.idData(i)
-	bi := int32(-1)
-	if info := t.entries[i].info; info.batched {
-		bi = info.numMessages - 1
+	return &pb.MessageIdData{
+		LedgerId:   proto.Uint64(t.last.ledger),
+		EntryId:    proto.Uint64(t.last.entry),
+		BatchIndex: proto.Int32(t.lastBatch),
 	}
-	id.BatchIndex = proto.Int32(bi)
-	return id
 }
 
 // namespaceOf returns "tenant/namespace" of a full topic name.
