@@ -32,9 +32,15 @@ func (w *wal) Append(ctx context.Context, msg message.MutableMessage) (message.M
 	return w.w.append(ctx, p)
 }
 
-// Truncate records id as the cumulative acknowledgement of the channel's
-// durable subscription. Pulsar's retention policy decides when the data goes;
-// reads below id keep working until then (PhysicalTruncate is false).
+// Truncate moves the channel's durable subscription up to id: the broker
+// may then delete what lies before id, when its ledger is closed and the
+// retention policy lets it go; reads below keep working until then
+// (PhysicalTruncate is false). id itself is kept: a scanner resumes with
+// StartAfter(id) by reading id first, and the channel's last message is
+// what a new writer continues from. So the acknowledgement is the entry
+// before id (nothing, when id starts a ledger: the entry before it is in
+// an earlier ledger, at a position the driver does not know; a later
+// Truncate releases it).
 func (w *wal) Truncate(ctx context.Context, id message.MessageID) error {
 	if err := w.CheckTruncate(ctx, id); err != nil {
 		return err
@@ -51,19 +57,31 @@ func (w *wal) Truncate(ctx context.Context, id message.MessageID) error {
 		if !nonEmpty || last.cmp(pid) < 0 {
 			return fmt.Errorf("%w: truncate to %v, beyond the last message of channel %q", walimpls.ErrInvalidArgument, id, w.Channel().Name)
 		}
-		c, err := w.o.client.Subscribe(pc.ConsumerOptions{
-			Topic:                       w.topic,
-			SubscriptionName:            w.o.cfg.subscription,
-			Type:                        pc.Exclusive,
-			SubscriptionInitialPosition: pc.SubscriptionPositionEarliest,
-			ReceiverQueueSize:           1,
-			AckWithResponse:             true,
-		})
+		if pid.Entry == 0 {
+			return nil
+		}
+		c, err := subscribeTruncation(w.o, w.topic)
 		if err != nil {
 			return err
 		}
 		defer c.Close()
-		return c.AckIDCumulative(pid.client())
+		return c.AckIDCumulative(NewID(pid.Ledger, pid.Entry-1, 0).client())
+	})
+}
+
+// subscribeTruncation attaches to the channel's durable truncation
+// subscription, creating it at the earliest position if it is new. A
+// durable subscription is what makes a broker keep messages: without one
+// every closed ledger counts as consumed and is deleted (retention 0 by
+// default).
+func subscribeTruncation(o *opener, topic string) (pc.Consumer, error) {
+	return o.client.Subscribe(pc.ConsumerOptions{
+		Topic:                       topic,
+		SubscriptionName:            o.cfg.subscription,
+		Type:                        pc.Exclusive,
+		SubscriptionInitialPosition: pc.SubscriptionPositionEarliest,
+		ReceiverQueueSize:           1,
+		AckWithResponse:             true,
 	})
 }
 

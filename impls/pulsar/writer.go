@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -48,10 +49,11 @@ type writer struct {
 	ctx    context.Context // ends resolution reads on close
 	cancel context.CancelFunc
 
-	closed  bool
-	fenced  error // a higher term wrote the channel: every Append fails
-	prod    pc.Producer
-	nextSeq int64
+	closed     bool
+	fenced     error // a higher term wrote the channel: every Append fails
+	prod       pc.Producer
+	nextSeq    int64
+	subscribed bool // the truncation subscription exists (changed under lock)
 
 	inflight sync.WaitGroup
 	bg       sync.WaitGroup // the fence watcher
@@ -213,6 +215,20 @@ func (w *writer) acquire(ctx context.Context) error {
 	}
 	if err := ctx.Err(); err != nil {
 		return err
+	}
+	if !w.subscribed {
+		// Before anything is sent: the broker keeps only what a durable
+		// subscription has not acknowledged.
+		c, err := subscribeTruncation(w.o, w.topic)
+		switch {
+		case err == nil:
+			c.Close()
+		case strings.Contains(err.Error(), "ConsumerBusy"):
+			// A Truncate holds it: it exists.
+		default:
+			return classify("create the truncation subscription of", w.topic, err)
+		}
+		w.subscribed = true
 	}
 	prod, err := w.o.client.CreateProducer(pc.ProducerOptions{
 		Topic:              w.topic,
