@@ -99,6 +99,8 @@ pulsar:
   max_message_size: 1048576
   max_in_flight: 10
   truncate_subscription: trunc
+  admin_url: https://p:8443
+  allow_expiring_policies: true
   timeouts: {connection: 4s, operation: 5s}
 `)
 	c, err := config.Load(p, env())
@@ -119,6 +121,7 @@ pulsar:
 	pu := c.Pulsar
 	if pu.URL != "pulsar://p:6650" || pu.Tenant != "t" || pu.Namespace != "ns" || pu.TopicPrefix != "x-" || pu.Auth.Token != "tok" ||
 		pu.MaxMessageSize != 1<<20 || pu.MaxInFlight != 10 || pu.TruncateSubscription != "trunc" ||
+		pu.AdminURL != "https://p:8443" || !pu.AllowExpiringPolicies ||
 		pu.Timeouts != (config.PulsarTimeouts{Connection: 4 * time.Second, Operation: 5 * time.Second}) {
 		t.Fatalf("pulsar: %+v", pu)
 	}
@@ -191,14 +194,16 @@ func TestProcessEnvironmentIsRead(t *testing.T) {
 func TestKeysAndEnvVars(t *testing.T) {
 	keys := config.Keys()
 	want := map[string]string{
-		"backend":                  "MQWAL_BACKEND",
-		"rmq.path":                 "MQWAL_RMQ_PATH",
-		"rmq.sync":                 "MQWAL_RMQ_SYNC",
-		"kafka.brokers":            "MQWAL_KAFKA_BROKERS",
-		"kafka.sasl.password":      "MQWAL_KAFKA_SASL_PASSWORD",
-		"pulsar.url":               "MQWAL_PULSAR_URL",
-		"pulsar.auth.token":        "MQWAL_PULSAR_AUTH_TOKEN",
-		"kafka.replication_factor": "MQWAL_KAFKA_REPLICATION_FACTOR",
+		"backend":                        "MQWAL_BACKEND",
+		"rmq.path":                       "MQWAL_RMQ_PATH",
+		"rmq.sync":                       "MQWAL_RMQ_SYNC",
+		"kafka.brokers":                  "MQWAL_KAFKA_BROKERS",
+		"kafka.sasl.password":            "MQWAL_KAFKA_SASL_PASSWORD",
+		"pulsar.url":                     "MQWAL_PULSAR_URL",
+		"pulsar.auth.token":              "MQWAL_PULSAR_AUTH_TOKEN",
+		"pulsar.admin_url":               "MQWAL_PULSAR_ADMIN_URL",
+		"pulsar.allow_expiring_policies": "MQWAL_PULSAR_ALLOW_EXPIRING_POLICIES",
+		"kafka.replication_factor":       "MQWAL_KAFKA_REPLICATION_FACTOR",
 	}
 	have := map[string]bool{}
 	for _, k := range keys {
@@ -288,6 +293,8 @@ func TestValidationErrors(t *testing.T) {
 		{name: "env duration", env: []string{"MQWAL_PULSAR_TIMEOUTS_CONNECTION", "soon"}, want: `MQWAL_PULSAR_TIMEOUTS_CONNECTION (pulsar.timeouts.connection): must be a duration such as 500ms or 10s, got "soon"`},
 		{name: "pulsar negative max size", yaml: "pulsar:\n  max_message_size: -1\n", want: "pulsar.max_message_size: must be >= 0, got -1"},
 		{name: "pulsar negative in flight", yaml: "pulsar:\n  max_in_flight: -1\n", want: "pulsar.max_in_flight: must be >= 0, got -1"},
+		{name: "pulsar admin url scheme", yaml: "pulsar:\n  admin_url: pulsar://p:6650\n", want: `pulsar.admin_url: must be http://host:port or https://host:port, got "pulsar://p:6650"`},
+		{name: "pulsar admin url no host", env: []string{"MQWAL_PULSAR_ADMIN_URL", "http://"}, want: `MQWAL_PULSAR_ADMIN_URL (pulsar.admin_url): must name a host`},
 		{name: "pulsar bad subscription", yaml: "pulsar:\n  truncate_subscription: a/b\n", want: `pulsar.truncate_subscription: may hold only`},
 		{name: "pulsar client cert", yaml: "pulsar:\n  url: pulsar+ssl://h:6651\n  tls:\n    cert_file: " + cert + "\n    key_file: " + cert + "\n", want: "pulsar.tls.cert_file: client certificates are not supported by the pulsar driver"},
 		{name: "pulsar server name", yaml: "pulsar:\n  url: pulsar+ssl://h:6651\n  tls:\n    server_name: x\n", want: "pulsar.tls.server_name: is not supported by the pulsar driver"},

@@ -35,10 +35,20 @@ type Pulsar struct {
 	// TruncateSubscription names the durable subscription whose
 	// acknowledgement records Truncate; empty keeps the driver's default
 	// ("mqwal-truncate").
-	TruncateSubscription string         `yaml:"truncate_subscription"`
-	Auth                 PulsarAuth     `yaml:"auth"`
-	TLS                  TLS            `yaml:"tls"`
-	Timeouts             PulsarTimeouts `yaml:"timeouts"`
+	TruncateSubscription string `yaml:"truncate_subscription"`
+	// AdminURL is the broker's web service URL, http://host:8080 or
+	// https://host:8443 (with the auth and tls settings above). With it,
+	// opening a channel for writing reads the topic's effective policies and
+	// refuses those that delete messages before they are truncated (message
+	// TTL, a backlog quota with consumer_backlog_eviction, subscription
+	// expiration); without it they are not checked and a warning says so.
+	AdminURL string `yaml:"admin_url"`
+	// AllowExpiringPolicies opens such channels anyway, with a logged
+	// warning: messages then go without a Truncate.
+	AllowExpiringPolicies bool           `yaml:"allow_expiring_policies"`
+	Auth                  PulsarAuth     `yaml:"auth"`
+	TLS                   TLS            `yaml:"tls"`
+	Timeouts              PulsarTimeouts `yaml:"timeouts"`
 }
 
 // PulsarAuth authenticates with a token (JWT), given inline or in a file.
@@ -96,6 +106,15 @@ func (p *Pulsar) check(v *validator) {
 	if c, bad := firstBadTopicChar(p.TruncateSubscription, "=:"); bad {
 		v.bad("truncate_subscription", "may hold only letters, digits and . _ - = :, got %q in %q", c, p.TruncateSubscription)
 	}
+	if p.AdminURL != "" {
+		u, err := url.Parse(p.AdminURL)
+		switch {
+		case err != nil || (u.Scheme != "http" && u.Scheme != "https"):
+			v.bad("admin_url", "must be http://host:port or https://host:port, got %q", p.AdminURL)
+		case u.Host == "":
+			v.bad("admin_url", "must name a host, got %q", p.AdminURL)
+		}
+	}
 	if p.MaxMessageSize < 0 {
 		v.bad("max_message_size", "must be >= 0, got %d", p.MaxMessageSize)
 	}
@@ -149,6 +168,12 @@ func (p *Pulsar) driver() (walimpls.OpenerBuilderImpls, error) {
 	}
 	if p.TruncateSubscription != "" {
 		opts = append(opts, pulsar.WithTruncateSubscription(p.TruncateSubscription))
+	}
+	if p.AdminURL != "" {
+		opts = append(opts, pulsar.WithAdminURL(p.AdminURL))
+	}
+	if p.AllowExpiringPolicies {
+		opts = append(opts, pulsar.WithAllowExpiringPolicies(true))
 	}
 	token := p.Auth.Token
 	if p.Auth.TokenFile != "" {

@@ -2,6 +2,8 @@ package pulsar
 
 import (
 	"fmt"
+	"log/slog"
+	"net/url"
 	"os"
 	"regexp"
 	"strings"
@@ -50,7 +52,10 @@ type config struct {
 	maxMessageSize    int
 	maxInFlight       int
 	subscription      string
+	adminURL          string
+	allowExpiry       bool
 	logger            pclog.Logger
+	log               *slog.Logger
 }
 
 func defaultConfig() config {
@@ -64,6 +69,7 @@ func defaultConfig() config {
 		maxInFlight:       DefaultMaxInFlight,
 		subscription:      "mqwal-truncate",
 		logger:            pclog.DefaultNopLogger(),
+		log:               slog.Default(),
 	}
 }
 
@@ -124,6 +130,33 @@ func WithTruncateSubscription(name string) Option {
 	return optionFunc(func(c *config) { c.subscription = name })
 }
 
+// WithAdminURL sets the broker's admin (web service) URL, "http://host:8080"
+// or "https://host:8443", with the token and TLS settings of the service
+// URL. ReadWrite Open then reads the channel's effective policies and
+// refuses a channel whose broker would delete messages that were never
+// truncated: a message TTL, a backlog quota with consumer_backlog_eviction,
+// or a subscription expiration (see WithAllowExpiringPolicies). Without it
+// the policies are not checked, and the first Open logs a warning saying so.
+func WithAdminURL(url string) Option { return optionFunc(func(c *config) { c.adminURL = url }) }
+
+// WithAllowExpiringPolicies makes Open accept, with a logged warning, a
+// channel whose policies let the broker delete messages before they are
+// truncated (see WithAdminURL). Messages then disappear without a Truncate;
+// readers get ErrOutOfRange for positions that are gone.
+func WithAllowExpiringPolicies(allow bool) Option {
+	return optionFunc(func(c *config) { c.allowExpiry = allow })
+}
+
+// WithLogger sets where the driver logs its own warnings (default
+// slog.Default()); WithClientLogger is pulsar-client-go's.
+func WithLogger(l *slog.Logger) Option {
+	return optionFunc(func(c *config) {
+		if l != nil {
+			c.log = l
+		}
+	})
+}
+
 // WithClientLogger sets pulsar-client-go's logger (for example
 // pclog.NewLoggerWithSlog). The default discards the client's logging, which
 // is chatty at info level on every reconnect.
@@ -159,6 +192,12 @@ func (c *config) validate() error {
 		return fmt.Errorf("%w: pulsar: max message size %d must be positive", errInvalid, c.maxMessageSize)
 	case c.maxInFlight <= 0:
 		return fmt.Errorf("%w: pulsar: max in-flight %d must be positive", errInvalid, c.maxInFlight)
+	}
+	if c.adminURL != "" {
+		u, err := url.Parse(c.adminURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("%w: pulsar: admin URL %q must be http://host:port or https://host:port", errInvalid, c.adminURL)
+		}
 	}
 	return nil
 }

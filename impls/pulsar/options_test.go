@@ -20,6 +20,8 @@ func TestBuildValidatesOptions(t *testing.T) {
 		"max message size":  pulsar.WithMaxMessageSize(-1),
 		"in flight":         pulsar.WithMaxInFlight(0),
 		"subscription":      pulsar.WithTruncateSubscription(""),
+		"admin url scheme":  pulsar.WithAdminURL("pulsar://h:6650"),
+		"admin url host":    pulsar.WithAdminURL("http://"),
 	} {
 		if _, err := pulsar.NewBuilder(opt).Build(); !errors.Is(err, walimpls.ErrInvalidArgument) {
 			t.Errorf("%s: Build = %v, want ErrInvalidArgument", name, err)

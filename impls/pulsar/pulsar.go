@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 
 	pc "github.com/apache/pulsar-client-go/pulsar"
 
@@ -64,13 +65,22 @@ func (b *Builder) Build() (walimpls.OpenerImpls, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: pulsar: client for %s: %w", errInvalid, cfg.url, err)
 	}
-	return &opener{cfg: cfg, client: client}, nil
+	o := &opener{cfg: cfg, client: client}
+	if cfg.adminURL != "" {
+		if o.admin, err = newAdminClient(&cfg); err != nil {
+			client.Close()
+			return nil, err
+		}
+	}
+	return o, nil
 }
 
 type opener struct {
-	cfg    config
-	client pc.Client
-	wals   helper.Lifetime
+	cfg            config
+	client         pc.Client
+	admin          *adminClient // nil without WithAdminURL
+	noAdminWarning sync.Once
+	wals           helper.Lifetime
 }
 
 func (o *opener) Capabilities() walimpls.Capabilities {
@@ -106,6 +116,11 @@ func (o *opener) Open(ctx context.Context, opt *walimpls.OpenOption) (walimpls.W
 			w.Close()
 			return nil, err
 		}
+		// After open: the topic exists, so its effective policies can be read.
+		if err := o.checkPolicies(ctx, opt.Channel.Name, w.topic); err != nil {
+			w.Close()
+			return nil, err
+		}
 	}
 	return w, nil
 }
@@ -113,6 +128,9 @@ func (o *opener) Open(ctx context.Context, opt *walimpls.OpenOption) (walimpls.W
 func (o *opener) Close() {
 	if o.wals.Close() {
 		o.client.Close()
+		if o.admin != nil {
+			o.admin.close()
+		}
 	}
 }
 

@@ -3,6 +3,7 @@ package pulsar_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"strconv"
 	"testing"
@@ -68,8 +69,12 @@ func startBroker(t testing.TB, opts ...pulsartest.Option) *pulsartest.Broker {
 	return b
 }
 
+// builder builds openers for b. Its logger discards the driver's warnings
+// (among them the unchecked policies of every opener without an admin URL);
+// tests that look at them set their own.
 func builder(b *pulsartest.Broker, opts ...pulsar.Option) *pulsar.Builder {
-	return pulsar.NewBuilder(append([]pulsar.Option{pulsar.WithURL(b.URL()), pulsar.WithOperationTimeout(5 * time.Second)}, opts...)...)
+	return pulsar.NewBuilder(append([]pulsar.Option{pulsar.WithURL(b.URL()), pulsar.WithOperationTimeout(5 * time.Second),
+		pulsar.WithLogger(slog.New(slog.DiscardHandler))}, opts...)...)
 }
 
 func harness(t *testing.T, b *pulsartest.Broker) walimplstest.Harness {
