@@ -3,6 +3,7 @@ package pulsar_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -60,6 +61,32 @@ func TestLowerTermIsFenced(t *testing.T) {
 	if got := readN(t, higher, walimpls.DeliverAll(), 1); payloads(got) != "term2 " {
 		t.Fatalf("channel holds %q", payloads(got))
 	}
+}
+
+// The term is part of the producer sequence id: a ReadWrite Open above
+// MaxTerm is refused before anything is sent; a reader may use any term.
+func TestTermAboveMaxTerm(t *testing.T) {
+	b := startBroker(t)
+	o, err := builder(b).Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer o.Close()
+	_, err = o.Open(context.Background(), &walimpls.OpenOption{Channel: walimpls.Channel{Name: "big", Term: pulsar.MaxTerm + 1}})
+	if !errors.Is(err, walimpls.ErrInvalidArgument) || !strings.Contains(err.Error(), "MaxTerm") {
+		t.Fatalf("Open with term MaxTerm+1: %v, want ErrInvalidArgument", err)
+	}
+	w, err := o.Open(context.Background(), &walimpls.OpenOption{Channel: walimpls.Channel{Name: "big", Term: pulsar.MaxTerm}})
+	if err != nil {
+		t.Fatalf("Open with MaxTerm: %v", err)
+	}
+	mustAppend(t, w, "x", nil)
+	w.Close()
+	r, err := o.Open(context.Background(), &walimpls.OpenOption{Channel: walimpls.Channel{Name: "big", Term: pulsar.MaxTerm + 1, AccessMode: walimpls.ReadOnly}})
+	if err != nil {
+		t.Fatalf("ReadOnly Open with a term above MaxTerm: %v", err)
+	}
+	r.Close()
 }
 
 // A higher term takes the channel from a live lower-term writer: appends

@@ -14,7 +14,8 @@ import (
 // their property map, result channel and callback): they were a third of
 // the driver's allocations per append.
 type pending struct {
-	seq      int64
+	seq      int64 // the driver's sequence number (SeqProperty)
+	wire     int64 // the producer sequence id: term and seq (wireSeq)
 	msg      pc.ProducerMessage
 	done     chan result
 	callback func(pc.MessageID, *pc.ProducerMessage, error)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 
 	pc "github.com/apache/pulsar-client-go/pulsar"
 
@@ -78,21 +79,20 @@ func (w *writer) resolve() {
 // placeFast places a receipt that directly follows the last known
 // position: nothing was stored in between, so it is the only copy.
 func (w *writer) placeFast(seq int64, raw ID) (result, bool) {
-	if !w.hasCursor || !raw.valid() || raw.Ledger != w.cursor.Ledger || raw.Entry != w.cursor.Entry+1 || len(w.first) > 0 {
+	if !w.hasCursor || !raw.valid() || raw.Ledger != w.cursor.Ledger || raw.Entry != w.cursor.Entry+1 || len(w.first) > 0 || w.higher {
 		return result{}, false
 	}
 	w.cursor = raw
 	return result{id: raw}, true
 }
 
+// place finds the position scanners deliver for a receipt: the first copy
+// of the message's (term, sequence number) stored before any message of a
+// higher term. A copy after a higher term's message is a zombie's: scanners
+// drop it, so it is never acknowledged (ErrFenced).
 func (w *writer) place(r receipt) result {
 	if r.err != nil {
-		w.broken.Store(true)
-		err := classify("append to", w.topic, r.err)
-		if errors.Is(err, walimpls.ErrFenced) {
-			return result{err: err}
-		}
-		return result{err: fmt.Errorf("%w: %w", walimpls.ErrOutcomeUnknown, err)}
+		return w.failed(r.err)
 	}
 	seq, raw := r.p.seq, idOf(r.id)
 	defer func() {
@@ -102,32 +102,54 @@ func (w *writer) place(r receipt) result {
 			}
 		}
 	}()
-	switch {
-	case !raw.valid():
-		// Deduplicated resend: the copy stored earlier lies after cursor.
-		if _, ok := w.first[seq]; !ok {
-			if err := w.readForward(seq, noPosition); err != nil {
-				return w.unplaced(seq, raw, err)
-			}
+	if _, ok := w.first[seq]; !ok && !w.higher {
+		var err error
+		switch {
+		case !raw.valid():
+			// Deduplicated resend: the copy stored earlier lies after cursor.
+			err = w.readForward(seq, noPosition)
+		case w.hasCursor && raw.cmp(w.cursor) <= 0:
+			// Read already.
+		case w.hasCursor && raw.Ledger == w.cursor.Ledger && raw.Entry == w.cursor.Entry+1:
+			// Nothing was stored between the last known position and this one.
+			w.cursor, w.first[seq] = raw, raw
+		default:
+			err = w.readForward(seq, raw)
 		}
-	case w.hasCursor && raw.cmp(w.cursor) <= 0:
-		// Read already.
-	case w.hasCursor && raw.Ledger == w.cursor.Ledger && raw.Entry == w.cursor.Entry+1:
-		// Nothing was stored between the last known position and this one.
-		w.cursor = raw
-		if _, ok := w.first[seq]; !ok {
-			w.first[seq] = raw
-		}
-	default:
-		if err := w.readForward(seq, raw); err != nil {
+		if err != nil {
 			return w.unplaced(seq, raw, err)
 		}
 	}
-	id, ok := w.first[seq]
-	if !ok {
-		return w.unplaced(seq, raw, errors.New("no stored copy found"))
+	if id, ok := w.first[seq]; ok {
+		return result{id: id}
 	}
-	return result{id: id}
+	if w.higher {
+		w.broken.Store(true) // the next Append finds the higher term at the tail: ErrFenced
+		err := fmt.Errorf("%w: pulsar: %s: a higher term wrote the channel before message %d of term %d was stored",
+			walimpls.ErrFenced, w.topic, seq, w.term)
+		if raw.valid() {
+			// Stored after the higher term's message, where no scanner
+			// delivers it; physically it is there.
+			err = fmt.Errorf("%w: %w", walimpls.ErrOutcomeUnknown, err)
+		}
+		return result{err: err}
+	}
+	return w.unplaced(seq, raw, errors.New("no stored copy found"))
+}
+
+// failed is the result of a send the client failed: it may have reached
+// the broker before the connection went, so the outcome is unknown.
+// ProducerFenced from a reconnect proves a higher term only when the topic
+// epoch moved ("Topic epoch has already moved"); "an existing exclusive
+// producer" may be this writer's own registration that the broker has not
+// dropped yet, so the next Append finds out.
+func (w *writer) failed(cause error) result {
+	w.broken.Store(true)
+	err := classify("append to", w.topic, cause)
+	if errors.Is(err, walimpls.ErrFenced) && !strings.Contains(cause.Error(), "epoch has already moved") {
+		err = fmt.Errorf("%w: pulsar: append to %s: the producer could not reconnect, the topic is held: %w", walimpls.ErrUnavailable, w.topic, cause)
+	}
+	return result{err: fmt.Errorf("%w: %w", walimpls.ErrOutcomeUnknown, err)}
 }
 
 func (w *writer) unplaced(seq int64, raw ID, err error) result {
@@ -137,9 +159,10 @@ func (w *writer) unplaced(seq int64, raw ID, err error) result {
 }
 
 // readForward reads the topic from cursor and records the first copy of
-// every sequence number >= seq, until it reaches until (when valid) or
-// finds seq. A skipped entry (the client's reader can skip one across a
-// reconnect) restarts the read.
+// every sequence number >= seq of this writer's term, until it reaches
+// until (when valid; else the end of the topic) or finds seq, or reads a
+// message of a higher term. A skipped entry (the client's reader can skip
+// one across a reconnect) restarts the read.
 func (w *writer) readForward(seq int64, until ID) error {
 	var lastErr error
 	for range 3 {
@@ -170,8 +193,28 @@ func (w *writer) readForwardOnce(ctx context.Context, seq int64, until ID) (ID, 
 		return ID{}, err
 	}
 	defer r.Close()
+	end := until
+	if !end.valid() {
+		// A deduplicated resend: a copy is stored before today's end.
+		last, err := r.GetLastMessageID()
+		if err != nil {
+			return ID{}, err
+		}
+		end = idOf(last)
+	}
 	prev, hasPrev := w.cursor, w.hasCursor
+	if hasPrev && (!end.valid() || end.cmp(prev) <= 0) {
+		return prev, nil // nothing stored after the cursor
+	}
 	found := map[int64]ID{}
+	keep := func(pos ID) (ID, error) {
+		for s, id := range found {
+			if old, ok := w.first[s]; !ok || id.LT(old) {
+				w.first[s] = id
+			}
+		}
+		return pos, nil
+	}
 	for {
 		m, err := r.Next(ctx)
 		if err != nil {
@@ -188,19 +231,19 @@ func (w *writer) readForwardOnce(ctx context.Context, seq int64, until ID) (ID, 
 			return ID{}, fmt.Errorf("%w: %v after %v", errSkipped, pos, prev)
 		}
 		prev, hasPrev = pos, true
-		if s, ok := seqOf(m); ok && s >= seq {
+		term, hasTerm := termOf(m)
+		if hasTerm && term > w.term {
+			w.higher = true
+			return keep(pos)
+		}
+		if s, ok := seqOf(m); ok && s >= seq && hasTerm && term == w.term {
 			if _, seen := found[s]; !seen {
 				found[s] = pos
 			}
 		}
 		_, hit := found[seq]
-		if (until.valid() && pos.cmp(until) >= 0) || (!until.valid() && hit) {
-			for s, id := range found {
-				if old, ok := w.first[s]; !ok || id.LT(old) {
-					w.first[s] = id
-				}
-			}
-			return pos, nil
+		if pos.cmp(end) >= 0 || (!until.valid() && hit) {
+			return keep(pos)
 		}
 	}
 }
@@ -219,13 +262,18 @@ func follows(prev, next ID) bool {
 }
 
 // seqOf returns the driver's sequence number of m, if it has one.
-func seqOf(m pc.Message) (int64, bool) {
-	v, ok := m.Properties()[SeqProperty]
+func seqOf(m pc.Message) (int64, bool) { return intProperty(m, SeqProperty) }
+
+// termOf returns the term of the writer of m, if it has one.
+func termOf(m pc.Message) (int64, bool) { return intProperty(m, TermProperty) }
+
+func intProperty(m pc.Message, key string) (int64, bool) {
+	v, ok := m.Properties()[key]
 	if !ok {
 		return 0, false
 	}
-	s, err := strconv.ParseInt(v, 10, 64)
-	return s, err == nil && s >= 0
+	n, err := strconv.ParseInt(v, 10, 64)
+	return n, err == nil && n >= 0
 }
 
 // noPosition is an invalid ID: "read until the sequence number is found".

@@ -29,6 +29,20 @@ const TermProperty = "_mqwal.pulsar.term"
 
 var errInvalid = walimpls.ErrInvalidArgument
 
+// seqBits is how many low bits of a producer sequence id hold the driver's
+// sequence number; the writer's term is above them. Sequence ids are then
+// never reused across terms and grow with the term, so a broker with
+// deduplication refuses (as a duplicate, -1:-1) every send of a lower term
+// after a higher term stored one: a zombie writer's resends included.
+const seqBits = 44
+
+// MaxTerm is the highest term a ReadWrite WAL can open with: the term lives
+// in the bits of the producer sequence id (an int64) above seqBits.
+const MaxTerm = 1<<(63-seqBits) - 1
+
+// wireSeq is the producer sequence id of sequence number seq of term.
+func wireSeq(term, seq int64) int64 { return term<<seqBits | seq }
+
 func init() {
 	registry.RegisterBuilder(NewBuilder())
 }
@@ -90,6 +104,10 @@ func (o *opener) Capabilities() walimpls.Capabilities {
 func (o *opener) Open(ctx context.Context, opt *walimpls.OpenOption) (walimpls.WALImpls, error) {
 	if err := opt.Validate(); err != nil {
 		return nil, err
+	}
+	if ch := opt.Channel; ch.AccessMode == walimpls.ReadWrite && ch.Term > MaxTerm {
+		return nil, fmt.Errorf("%w: pulsar channel %q: term %d is above MaxTerm %d (the term is part of the producer sequence id)",
+			walimpls.ErrInvalidArgument, ch.Name, ch.Term, MaxTerm)
 	}
 	if err := o.wals.Check("pulsar opener"); err != nil {
 		return nil, err

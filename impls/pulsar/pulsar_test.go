@@ -48,14 +48,19 @@ func findLeaks() error {
 	}
 }
 
-// leakOptions ignores one goroutine pulsar-client-go leaves behind for
+// leakOptions ignores two goroutines pulsar-client-go leaves behind for
 // good: after a (re)subscribe the consumer signals its dispatcher from a new
 // goroutine on an unbuffered channel, and when the consumer (a Reader) is
-// closed first nobody ever receives (consumer_partition.go:2218). Nothing
-// of the driver's own is ignored.
+// closed first nobody ever receives (consumer_partition.go:2218); and a
+// producer the broker fences on reconnect (ProducerFenced) is closed
+// without its context being cancelled, so its reconnect loop
+// (producer_partition.go:560) waits for good: only Close cancels it, and
+// Close returns early for a closed producer. Nothing of the driver's own is
+// ignored.
 func leakOptions() []goleak.Option {
 	return []goleak.Option{
 		goleak.IgnoreAnyFunction("github.com/apache/pulsar-client-go/pulsar.(*partitionConsumer).grabConn.func1"),
+		goleak.IgnoreAnyFunction("github.com/apache/pulsar-client-go/pulsar.(*partitionProducer).runEventsLoop.func1"),
 	}
 }
 

@@ -9,8 +9,9 @@ import (
 	"time"
 )
 
-// TestFaultsWithoutRaceDetector runs the fault cases of the harness in a
-// plain build when this one has the race detector: pulsar-client-go
+// TestFaultsWithoutRaceDetector runs the fault cases of the harness and the
+// driver's reconnect tests in a plain build when this one has the race
+// detector: pulsar-client-go
 // v0.19.0 races with itself on reconnect (see harness), so the race build
 // cannot host them, but `go test -race ./impls/pulsar/` still shows them.
 func TestFaultsWithoutRaceDetector(t *testing.T) {
@@ -27,7 +28,7 @@ func TestFaultsWithoutRaceDetector(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, goBin, "test", "-count=1",
-		"-run", `^(TestConformance|TestScannerAcrossReconnects)$`, ".")
+		"-run", `^(TestConformance|TestScannerAcrossReconnects|TestZombieWriterAfterHandOver)$`, ".")
 	var flags []string
 	for _, f := range strings.Fields(os.Getenv("GOFLAGS")) {
 		if f != "-race" && f != "--race" && !strings.HasPrefix(f, "-race=") {

@@ -28,7 +28,7 @@ func (w *wal) Read(ctx context.Context, opt walimpls.ReadOption) (walimpls.Scann
 	if err := w.CheckRead(ctx, opt); err != nil {
 		return nil, err
 	}
-	st := &scanState{w: w, lastSeq: -1, queue: max(opt.BufferSize(), minReceiverQueue)}
+	st := &scanState{w: w, lastSeq: -1, lastTerm: -1, queue: max(opt.BufferSize(), minReceiverQueue)}
 	p := opt.DeliverPolicy
 	switch p.Kind() {
 	case walimpls.DeliverKindAll:
@@ -68,9 +68,12 @@ func (w *wal) Read(ctx context.Context, opt walimpls.ReadOption) (walimpls.Scann
 //
 //   - A position at or before the last one seen is a repeat (the client's
 //     reader repeats a message across a reconnect in a race): dropped.
-//   - A message whose sequence number is at or below the last delivered one
-//     is a second copy (a resend after a lost receipt without broker
-//     deduplication): dropped.
+//   - A message whose (term, sequence number) is at or below the last
+//     delivered one is a second copy (a resend after a lost receipt without
+//     broker deduplication) or a zombie's (a lower term's message stored
+//     after a higher term's, which a broker that does not fence the
+//     zombie's reconnect lets through): dropped. The writer never
+//     acknowledges either.
 //   - A position that does not follow the last one (same ledger, next
 //     entry; or entry 0 of a later ledger), or a sequence number above the
 //     last plus one, is suspect: the client's reader can skip a message
@@ -90,7 +93,8 @@ type scanState struct {
 
 	last     ID // last position seen (delivered or dropped)
 	hasLast  bool
-	lastSeq  int64 // last sequence number seen, -1 if none yet
+	lastSeq  int64 // sequence number of the last delivered message, -1 if none yet
+	lastTerm int64 // and its term (-1 for a message without one)
 	suspect  ID
 	confirms int
 }
@@ -181,7 +185,7 @@ func (st *scanState) run(ctx context.Context, emit helper.Emit) error {
 				}
 				st.last, st.hasLast = pos, true
 				if s, ok := seqOf(m); ok {
-					st.lastSeq = s
+					st.lastSeq, st.lastTerm = s, termOrNone(m)
 				}
 				if !st.deliverStart {
 					continue
@@ -196,10 +200,11 @@ func (st *scanState) run(ctx context.Context, emit helper.Emit) error {
 			continue // a repeat
 		}
 		s, hasSeq := seqOf(m)
+		term := termOrNone(m)
 		gap := st.hasLast && !follows(st.last, pos)
-		if hasSeq && st.lastSeq >= 0 && s <= st.lastSeq {
+		if hasSeq && st.seen(term, s) {
 			if !gap {
-				st.last = pos // a second copy: seen, not delivered
+				st.last = pos // a second copy or a zombie's: seen, not delivered
 				continue
 			}
 		} else if hasSeq && st.lastSeq >= 0 && s > st.lastSeq+1 {
@@ -216,15 +221,32 @@ func (st *scanState) run(ctx context.Context, emit helper.Emit) error {
 		}
 		st.last, st.hasLast = pos, true
 		if hasSeq {
-			if st.lastSeq >= 0 && s <= st.lastSeq {
+			if st.seen(term, s) {
 				continue // a second copy right after a confirmed gap
 			}
-			st.lastSeq = s
+			st.lastSeq, st.lastTerm = s, term
 		}
 		if err := emit(st.toMessage(m, pos)); err != nil {
 			return err
 		}
 	}
+}
+
+// seen reports whether (term, s) is at or below the last delivered
+// message's: a lower term's message after a higher term's is a zombie's.
+// The sequence number continues across terms, so a higher term with a
+// lower number is not a repeat (a writer that recovered less than was
+// stored) and is delivered.
+func (st *scanState) seen(term, s int64) bool {
+	return st.lastSeq >= 0 && (term < st.lastTerm || (term == st.lastTerm && s <= st.lastSeq))
+}
+
+// termOrNone is m's term, -1 if it has none.
+func termOrNone(m pc.Message) int64 {
+	if t, ok := termOf(m); ok {
+		return t
+	}
+	return -1
 }
 
 // confirmed reports whether pos has been the suspect maxConfirm times.

@@ -2,7 +2,6 @@ package pulsar
 
 import (
 	"context"
-	"strconv"
 
 	pc "github.com/apache/pulsar-client-go/pulsar"
 )
@@ -74,10 +73,8 @@ func (t *tail) scan(ctx context.Context, o *opener, topic string, from pc.Messag
 		if s, ok := seqOf(m); ok {
 			t.maxSeq = max(t.maxSeq, s)
 		}
-		if v, ok := m.Properties()[TermProperty]; ok {
-			if term, err := strconv.ParseInt(v, 10, 64); err == nil {
-				t.maxTerm = max(t.maxTerm, term)
-			}
+		if term, ok := termOf(m); ok {
+			t.maxTerm = max(t.maxTerm, term)
 		}
 		if idOf(m.ID()).cmp(t.last) >= 0 {
 			return nil

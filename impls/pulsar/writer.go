@@ -73,7 +73,11 @@ type writer struct {
 	queue     []receipt
 	cursor    ID
 	hasCursor bool
-	first     map[int64]ID // first stored copy of sequence numbers not yet placed
+	first     map[int64]ID // first stored copy of this term's sequence numbers not yet placed
+	// higher is set once a message of a higher term was read after the
+	// cursor: a copy of this writer's stored after it is a zombie's, which
+	// scanners drop, so it is never acknowledged.
+	higher bool
 
 	pendings sync.Pool // of *pending
 }
@@ -177,7 +181,8 @@ func (w *writer) sendLocked(p *pending) {
 	p.seq = w.nextSeq
 	w.nextSeq++
 	p.msg.Properties[SeqProperty] = strconv.FormatInt(p.seq, 10)
-	p.msg.SequenceID = &p.seq
+	p.wire = wireSeq(w.term, p.seq)
+	p.msg.SequenceID = &p.wire
 	w.inflight.Add(1)
 	// Background, not ctx: the client skips writing a pending message whose
 	// ctx has ended but keeps it queued, which stalls every later receipt.
@@ -259,8 +264,13 @@ func (w *writer) acquire(ctx context.Context) error {
 		return w.fencedBy(tail.maxTerm, nil)
 	}
 	last, nonEmpty, maxSeq := tail.last, tail.nonEmpty, tail.maxSeq
+	if maxSeq+1 >= 1<<seqBits {
+		prod.Close()
+		return fmt.Errorf("%w: pulsar channel %q has used all %d sequence numbers", walimpls.ErrInvalidArgument, w.channel, int64(1)<<seqBits)
+	}
 	w.resMu.Lock()
 	w.cursor, w.hasCursor = last, nonEmpty
+	w.higher = false
 	clear(w.first)
 	w.queue = nil
 	w.resMu.Unlock()

@@ -45,6 +45,7 @@ type Broker struct {
 	receiptsPaused bool
 	dropNext       map[string]int // topic ("" = any) -> receipts left to drop
 	storeHook      func(StoredMessage) bool
+	producerHook   func(ProducerRequest) error
 	policies       map[string]Policies // by namespace or topic name
 }
 

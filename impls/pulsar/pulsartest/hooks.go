@@ -34,6 +34,29 @@ func (b *Broker) SetStoreHook(fn func(StoredMessage) bool) {
 	b.storeHook = fn
 }
 
+// ProducerRequest describes a PRODUCER command, as a producer hook sees it.
+// TopicEpoch is -1 when the producer brings none (a new producer; a
+// reconnecting one brings the epoch it was given).
+type ProducerRequest struct {
+	Topic      string
+	Name       string
+	Exclusive  bool
+	TopicEpoch int64
+}
+
+// SetProducerHook installs fn, called with the broker lock held for every
+// PRODUCER before anything else is checked; when it returns an error the
+// producer is refused with ServiceNotReady and that text, which
+// pulsar-client-go retries with backoff when it reconnects (a new producer
+// gets the error). It models a client that cannot reach the broker: a
+// partition that outlives the broker's view of the connection. fn must not
+// call the Broker. A nil fn removes the hook.
+func (b *Broker) SetProducerHook(fn func(ProducerRequest) error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.producerHook = fn
+}
+
 // dropReceiptLocked reports whether the receipt for m must be dropped.
 func (b *Broker) dropReceiptLocked(m StoredMessage) bool {
 	for _, key := range [2]string{m.Topic, ""} {

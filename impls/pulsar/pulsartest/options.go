@@ -24,6 +24,7 @@ type config struct {
 	clock          func() time.Time
 	topicPolicies  bool
 	maxEntries     int
+	exclusive      bool
 }
 
 func defaultConfig() config {
@@ -35,6 +36,7 @@ func defaultConfig() config {
 		keepAlive:      30 * time.Second,
 		clock:          time.Now,
 		topicPolicies:  true,
+		exclusive:      true,
 	}
 }
 
@@ -123,4 +125,13 @@ func WithMaxEntriesPerLedger(n int) Option {
 // topic scopes.
 func WithTopicPolicies(on bool) Option {
 	return optionFunc(func(c *config) { c.topicPolicies = on })
+}
+
+// WithExclusiveProducers(false) makes the broker behave as one before Pulsar
+// 2.8.0, which has no producer access modes (PIP-68): every producer is
+// shared and no topic epoch is kept, so a producer that reconnects after
+// another came and went is not fenced. A second producer with a name that
+// is connected still gets ProducerBusy. The default is true.
+func WithExclusiveProducers(on bool) Option {
+	return optionFunc(func(c *config) { c.exclusive = on })
 }

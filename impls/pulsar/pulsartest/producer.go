@@ -39,7 +39,20 @@ func (b *Broker) handleProducer(c *conn, p *pb.CommandProducer) {
 		b.nextProducer++
 		name = fmt.Sprintf("pulsartest-%s-%d", b.instance, b.nextProducer)
 	}
+	if hook := b.producerHook; hook != nil {
+		req := ProducerRequest{Topic: t.name, Name: name, Exclusive: p.GetProducerAccessMode() != pb.ProducerAccessMode_Shared, TopicEpoch: -1}
+		if p.TopicEpoch != nil {
+			req.TopicEpoch = int64(p.GetTopicEpoch())
+		}
+		if err := hook(req); err != nil {
+			c.writeError(reqID, pb.ServerError_ServiceNotReady, err.Error())
+			return
+		}
+	}
 	mode := p.GetProducerAccessMode()
+	if !b.cfg.exclusive {
+		mode = pb.ProducerAccessMode_Shared // a broker before 2.8 knows no access modes
+	}
 	// The checks of a real broker (AbstractTopic.incrementTopicEpochIfNeeded,
 	// then internalAddProducer), in its order and with its error codes: an
 	// exclusive request that meets any producer, or brings an older topic
