@@ -1,6 +1,13 @@
 package pulsar
 
-import "testing"
+import (
+	"errors"
+	"testing"
+
+	pc "github.com/apache/pulsar-client-go/pulsar"
+
+	"github.com/mqwal/mqwal/walimpls"
+)
 
 func TestFollows(t *testing.T) {
 	for _, c := range []struct {
@@ -21,5 +28,36 @@ func TestFollows(t *testing.T) {
 		if got := follows(c.prev, c.next); got != c.want {
 			t.Errorf("follows(%v, %v) = %v, want %v", c.prev, c.next, got, c.want)
 		}
+	}
+}
+
+// A send the client fails with ProducerFenced may have reached the broker
+// first: always an unknown outcome. Only a moved topic epoch proves a
+// higher term; "an existing exclusive producer" on reconnect may be this
+// writer's own registration the broker has not dropped yet.
+func TestFailedSendOutcome(t *testing.T) {
+	w := testWriter(DefaultMaxMessageSize)
+	server := func(msg string) error {
+		return errors.Join(pc.ErrProducerFenced, errors.New("server error: ProducerFenced: "+msg))
+	}
+	for _, c := range []struct {
+		cause            error
+		fenced, retrying bool
+	}{
+		{server("Topic epoch has already moved. Current epoch: 2, Producer epoch: 1"), true, false},
+		{server("Topic has an existing exclusive producer: mqwal-writer"), false, true},
+		{errors.New("connection closed"), false, true},
+	} {
+		res := w.failed(c.cause)
+		if !errors.Is(res.err, walimpls.ErrOutcomeUnknown) || walimpls.IsRetryable(res.err) {
+			t.Errorf("%v: %v, want a non-retryable ErrOutcomeUnknown", c.cause, res.err)
+		}
+		if errors.Is(res.err, walimpls.ErrFenced) != c.fenced || errors.Is(res.err, walimpls.ErrUnavailable) != c.retrying {
+			t.Errorf("%v: %v, want fenced %v, unavailable %v", c.cause, res.err, c.fenced, c.retrying)
+		}
+		if !w.broken.Load() {
+			t.Errorf("%v: the writer is not marked for recovery", c.cause)
+		}
+		w.broken.Store(false)
 	}
 }
