@@ -19,19 +19,13 @@ import (
 // itself refused with ErrFenced.
 func openOrFenced(t testing.TB, b *pulsartest.Broker, ch string, term int64, opts ...pulsar.Option) walimpls.WALImpls {
 	t.Helper()
-	o, err := builder(b, opts...).Build()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(o.Close)
-	w, err := o.Open(context.Background(), &walimpls.OpenOption{Channel: walimpls.Channel{Name: ch, Term: term}})
+	w, err := openChannel(t, b, ch, term, walimpls.ReadWrite, opts...)
 	if errors.Is(err, walimpls.ErrFenced) {
 		return nil
 	}
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(w.Close)
 	return w
 }
 

@@ -34,19 +34,10 @@ func (l *logBuffer) String() string {
 
 func (l *logBuffer) logger() *slog.Logger { return slog.New(slog.NewTextHandler(l, nil)) }
 
-// openErr opens ch with term 1 in mode on a new opener and returns Open's
-// error (the WAL is closed with the test).
+// openErr opens ch with term 1 in mode and returns Open's error.
 func openErr(t *testing.T, b *pulsartest.Broker, ch string, mode walimpls.AccessMode, opts ...pulsar.Option) error {
 	t.Helper()
-	o, err := builder(b, opts...).Build()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(o.Close)
-	w, err := o.Open(context.Background(), &walimpls.OpenOption{Channel: walimpls.Channel{Name: ch, Term: 1, AccessMode: mode}})
-	if err == nil {
-		t.Cleanup(w.Close)
-	}
+	_, err := openChannel(t, b, ch, 1, mode, opts...)
 	return err
 }
 
@@ -155,7 +146,7 @@ func TestOpenWithUnreachableAdmin(t *testing.T) {
 // What the check prevents: with a TTL accepted, messages that were never
 // truncated are gone once they expire.
 func TestExpiringPolicyLosesUntruncatedData(t *testing.T) {
-	clock := &fakeClock{now: time.Now()}
+	clock := pulsartest.NewManualClock(time.Now())
 	b := startBroker(t, pulsartest.WithClock(clock.Now))
 	setPolicies(t, b, "public/default", pulsartest.Policies{MessageTTLSeconds: new(60)})
 	w := openWAL(t, b, "ttl", walimpls.ReadWrite, pulsar.WithAdminURL(b.AdminURL()), pulsar.WithAllowExpiringPolicies(true))
@@ -171,22 +162,4 @@ func TestExpiringPolicyLosesUntruncatedData(t *testing.T) {
 	if _, err := readNErr(w, walimpls.StartFrom(first)); !errors.Is(err, walimpls.ErrOutOfRange) {
 		t.Fatalf("reading the expired, never truncated messages: %v, want ErrOutOfRange", err)
 	}
-}
-
-// fakeClock is a clock the test moves instead of waiting.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
 }

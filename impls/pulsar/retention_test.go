@@ -3,11 +3,9 @@ package pulsar_test
 import (
 	"context"
 	"errors"
-	"fmt"
 	"testing"
 	"time"
 
-	"github.com/mqwal/mqwal/impls/pulsar"
 	"github.com/mqwal/mqwal/impls/pulsar/pulsartest"
 	"github.com/mqwal/mqwal/message"
 	"github.com/mqwal/mqwal/walimpls"
@@ -25,9 +23,7 @@ func TestUntruncatedDataSurvivesRollover(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			b := startBroker(t)
 			w := openWAL(t, b, "keep", walimpls.ReadWrite)
-			for i := range 5 {
-				mustAppend(t, w, fmt.Sprint("m", i), nil)
-			}
+			appendN(t, w, 0, 5)
 			if err := roll(b); err != nil {
 				t.Fatal(err)
 			}
@@ -49,14 +45,9 @@ func TestUntruncatedDataSurvivesRollover(t *testing.T) {
 func TestTruncatedResumePointSurvivesTrim(t *testing.T) {
 	b := startBroker(t)
 	w := openWAL(t, b, "resume", walimpls.ReadWrite)
-	var ids []message.MessageID
-	for i := range 3 {
-		ids = append(ids, mustAppend(t, w, fmt.Sprint("m", i), nil))
-	}
+	ids := appendN(t, w, 0, 3)
 	b.RollLedgers() // m0..m2 in a closed ledger, m2 last in it
-	for i := 3; i < 5; i++ {
-		ids = append(ids, mustAppend(t, w, fmt.Sprint("m", i), nil))
-	}
+	ids = append(ids, appendN(t, w, 3, 2)...)
 	if err := w.Truncate(context.Background(), ids[2]); err != nil {
 		t.Fatal(err)
 	}
@@ -107,5 +98,3 @@ func readNErr(w walimpls.ROWALImpls, p walimpls.DeliverPolicy) (message.Immutabl
 		return nil, ctx.Err()
 	}
 }
-
-var _ = pulsar.Name

@@ -39,19 +39,39 @@ func rawProducer(t testing.TB, c pc.Client, topic string, batching bool) pc.Prod
 	return p
 }
 
-func openWAL(t testing.TB, b *pulsartest.Broker, ch string, mode walimpls.AccessMode, opts ...pulsar.Option) walimpls.WALImpls {
+// openChannel opens ch on a new opener for b (both closed with the test)
+// and returns Open's result.
+func openChannel(t testing.TB, b *pulsartest.Broker, ch string, term int64, mode walimpls.AccessMode, opts ...pulsar.Option) (walimpls.WALImpls, error) {
 	t.Helper()
 	o, err := builder(b, opts...).Build()
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(o.Close)
-	w, err := o.Open(context.Background(), &walimpls.OpenOption{Channel: walimpls.Channel{Name: ch, Term: 1, AccessMode: mode}})
+	w, err := o.Open(context.Background(), &walimpls.OpenOption{Channel: walimpls.Channel{Name: ch, Term: term, AccessMode: mode}})
+	if err == nil {
+		t.Cleanup(w.Close)
+	}
+	return w, err
+}
+
+func openWAL(t testing.TB, b *pulsartest.Broker, ch string, mode walimpls.AccessMode, opts ...pulsar.Option) walimpls.WALImpls {
+	t.Helper()
+	w, err := openChannel(t, b, ch, 1, mode, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(w.Close)
 	return w
+}
+
+// appendN appends payloads m<from>..m<from+n-1> and returns their IDs.
+func appendN(t testing.TB, w walimpls.WALImpls, from, n int) []message.MessageID {
+	t.Helper()
+	ids := make([]message.MessageID, 0, n)
+	for i := from; i < from+n; i++ {
+		ids = append(ids, mustAppend(t, w, fmt.Sprint("m", i), nil))
+	}
+	return ids
 }
 
 func mustAppend(t testing.TB, w walimpls.WALImpls, payload string, props message.Properties) message.MessageID {
@@ -84,10 +104,7 @@ func payloads(msgs []message.ImmutableMessage) string {
 func TestTruncateAcknowledgesSubscription(t *testing.T) {
 	b := startBroker(t)
 	w := openWAL(t, b, "trunc", walimpls.ReadWrite)
-	var ids []message.MessageID
-	for i := range 5 {
-		ids = append(ids, mustAppend(t, w, fmt.Sprint("m", i), nil))
-	}
+	ids := appendN(t, w, 0, 5)
 	if err := w.Truncate(context.Background(), ids[2]); err != nil {
 		t.Fatal(err)
 	}

@@ -3,6 +3,7 @@ package pulsartest
 import (
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -146,6 +147,30 @@ func firstSet[T any](vs ...*T) *T {
 		}
 	}
 	return nil
+}
+
+// ManualClock is a clock a test moves forward instead of waiting: give
+// WithClock its Now.
+type ManualClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+// NewManualClock returns a clock that reads start until advanced.
+func NewManualClock(start time.Time) *ManualClock { return &ManualClock{now: start} }
+
+// Now reads the clock.
+func (c *ManualClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+// Advance moves the clock forward by d.
+func (c *ManualClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
 }
 
 // now is the broker's clock (WithClock).

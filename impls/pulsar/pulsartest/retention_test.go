@@ -3,7 +3,6 @@ package pulsartest_test
 import (
 	"context"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
@@ -11,26 +10,6 @@ import (
 
 	"github.com/mqwal/mqwal/impls/pulsar/pulsartest"
 )
-
-// fakeClock is a clock tests move forward instead of waiting.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newFakeClock() *fakeClock { return &fakeClock{now: time.Now()} }
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
 
 // readUntil reads topic from the earliest retained message until it has
 // seen last (by payload), with a bounded wait: HasNext trusts the last
@@ -124,7 +103,7 @@ func TestCurrentLedgerIsKept(t *testing.T) {
 }
 
 func TestRetentionKeepsConsumedLedgers(t *testing.T) {
-	clock := newFakeClock()
+	clock := pulsartest.NewManualClock(time.Now())
 	b := startBroker(t, pulsartest.WithClock(clock.Now))
 	c := newClient(t, b)
 	forever, timed := newTopic(t), newTopic(t)
@@ -149,7 +128,7 @@ func TestRetentionKeepsConsumedLedgers(t *testing.T) {
 // Message TTL moves a durable subscription past old messages: its backlog
 // is gone at the next trim, although it never acknowledged anything.
 func TestMessageTTLExpiresBacklog(t *testing.T) {
-	clock := newFakeClock()
+	clock := pulsartest.NewManualClock(time.Now())
 	b := startBroker(t, pulsartest.WithClock(clock.Now))
 	c := newClient(t, b)
 	topic := newTopic(t)
@@ -177,7 +156,7 @@ func TestMessageTTLExpiresBacklog(t *testing.T) {
 }
 
 func TestBacklogQuotaEviction(t *testing.T) {
-	clock := newFakeClock()
+	clock := pulsartest.NewManualClock(time.Now())
 	b := startBroker(t, pulsartest.WithClock(clock.Now))
 	c := newClient(t, b)
 	sized, aged := newTopic(t), newTopic(t)
