@@ -26,21 +26,35 @@
 //
 //   - Appends go through one Exclusive producer per WAL with the fixed name
 //     "mqwal-writer", batching off, no send timeout, an explicit sequence id
-//     equal to the driver's sequence number, and one lock around submission.
+//     made of the writer's term (high bits) and the driver's sequence number
+//     (low 44 bits), and one lock around submission. Sequence ids are never
+//     reused across terms and grow with the term, so a broker with
+//     deduplication refuses a lower term's send once a higher term stored
+//     one.
 //     The producer is taken when the WAL opens (see Fencing) and retaken by
 //     the next Append after a failure; the next sequence number is
 //     recovered from the last messages of the topic.
-//   - Append returns the position scanners deliver: the first stored copy.
+//   - Append returns the position scanners deliver: the first stored copy of
+//     the message's (term, sequence number), stored before any message of a
+//     higher term.
 //     Without broker deduplication a lost receipt stores a message twice; the
 //     driver notices that the acknowledged entry does not directly follow the
 //     last known one and reads the topic to find the first copy. With
 //     deduplication the broker answers -1:-1 and the driver reads forward to
 //     the stored copy. -1:-1 is never returned.
 //   - A failed send (the producer closed or was fenced) is reported as
-//     ErrOutcomeUnknown and the next Append recreates the producer and
-//     recovers; sequence numbers are never reused.
-//   - Scanners drop repeated positions and second copies (a sequence number
-//     not above the last one), and treat a position that does not follow the
+//     ErrOutcomeUnknown (it may have reached the broker first), with
+//     ErrFenced when the broker's topic epoch moved, and the next Append
+//     recreates the producer and recovers; sequence numbers are never
+//     reused.
+//   - A zombie writer (one cut off while a higher term took the channel,
+//     whose client resends when it gets through) is never acknowledged with
+//     another writer's message, nor with a copy stored after a higher term's
+//     message: that is ErrFenced (with ErrOutcomeUnknown when a copy was
+//     stored there).
+//   - Scanners drop repeated positions, second copies and zombie messages (a
+//     (term, sequence number) not above the last delivered one), and treat
+//     a position that does not follow the
 //     last one (next entry of the ledger, or entry 0 of a later ledger) or a
 //     jump in the sequence as suspect: they recreate the reader at the last
 //     good position and accept the gap only if it is still there after two
@@ -76,16 +90,32 @@
 //     exclusive producer keeps the log linear, so waiting is safe.
 //   - A holder cut off from the broker cannot come back after the new owner
 //     took the producer: the broker's topic epoch refuses its reconnect
-//     (ProducerFenced), and its pending sends fail with ErrFenced.
+//     (ProducerFenced, Pulsar 2.8 and later), and its pending sends fail
+//     with ErrFenced and ErrOutcomeUnknown. Where the reconnect gets through
+//     (a broker without exclusive producers), deduplication refuses the
+//     resends that a higher term's sequence ids passed, and scanners drop
+//     the rest: no lower term's message is delivered after a higher term's.
 //
 // The adaptor's read-side fence stays useful on top of this.
 //
-// PhysicalTruncate: no. Truncate is a cumulative acknowledgement on the
-// durable subscription "mqwal-truncate" of the channel; the namespace's
-// retention policy decides when data goes. Reads below the truncation point
-// still return complete data while it is retained; DeliverAll starts at the
-// oldest retained message. A start position that is no longer stored gives
-// ErrOutOfRange.
+// PhysicalTruncate: no. A broker deletes closed ledgers that every durable
+// subscription has acknowledged (retention 0 by default) and keeps nothing
+// of a topic without one, so the durable subscription "mqwal-truncate" is
+// created at the earliest position before a writer's first send, and
+// Truncate(id) is a cumulative acknowledgement on it of the entry before id:
+// id stays, as the position a scanner resumes after and the tail a new
+// writer continues. The retention policy decides when acknowledged data
+// goes; reads below the truncation point return complete data while it is
+// retained; DeliverAll starts at the oldest retained message. A start
+// position that is no longer stored gives ErrOutOfRange.
+//
+// Policies that delete messages nobody truncated (message TTL, a backlog
+// quota with consumer_backlog_eviction, subscription expiration, which
+// removes the truncation subscription between Truncates) are refused at
+// ReadWrite Open with ErrInvalidArgument when WithAdminURL names the
+// broker's admin service (WithAllowExpiringPolicies accepts them with a
+// warning); without it they are not checked, and the first Open logs a
+// warning.
 //
 // MaxMessageSize: the broker's max_message_size (default 5 MiB; set it with
 // WithMaxMessageSize, the client does not expose what CONNECTED announced)
@@ -101,10 +131,13 @@
 //     that the topic is held until the old writer goes).
 //   - Each open ReadWrite WAL holds one producer and one reader (the control
 //     topic watcher); each scanner one reader.
-//   - Open ReadWrite does I/O: it creates the producer and reads up to the
-//     last 64 entries of the topic to recover the sequence number and term
-//     (the whole topic if those carry no sequence number, e.g. a topic
-//     written by other producers).
+//   - Open ReadWrite does I/O: it creates the truncation subscription (once
+//     per WAL) and the producer, reads up to the last 64 entries of the
+//     topic to recover the sequence number and term (the whole topic if
+//     those carry no sequence number, e.g. a topic written by other
+//     producers), and with WithAdminURL reads the topic's policies.
+//   - ReadWrite terms are 0..MaxTerm (524,287): the term is part of the
+//     producer sequence id. Readers may use any term.
 //   - A confirmed gap costs a scanner two reader re-creations; it only
 //     happens around failed appends or broker-internal entries.
 //   - Append fails with ErrMessageTooLarge above Capabilities.MaxMessageSize
