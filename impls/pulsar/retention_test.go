@@ -21,6 +21,9 @@ func TestUntruncatedDataSurvivesRollover(t *testing.T) {
 		"Restart":     func(b *pulsartest.Broker) error { return b.Restart() },
 	} {
 		t.Run(name, func(t *testing.T) {
+			if name == "Restart" && raceDetector {
+				t.Skip("reconnects: run by TestFaultsWithoutRaceDetector in a plain build (pulsar-client-go v0.19.0 races on reconnect)")
+			}
 			b := startBroker(t)
 			w := openWAL(t, b, "keep", walimpls.ReadWrite)
 			appendN(t, w, 0, 5)
