@@ -12,10 +12,13 @@
 // message: payload as is, properties as message properties, plus the
 // driver's own sequence number in SeqProperty ("_mqwal.pulsar.seq") and the
 // writer's term in TermProperty ("_mqwal.pulsar.term"), which scanners
-// remove again. Appending a message that sets either is ErrInvalidArgument;
-// the adaptor's other "_mqwal." properties pass through. A MessageID is the position (ledger, entry, batch
-// index), written "ledger:entry:batch" and ordered by those three numbers,
-// so other Pulsar clients can read what mqwal wrote and the other way round.
+// remove again. A writer whose term takes the channel first stores a claim:
+// an empty message with ClaimProperty ("_mqwal.pulsar.claim"), which
+// scanners skip and other clients see. Appending a message that sets any of
+// the three is ErrInvalidArgument; the adaptor's other "_mqwal." properties
+// pass through. A MessageID is the position (ledger, entry, batch index),
+// written "ledger:entry:batch" and ordered by those three numbers, so other
+// Pulsar clients can read what mqwal wrote and the other way round.
 //
 // # What the driver guards against
 //
@@ -42,11 +45,10 @@
 //     last known one and reads the topic to find the first copy. With
 //     deduplication the broker answers -1:-1 and the driver reads forward to
 //     the stored copy. -1:-1 is never returned.
-//   - A failed send (the producer closed or was fenced) is reported as
-//     ErrOutcomeUnknown (it may have reached the broker first), with
-//     ErrFenced when the broker's topic epoch moved, and the next Append
-//     recreates the producer and recovers; sequence numbers are never
-//     reused.
+//   - A failed send (the producer closed or was refused on reconnect) is
+//     reported as ErrOutcomeUnknown (it may have reached the broker first),
+//     and the next Append recreates the producer and recovers; sequence
+//     numbers are never reused.
 //   - A zombie writer (one cut off while a higher term took the channel,
 //     whose client resends when it gets through) is never acknowledged with
 //     another writer's message, nor with a copy stored after a higher term's
@@ -83,18 +85,23 @@
 //     an equal one lets Open succeed, and Append reports the busy topic as a
 //     retryable ErrUnavailable until the holder closes).
 //   - A holder that does not answer (a crashed process whose connection
-//     the broker has not dropped yet, a non-mqwal producer) is waited for at
-//     most the operation timeout; Open then succeeds and Append keeps
-//     reporting ErrUnavailable (the topic is held) until the broker frees the
-//     topic. The new owner is never failed for the old owner's sake: the
-//     exclusive producer keeps the log linear, so waiting is safe.
-//   - A holder cut off from the broker cannot come back after the new owner
-//     took the producer: the broker's topic epoch refuses its reconnect
-//     (ProducerFenced, Pulsar 2.8 and later), and its pending sends fail
-//     with ErrFenced and ErrOutcomeUnknown. Where the reconnect gets through
-//     (a broker without exclusive producers), deduplication refuses the
-//     resends that a higher term's sequence ids passed, and scanners drop
-//     the rest: no lower term's message is delivered after a higher term's.
+//     the broker has not dropped yet, a paused one, a non-mqwal producer) is
+//     waited for at most the operation timeout; Open then fails with a
+//     retryable ErrUnavailable. Open of a higher term returns only with the
+//     producer in hand (or an equal term's holder refusing), so nothing a
+//     lower term appends is stored after it: the broker's topic epoch
+//     refuses the old producer's reconnect (ProducerFenced, Pulsar 2.8 and
+//     later), and a lower term that takes the producer later, while this
+//     writer is disconnected, finds this term's claim in the topic and is
+//     fenced. Open also fails (retryably) while the broker is away.
+//   - ProducerFenced on a reconnect fails the pending sends; the driver
+//     reports them as ErrOutcomeUnknown, not ErrFenced: the topic epoch
+//     moves with any new exclusive producer, a lower term's too, so only the
+//     next Append, taking the producer again, learns from the topic whether
+//     a higher term took over. Where a zombie's reconnect gets through (a
+//     broker without exclusive producers), deduplication refuses the resends
+//     that a higher term's sequence ids passed, and scanners drop the rest:
+//     no lower term's message is delivered after a higher term's.
 //
 // The adaptor's read-side fence stays useful on top of this.
 //
@@ -132,10 +139,11 @@
 //   - Each open ReadWrite WAL holds one producer and one reader (the control
 //     topic watcher); each scanner one reader.
 //   - Open ReadWrite does I/O: it creates the truncation subscription (once
-//     per WAL) and the producer, reads up to the last 64 entries of the
-//     topic to recover the sequence number and term (the whole topic if
-//     those carry no sequence number, e.g. a topic written by other
-//     producers), and with WithAdminURL reads the topic's policies.
+//     per WAL), with WithAdminURL reads the topic's policies, creates the
+//     producer, reads up to the last 64 entries of the topic to recover the
+//     sequence number and term (the whole topic if those carry no sequence
+//     number, e.g. a topic written by other producers), and stores the claim
+//     when its term is new to the channel.
 //   - ReadWrite terms are 0..MaxTerm (524,287): the term is part of the
 //     producer sequence id. Readers may use any term.
 //   - A confirmed gap costs a scanner two reader re-creations; it only

@@ -41,8 +41,8 @@ func ExampleNewBuilder() {
 		fmt.Println(m.MessageID(), string(m.Payload()), m.Properties())
 	}
 	// Output:
-	// 1:0:0 created map[kind:created]
-	// 1:1:0 paid map[kind:paid]
+	// 1:1:0 created map[kind:created]
+	// 1:2:0 paid map[kind:paid]
 }
 
 // IDs have a stable text form for checkpoints.

@@ -42,13 +42,18 @@ const requestEvery = 300 * time.Millisecond
 func isBusy(err error) bool { return errors.Is(err, errHeld) }
 
 // open takes the producer when a ReadWrite WAL opens, asking a lower-term
-// holder to step down. It fails only with ErrFenced (a higher term holds or
-// wrote the channel) or ctx's error; when the producer stays out of reach
-// (an equal term holds it, a holder that does not answer, the broker is
-// away) the WAL opens anyway and its first Append tries again.
-func (w *writer) open(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, w.o.cfg.operationTimeout)
+// holder to step down. Open returns with the producer held, so that no lower
+// term can store anything afterwards: the broker's topic epoch fences the
+// old producer's reconnect, and a new producer of a lower term finds this
+// term in the topic (claim). It fails with ErrFenced when a higher term
+// holds or wrote the channel, and with a retryable ErrUnavailable when the
+// producer stays out of reach (a holder that does not step down within the
+// operation timeout, the broker away). Only an equal term's holder lets Open
+// succeed without the producer: the first Append tries again.
+func (w *writer) open(parent context.Context) error {
+	ctx, cancel := context.WithTimeout(parent, w.o.cfg.operationTimeout)
 	defer cancel()
+	settle := func(err error) error { return w.settle(parent, err) }
 	select {
 	case w.lock <- struct{}{}:
 	case <-ctx.Done():
@@ -57,45 +62,57 @@ func (w *writer) open(ctx context.Context) error {
 	defer func() { <-w.lock }()
 	err := w.acquire(ctx)
 	if !isBusy(err) {
-		return w.settle(err)
+		return settle(err)
 	}
+	held := err
 	fence := w.topic + fenceSuffix
 	r, rerr := w.o.client.CreateReader(pc.ReaderOptions{Topic: fence, StartMessageID: pc.LatestMessageID(), ReceiverQueueSize: 16})
 	if rerr != nil {
-		return nil
+		return settle(held)
 	}
 	defer r.Close()
 	p, perr := w.o.client.CreateProducer(pc.ProducerOptions{Topic: fence, DisableBatching: true, SendTimeout: -1})
 	if perr != nil {
-		return nil
+		return settle(held)
 	}
 	defer p.Close()
 	nonce := newNonce()
 	for ctx.Err() == nil {
 		if _, err := p.Send(ctx, fenceMessage("request", w.term, nonce)); err != nil {
-			return nil
+			return settle(held)
 		}
 		kind, term := awaitAnswer(ctx, r, nonce)
 		if kind == "refused" {
 			if term > w.term {
-				return w.settle(w.fencedBy(term, nil))
+				return settle(w.fencedBy(term, nil))
 			}
 			return nil // an equal term holds the channel: Append reports it as busy
 		}
-		if err := w.acquire(ctx); !isBusy(err) {
-			return w.settle(err)
+		err := w.acquire(ctx)
+		if !isBusy(err) {
+			return settle(err)
 		}
+		held = err
 	}
-	return nil
+	return settle(fmt.Errorf("%w: the holder did not step down within %v", held, w.o.cfg.operationTimeout))
 }
 
-// settle turns the outcome of an acquire at Open into Open's result.
-func (w *writer) settle(err error) error {
-	if errors.Is(err, walimpls.ErrFenced) {
+// settle turns the outcome of taking the producer at Open into Open's
+// result: the caller's ctx error when it ended, ErrFenced (remembered),
+// else a retryable ErrUnavailable.
+func (w *writer) settle(parent context.Context, err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case parent.Err() != nil:
+		return parent.Err()
+	case errors.Is(err, walimpls.ErrFenced):
 		w.setFenced(err)
 		return err
+	case errors.Is(err, walimpls.ErrUnavailable) || errors.Is(err, walimpls.ErrInvalidArgument):
+		return err
 	}
-	return nil // retryable: the first Append acquires
+	return fmt.Errorf("%w: pulsar channel %q: take the producer: %w", walimpls.ErrUnavailable, w.channel, err)
 }
 
 // awaitAnswer waits up to requestEvery for the holder's answer to nonce.

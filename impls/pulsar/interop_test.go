@@ -15,8 +15,9 @@ import (
 )
 
 // A plain pulsar-client-go consumer reads what the driver wrote: the same
-// payload, the application's properties plus the driver's sequence number,
-// and the same position.
+// payload, the application's properties plus the driver's sequence number
+// and term, and the same position, after the writer's claim (an empty
+// message with ClaimProperty, sequence number 0).
 func TestPlainConsumerReadsDriverMessages(t *testing.T) {
 	b := startBroker(t)
 	w := openWAL(t, b, "to-plain", walimpls.ReadWrite)
@@ -39,6 +40,13 @@ func TestPlainConsumerReadsDriverMessages(t *testing.T) {
 	defer cons.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
+	claim, err := cons.Receive(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := claim.Properties(); len(claim.Payload()) != 0 || p[pulsar.ClaimProperty] != "1" || p[pulsar.SeqProperty] != "0" || p[pulsar.TermProperty] != "1" {
+		t.Fatalf("first message %q %v, want the claim of term 1", claim.Payload(), p)
+	}
 	for i, want := range msgs {
 		m, err := cons.Receive(ctx)
 		if err != nil {
@@ -48,8 +56,8 @@ func TestPlainConsumerReadsDriverMessages(t *testing.T) {
 			t.Errorf("message %d: payload %q, want %q", i, m.Payload(), want.payload)
 		}
 		props := maps.Clone(m.Properties())
-		if props[pulsar.SeqProperty] != fmt.Sprint(i) {
-			t.Errorf("message %d: %s = %q, want %d", i, pulsar.SeqProperty, props[pulsar.SeqProperty], i)
+		if props[pulsar.SeqProperty] != fmt.Sprint(i+1) {
+			t.Errorf("message %d: %s = %q, want %d", i, pulsar.SeqProperty, props[pulsar.SeqProperty], i+1)
 		}
 		if props[pulsar.TermProperty] != "1" {
 			t.Errorf("message %d: %s = %q, want 1", i, pulsar.TermProperty, props[pulsar.TermProperty])

@@ -24,6 +24,7 @@ type pending struct {
 	// sequence number is given back.
 	submitting atomic.Bool
 	rejected   atomic.Bool
+	claim      bool // the claim of acquire: holds no in-flight slot
 }
 
 // fill prepares msg for sending: its properties plus the writer's term
@@ -33,7 +34,7 @@ func (w *writer) fill(msg message.MutableMessage) (*pending, error) {
 	p := w.getPending()
 	wire := len(msg.Payload()) + 128 + len(SeqProperty) + len(TermProperty) + 48
 	for k, v := range msg.Properties() {
-		if k == SeqProperty || k == TermProperty {
+		if k == SeqProperty || k == TermProperty || k == ClaimProperty {
 			w.recycle(p)
 			// It would forge the driver's own bookkeeping; the adaptor's
 			// reserved properties use other keys and pass through.
@@ -69,5 +70,6 @@ func (w *writer) recycle(p *pending) {
 	clear(p.msg.Properties)
 	p.msg = pc.ProducerMessage{Properties: p.msg.Properties}
 	p.rejected.Store(false)
+	p.claim = false
 	w.pendings.Put(p)
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 
 	pc "github.com/apache/pulsar-client-go/pulsar"
 
@@ -45,9 +44,12 @@ func (w *writer) receipt(r receipt) {
 }
 
 func (w *writer) finish(r receipt, res result) {
+	claim := r.p.claim // r.p may be reused once done is received
 	r.p.done <- res
 	w.inflight.Done()
-	<-w.slots
+	if !claim {
+		<-w.slots
+	}
 }
 
 // resolve places queued receipts in order until the writer closes.
@@ -139,15 +141,18 @@ func (w *writer) place(r receipt) result {
 
 // failed is the result of a send the client failed: it may have reached
 // the broker before the connection went, so the outcome is unknown.
-// ProducerFenced from a reconnect proves a higher term only when the topic
-// epoch moved ("Topic epoch has already moved"); "an existing exclusive
-// producer" may be this writer's own registration that the broker has not
-// dropped yet, so the next Append finds out.
+// ProducerFenced on a reconnect is no proof of a higher term: the topic
+// epoch moves with every new exclusive producer, also a lower term's that
+// takes the topic while this writer is disconnected and withdraws when it
+// finds this term's claim, and "an existing exclusive producer" may be this
+// writer's own registration on a connection the broker has not seen die.
+// The next Append takes the producer again and learns from the topic (and
+// the holder) whether a higher term took over.
 func (w *writer) failed(cause error) result {
 	w.broken.Store(true)
 	err := classify("append to", w.topic, cause)
-	if errors.Is(err, walimpls.ErrFenced) && !strings.Contains(cause.Error(), "epoch has already moved") {
-		err = fmt.Errorf("%w: pulsar: append to %s: the producer could not reconnect, the topic is held: %w", walimpls.ErrUnavailable, w.topic, cause)
+	if errors.Is(err, walimpls.ErrFenced) {
+		err = fmt.Errorf("%w: pulsar: append to %s: the producer was refused on reconnect: %w", walimpls.ErrUnavailable, w.topic, cause)
 	}
 	return result{err: fmt.Errorf("%w: %w", walimpls.ErrOutcomeUnknown, err)}
 }

@@ -31,10 +31,11 @@ func TestFollows(t *testing.T) {
 	}
 }
 
-// A send the client fails with ProducerFenced may have reached the broker
-// first: always an unknown outcome. Only a moved topic epoch proves a
-// higher term; "an existing exclusive producer" on reconnect may be this
-// writer's own registration the broker has not dropped yet.
+// A send the client fails may have reached the broker first: always an
+// unknown outcome. ProducerFenced on reconnect proves no higher term (the
+// epoch moves with any new exclusive producer; "an existing exclusive
+// producer" may be this writer's own registration the broker has not
+// dropped yet): the next Append finds out.
 func TestFailedSendOutcome(t *testing.T) {
 	w := testWriter(DefaultMaxMessageSize)
 	server := func(msg string) error {
@@ -44,7 +45,7 @@ func TestFailedSendOutcome(t *testing.T) {
 		cause            error
 		fenced, retrying bool
 	}{
-		{server("Topic epoch has already moved. Current epoch: 2, Producer epoch: 1"), true, false},
+		{server("Topic epoch has already moved. Current epoch: 2, Producer epoch: 1"), false, true},
 		{server("Topic has an existing exclusive producer: mqwal-writer"), false, true},
 		{errors.New("connection closed"), false, true},
 	} {

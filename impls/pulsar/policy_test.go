@@ -83,6 +83,9 @@ func TestOpenRefusesExpiringPolicies(t *testing.T) {
 			if !errors.Is(err, walimpls.ErrInvalidArgument) || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("Open: %v, want ErrInvalidArgument naming %q", err, c.want)
 			}
+			if n := b.NumMessages(topicPrefix + "ch"); n != 0 {
+				t.Fatalf("a refused Open stored %d messages, want none (no claim)", n)
+			}
 			if err := openErr(t, b, "ch", walimpls.ReadOnly, pulsar.WithAdminURL(b.AdminURL())); err != nil {
 				t.Fatalf("ReadOnly Open: %v (nothing a reader does is at risk)", err)
 			}

@@ -27,6 +27,12 @@ const SeqProperty = "_mqwal.pulsar.seq"
 // at the end of the topic is fenced (ErrFenced). Scanners remove it.
 const TermProperty = "_mqwal.pulsar.term"
 
+// ClaimProperty marks the empty message a writer stores when its term first
+// takes the channel, before Open returns: from then on the topic holds the
+// term, so a lower term is fenced even if this writer appends nothing.
+// Scanners skip it (it takes a position and a sequence number).
+const ClaimProperty = "_mqwal.pulsar.claim"
+
 var errInvalid = walimpls.ErrInvalidArgument
 
 // seqBits is how many low bits of a producer sequence id hold the driver's
@@ -131,11 +137,6 @@ func (o *opener) Open(ctx context.Context, opt *walimpls.OpenOption) (walimpls.W
 	w.removeFromOpener = remove
 	if w.w != nil {
 		if err := w.w.open(ctx); err != nil {
-			w.Close()
-			return nil, err
-		}
-		// After open: the topic exists, so its effective policies can be read.
-		if err := o.checkPolicies(ctx, opt.Channel.Name, w.topic); err != nil {
 			w.Close()
 			return nil, err
 		}

@@ -31,8 +31,8 @@ func TestUntruncatedDataSurvivesRollover(t *testing.T) {
 				t.Fatal(err)
 			}
 			b.Housekeep()
-			if n := b.NumMessages(topicPrefix + "keep"); n != 5 {
-				t.Fatalf("broker holds %d of 5 appended, never truncated messages", n)
+			if n := b.NumMessages(topicPrefix + "keep"); n != 6 {
+				t.Fatalf("broker holds %d of 5 appended, never truncated messages and the claim", n)
 			}
 			mustAppend(t, w, "m5", nil)
 			if got := readN(t, w, walimpls.DeliverAll(), 6); payloads(got) != "m0 m1 m2 m3 m4 m5 " {

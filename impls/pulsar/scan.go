@@ -187,7 +187,7 @@ func (st *scanState) run(ctx context.Context, emit helper.Emit) error {
 				if s, ok := seqOf(m); ok {
 					st.lastSeq, st.lastTerm = s, termOrNone(m)
 				}
-				if !st.deliverStart {
+				if !st.deliverStart || isClaim(m) {
 					continue
 				}
 				if err := emit(st.toMessage(m, pos)); err != nil {
@@ -226,6 +226,9 @@ func (st *scanState) run(ctx context.Context, emit helper.Emit) error {
 			}
 			st.lastSeq, st.lastTerm = s, term
 		}
+		if isClaim(m) {
+			continue // seen, not delivered
+		}
 		if err := emit(st.toMessage(m, pos)); err != nil {
 			return err
 		}
@@ -239,6 +242,13 @@ func (st *scanState) run(ctx context.Context, emit helper.Emit) error {
 // stored) and is delivered.
 func (st *scanState) seen(term, s int64) bool {
 	return st.lastSeq >= 0 && (term < st.lastTerm || (term == st.lastTerm && s <= st.lastSeq))
+}
+
+// isClaim reports whether m is a writer's claim (ClaimProperty), which takes
+// a position and a sequence number but is no message of the channel.
+func isClaim(m pc.Message) bool {
+	_, ok := m.Properties()[ClaimProperty]
+	return ok
 }
 
 // termOrNone is m's term, -1 if it has none.

@@ -233,6 +233,11 @@ func (w *writer) acquire(ctx context.Context) error {
 		default:
 			return classify("create the truncation subscription of", w.topic, err)
 		}
+		// The topic exists now, so its effective policies can be read; a
+		// refused channel gets no producer and no claim.
+		if err := w.o.checkPolicies(ctx, w.channel, w.topic); err != nil {
+			return err
+		}
 		w.subscribed = true
 	}
 	prod, err := w.o.client.CreateProducer(pc.ProducerOptions{
@@ -286,7 +291,36 @@ func (w *writer) acquire(ctx context.Context) error {
 		w.bg.Add(1)
 		go w.watch()
 	})
+	if tail.maxTerm < w.term {
+		return w.claim(ctx)
+	}
 	return nil
+}
+
+// claim stores the first message of this term (empty, ClaimProperty), and
+// waits for it: once Open returns, the topic says that this term took the
+// channel. Without it a lower term could take the producer while this
+// writer, not having appended yet, is disconnected, find no higher term in
+// the tail and write after this term's Open.
+func (w *writer) claim(ctx context.Context) error {
+	p := w.getPending()
+	p.claim = true
+	p.msg.Properties[TermProperty] = w.termText
+	p.msg.Properties[ClaimProperty] = w.termText
+	w.mu.Lock()
+	w.sendLocked(p)
+	w.mu.Unlock()
+	select {
+	case r := <-p.done:
+		w.recycle(p)
+		if r.err != nil {
+			return fmt.Errorf("pulsar channel %q: store the claim of term %d: %w", w.channel, w.term, r.err)
+		}
+		return nil
+	case <-ctx.Done():
+		w.broken.Store(true) // p stays with the client; the next Append starts over
+		return fmt.Errorf("%w: pulsar channel %q: store the claim of term %d: %w", walimpls.ErrUnavailable, w.channel, w.term, ctx.Err())
+	}
 }
 
 func (w *writer) fencedBy(term int64, cause error) error {
