@@ -168,36 +168,9 @@ func TestIdleHigherTermKeepsLowerTermOut(t *testing.T) {
 		t.Fatalf("term 2's first append after the partition: %v, want success or ErrOutcomeUnknown (not ErrFenced)", err)
 	}
 	id := mustAppend(t, high, "term2", nil)
-	all := readUntilPayload(t, high, "term2")
+	all := readUntil(t, high, walimpls.DeliverAll(), func(m message.ImmutableMessage) bool { return string(m.Payload()) == "term2" })
 	if p := payloads(all); (p != "term1 term2 " && p != "term1 maybe term2 ") || !all[len(all)-1].MessageID().EQ(id) {
 		t.Fatalf("channel holds %q, want term1, maybe (an unknown outcome), term2", p)
 	}
 	readN(t, high, walimpls.StartAfter(id), 0) // and nothing after
-}
-
-// readUntilPayload reads the channel from the start until payload arrives.
-func readUntilPayload(t *testing.T, w walimpls.ROWALImpls, payload string) []message.ImmutableMessage {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	s, err := w.Read(ctx, walimpls.ReadOption{DeliverPolicy: walimpls.DeliverAll()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	var got []message.ImmutableMessage
-	for {
-		select {
-		case m, ok := <-s.Chan():
-			if !ok {
-				t.Fatalf("scanner ended after %q: %v", payloads(got), s.Error())
-			}
-			got = append(got, m)
-			if string(m.Payload()) == payload {
-				return got
-			}
-		case <-ctx.Done():
-			t.Fatalf("only %q before the deadline", payloads(got))
-		}
-	}
 }

@@ -158,12 +158,12 @@ func zombieCase(t *testing.T, b *pulsartest.Broker, owned int) {
 	// Every scanner, from the start or resuming after any position, sees the
 	// same log.
 	r := openWAL(t, b, ch, walimpls.ReadOnly)
-	all := readUntilTag(t, r, walimpls.DeliverAll(), ch+"/C/0")
+	all := readUntil(t, r, walimpls.DeliverAll(), isTag(ch+"/C/0"))
 	for _, m := range all {
 		h.Delivered("all", ch, m)
 	}
 	for i, m := range all[:len(all)-1] {
-		suffix := readUntilTag(t, r, walimpls.StartAfter(m.MessageID()), ch+"/C/0")
+		suffix := readUntil(t, r, walimpls.StartAfter(m.MessageID()), isTag(ch+"/C/0"))
 		if got, want := tags(suffix), tags(all[i+1:]); got != want {
 			t.Errorf("StartAfter(%v) delivered %s, from the start the rest is %s", m.MessageID(), got, want)
 		}
@@ -222,8 +222,15 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-// readUntilTag reads from p until the message tagged last arrives.
-func readUntilTag(t *testing.T, w walimpls.ROWALImpls, p walimpls.DeliverPolicy, last string) []message.ImmutableMessage {
+func isTag(tag string) func(message.ImmutableMessage) bool {
+	return func(m message.ImmutableMessage) bool {
+		got, _ := m.Properties().Get(walimplstest.TagProperty)
+		return got == tag
+	}
+}
+
+// readUntil reads from p until a message for which last is true arrives.
+func readUntil(t *testing.T, w walimpls.ROWALImpls, p walimpls.DeliverPolicy, last func(message.ImmutableMessage) bool) []message.ImmutableMessage {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -240,7 +247,7 @@ func readUntilTag(t *testing.T, w walimpls.ROWALImpls, p walimpls.DeliverPolicy,
 				t.Fatalf("Read(%v) ended after %s: %v", p, tags(got), s.Error())
 			}
 			got = append(got, m)
-			if tag, _ := m.Properties().Get(walimplstest.TagProperty); tag == last {
+			if last(m) {
 				return got
 			}
 		case <-ctx.Done():
