@@ -92,9 +92,9 @@ type LatestIDReader interface {
 	LatestID(ctx context.Context) (message.MessageID, error)
 }
 
-// Claim records one ReadWrite open of a channel: Term opened it when After
-// was the channel's newest stored message (nil: nothing was stored yet).
-// Every message stored after After that a lower term wrote is a zombie's.
+// Claim records that Term took a channel over: every message stored after
+// After (nil: from the channel's start) whose term is lower is a zombie's,
+// and no scanner delivers it.
 type Claim struct {
 	Term  int64
 	After message.MessageID
@@ -105,13 +105,26 @@ type Claim struct {
 // (a driver without Fencing, such as memory). The adaptor reads the claims
 // when a scanner opens, so a scanner that starts after a fence record
 // drops exactly the messages a scanner that read the fence record drops:
-// every reader sees the same log. Claims come oldest first, at most one per
-// term (the first open of that term); a driver may forget claims older than
-// the newest one at or below its retained range.
+// every reader sees the same log.
+//
+// After must leave no lower-term message between After and the claiming
+// term's first stored message (through the adaptor, its fence record): a
+// scanner that opened before the claim learns of it only from that record,
+// so a zombie message stored in between would be delivered by it and
+// dropped by scanners opened later. The simple way, memory's, is to make
+// the claim with the term's first append, in the same step, After the
+// message before it; a claim made at Open with After the newest message
+// then is wrong for a backend that keeps storing lower terms after Open.
+//
+// Claims come in After order (oldest first), at most one per term (the
+// first). A driver may replace the claims whose After is below its
+// retained range by the one among them with the highest term: they all
+// apply to every retained message.
 //
 // A driver whose fencing is strict (no lower term's append is ever stored
 // after a higher term's claim: rmq, kafka, pulsar) has nothing to report
 // and need not implement it.
 type ClaimReader interface {
+	// Claims lists the channel's claims. It honours ctx.
 	Claims(ctx context.Context) ([]Claim, error)
 }

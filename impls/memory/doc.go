@@ -14,4 +14,8 @@
 // Capabilities: PhysicalTruncate (truncated messages are dropped), a
 // configurable MaxMessageSize (default 4 MiB), and no Fencing: a memory WAL
 // does not stop a lower-term writer; the adaptor's read-side fence does.
+// For that fence to be the same for every reader, a memory WAL lists the
+// channel's claims (walimpls.ClaimReader): each term's first stored message
+// records one, so a scanner that starts past a fence record still drops the
+// zombie's messages after it.
 package memory

@@ -3,6 +3,7 @@ package memory
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 
 	"github.com/mqwal/mqwal/message"
 	"github.com/mqwal/mqwal/walimpls"
@@ -96,13 +97,23 @@ type wal struct {
 	*helper.WALBase
 	log              *channelLog
 	removeFromOpener func()
+	// claimed is set once this WAL's term has a claim (see Claims).
+	claimed atomic.Bool
 }
 
 func (w *wal) Append(ctx context.Context, msg message.MutableMessage) (message.MessageID, error) {
 	if err := w.CheckAppend(ctx, msg); err != nil {
 		return nil, err
 	}
-	return helper.NewInt64ID(Name, w.log.append(msg.Payload(), msg.Properties())), nil
+	claim := int64(noClaim)
+	if !w.claimed.Load() {
+		claim = w.Channel().Term
+	}
+	offset := w.log.append(msg.Payload(), msg.Properties(), claim)
+	if claim != noClaim {
+		w.claimed.Store(true)
+	}
+	return helper.NewInt64ID(Name, offset), nil
 }
 
 func (w *wal) Truncate(ctx context.Context, id message.MessageID) error {
@@ -186,6 +197,22 @@ func (w *wal) Close() {
 	if w.WALBase.Close() {
 		w.removeFromOpener()
 	}
+}
+
+// Claims implements walimpls.ClaimReader. Memory does not fence: a WAL of
+// a lower term keeps storing after a higher term opened. A term's claim is
+// made by its first stored message (through the adaptor, its fence
+// record), in the same step, with After the message before it; so no
+// message lands between a claim and the fence record that announces it,
+// and a scanner that reads the fence record drops exactly what a scanner
+// that knows the claim drops. Claims whose After is at or below the
+// retained range are merged into the one with the highest term on
+// Truncate.
+func (w *wal) Claims(ctx context.Context) ([]walimpls.Claim, error) {
+	if err := w.CheckRead(ctx, walimpls.ReadOption{}); err != nil {
+		return nil, err
+	}
+	return w.log.claimList(), nil
 }
 
 // LatestID implements walimpls.LatestIDReader.

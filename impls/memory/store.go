@@ -1,9 +1,12 @@
 package memory
 
 import (
+	"slices"
 	"sync"
 
 	"github.com/mqwal/mqwal/message"
+	"github.com/mqwal/mqwal/walimpls"
+	"github.com/mqwal/mqwal/walimpls/helper"
 )
 
 // Store holds the channels of memory WALs. Safe for concurrent use; share
@@ -42,12 +45,28 @@ type channelLog struct {
 	first   int64
 	records []record
 	changed chan struct{}
+	// claims, in the order made (so in After order): see wal.Claims.
+	claims []walimpls.Claim
 }
 
-func (c *channelLog) append(payload []byte, props message.Properties) int64 {
+// noClaim is append's claimTerm for an append that claims nothing.
+const noClaim = -1
+
+// append stores a record and returns its offset. claimTerm >= 0 records a
+// claim of that term, After the newest record, unless the term has one:
+// the claim and the record it precedes are made in one step, so no other
+// writer's message lands between them.
+func (c *channelLog) append(payload []byte, props message.Properties, claimTerm int64) int64 {
 	rec := record{payload: append([]byte(nil), payload...), props: props.Clone()}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if claimTerm != noClaim && !slices.ContainsFunc(c.claims, func(cl walimpls.Claim) bool { return cl.Term == claimTerm }) {
+		var after message.MessageID
+		if end := c.first + int64(len(c.records)); end > 0 {
+			after = helper.NewInt64ID(Name, end-1)
+		}
+		c.claims = append(c.claims, walimpls.Claim{Term: claimTerm, After: after})
+	}
 	c.records = append(c.records, rec)
 	close(c.changed)
 	c.changed = make(chan struct{})
@@ -72,7 +91,10 @@ func (c *channelLog) end() int64 {
 	return c.first + int64(len(c.records))
 }
 
-// truncate drops every record up to and including offset.
+// truncate drops every record up to and including offset, and merges the
+// claims that now apply to every retained record (After at or below
+// offset) into the one with the highest term, so the claim list stays as
+// short as the number of claims inside the retained range.
 func (c *channelLog) truncate(offset int64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -83,4 +105,24 @@ func (c *channelLog) truncate(offset int64) {
 	// Copy so the dropped records' memory is released.
 	c.records = append([]record(nil), c.records[drop:]...)
 	c.first += drop
+	below := 0 // claims [0, below) have After at or below offset
+	for below < len(c.claims) && (c.claims[below].After == nil || c.claims[below].After.(helper.Int64ID).Value() <= offset) {
+		below++
+	}
+	if below > 1 {
+		top := c.claims[0]
+		for _, cl := range c.claims[1:below] {
+			if cl.Term >= top.Term {
+				top = cl
+			}
+		}
+		c.claims = append([]walimpls.Claim{top}, c.claims[below:]...)
+	}
+}
+
+// claimList returns a copy of the claims.
+func (c *channelLog) claimList() []walimpls.Claim {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.claims)
 }

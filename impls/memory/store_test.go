@@ -14,7 +14,7 @@ func TestStoreCopiesBytes(t *testing.T) {
 	c := NewStore().channel("c")
 	payload := []byte("abc")
 	props := message.Properties{"k": "v"}
-	off := c.append(payload, props)
+	off := c.append(payload, props, noClaim)
 	payload[0], props["k"] = 'X', "changed"
 	rec, ok, _, _ := c.next(off)
 	if !ok || string(rec.payload) != "abc" || rec.props["k"] != "v" {
@@ -25,7 +25,7 @@ func TestStoreCopiesBytes(t *testing.T) {
 func TestStoreTruncate(t *testing.T) {
 	c := NewStore().channel("c")
 	for range 5 {
-		c.append(nil, nil)
+		c.append(nil, nil, noClaim)
 	}
 	c.truncate(2)
 	if _, ok, first, _ := c.next(2); ok || first != 3 {
