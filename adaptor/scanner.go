@@ -61,7 +61,9 @@ type scanner struct {
 
 var _ wal.Scanner = (*scanner)(nil)
 
-func newScanner(w *walAdaptor, opt wal.ReadOption, inner walimpls.ScannerImpls) *scanner {
+// newScanner builds the scanner and its read hooks; claims (the driver's,
+// see walimpls.ClaimReader) seed the hooks that fence by them.
+func newScanner(w *walAdaptor, opt wal.ReadOption, inner walimpls.ScannerImpls, claims []walimpls.Claim) *scanner {
 	ctx, cancel := context.WithCancelCause(context.Background())
 	s := &scanner{
 		w:      w,
@@ -75,6 +77,9 @@ func newScanner(w *walAdaptor, opt wal.ReadOption, inner walimpls.ScannerImpls) 
 	}
 	for _, ri := range w.reads {
 		if h := ri.NewReadHook(opt); h != nil {
+			if cs, ok := h.(interceptors.ClaimSeeder); ok && len(claims) > 0 {
+				cs.SeedClaims(claims)
+			}
 			s.hooks = append(s.hooks, h)
 		}
 	}

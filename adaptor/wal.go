@@ -251,7 +251,12 @@ func (w *walAdaptor) Read(ctx context.Context, opt wal.ReadOption) (wal.Scanner,
 	if err != nil {
 		return nil, err
 	}
-	s := newScanner(w, opt, inner)
+	claims, err := w.claims(ctx)
+	if err != nil {
+		_ = inner.Close()
+		return nil, err
+	}
+	s := newScanner(w, opt, inner, claims)
 	w.mu.Lock()
 	if w.closed {
 		w.mu.Unlock()
@@ -282,6 +287,21 @@ func (w *walAdaptor) resolveLatest(ctx context.Context, opt wal.ReadOption) (wal
 		opt.DeliverPolicy = walimpls.StartAfter(id)
 	}
 	return opt, nil
+}
+
+// claims lists the driver's claims for the read fence, if it keeps them.
+// Read calls it after the driver scanner opened: a claim made later has its
+// fence record at or after the scanner's start, so the scanner reads it.
+func (w *walAdaptor) claims(ctx context.Context) ([]walimpls.Claim, error) {
+	r, ok := w.impl.(walimpls.ClaimReader)
+	if !ok {
+		return nil, nil
+	}
+	claims, err := r.Claims(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: list claims: %w", w.describe(), err)
+	}
+	return claims, nil
 }
 
 func (w *walAdaptor) removeScanner(s *scanner) {

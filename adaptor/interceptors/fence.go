@@ -2,12 +2,16 @@ package interceptors
 
 import (
 	"context"
+	"math"
+	"slices"
 	"strconv"
+	"sync/atomic"
 
 	"go.uber.org/zap"
 
 	"github.com/mqwal/mqwal/message"
 	"github.com/mqwal/mqwal/wal"
+	"github.com/mqwal/mqwal/walimpls"
 )
 
 // Reserved properties the Fence interceptor writes.
@@ -22,17 +26,30 @@ const (
 )
 
 // Fence stamps every appended message with the WAL's term, writes a fence
-// record when a WAL opens ReadWrite, and makes scanners drop a message whose
-// term is lower than a term they have already seen (in a fence record or a
-// message), so a zombie writer's late appends are never delivered, whatever
-// the backend. The adaptor always installs it; it is exported so its
-// behaviour can be tested and documented on its own.
+// record when a WAL opens ReadWrite, and makes scanners drop a zombie
+// writer's late appends, whatever the backend. The adaptor always installs
+// it; it is exported so its behaviour can be tested and documented on its
+// own.
 //
-// Guarantee: a scanner that reads the channel from before the fence record
-// of term T never delivers a message of a lower term stored after that
-// record. A scanner that starts after the fence record (StartAfter an ID
-// past it) learns of term T from the first term-T message it reads, so a
-// lower-term message between its start and that message is delivered.
+// A scanner drops a message iff its term is lower than the floor at its
+// position, the highest of:
+//   - the term of every fence record the scanner read before it, and
+//   - the term of every claim (walimpls.Claim) whose After is below the
+//     message's ID (or nil). Claims come from the driver when the scanner
+//     opens (walimpls.ClaimReader), and from the WAL itself: a ReadWrite WAL
+//     claims its term after its own fence record.
+//
+// Nothing else moves the floor: a message whose term is above it is
+// delivered and leaves it where it is, so a message another client stored
+// with a high _mqwal.term cannot hide the writer's later appends. A message
+// without a term (not written through the adaptor) or with one that does
+// not parse is delivered.
+//
+// Guarantee: on a driver that fences strictly (no lower term's append is
+// stored after a higher term's open) or that lists its claims, every
+// scanner delivers the same messages from wherever it starts. Otherwise a
+// scanner that starts past a fence record and has not read it learns of
+// that term only if its own WAL wrote the record.
 //
 // A zombie still gets acknowledgements for such appends from a backend that
 // cannot fence (memory); only the readers ignore them.
@@ -48,6 +65,7 @@ type fence struct {
 	term    int64
 	termStr string
 	log     *zap.Logger
+	own     atomic.Pointer[walimpls.Claim] // set once the fence record is stored
 }
 
 func (f *fence) DoAppend(ctx context.Context, msg message.MutableMessage, next AppendFunc) (*wal.AppendResult, error) {
@@ -64,20 +82,72 @@ func (f *fence) OnOpen(ctx context.Context, appendFn AppendFunc) error {
 		f.log.Warn("write fence record failed", zap.Int64("term", f.term), zap.Error(err))
 		return err
 	}
+	f.own.Store(&walimpls.Claim{Term: f.term, After: res.MessageID})
 	f.log.Info("fence record written", zap.Int64("term", f.term), zap.Stringer("id", res.MessageID))
 	return nil
 }
 
-func (f *fence) NewReadHook(wal.ReadOption) ReadHook { return &fenceHook{maxTerm: -1} }
+func (f *fence) NewReadHook(wal.ReadOption) ReadHook {
+	h := &fenceHook{floor: math.MinInt64}
+	if own := f.own.Load(); own != nil {
+		h.claims = []walimpls.Claim{*own}
+	}
+	return h
+}
 
-// fenceHook is one scanner's fencing state: the highest term seen so far.
-type fenceHook struct{ maxTerm int64 }
+// ClaimSeeder is implemented by the read hooks of Fence. The adaptor calls
+// SeedClaims once, before the hook's first Deliver, with the claims the
+// driver listed when the scanner opened (walimpls.ClaimReader), so a
+// scanner that starts past a fence record still drops what a scanner that
+// read the record drops.
+type ClaimSeeder interface {
+	SeedClaims(claims []walimpls.Claim)
+}
+
+// fenceHook is one scanner's fencing state.
+type fenceHook struct {
+	// claims in After order (nil first); those before next are passed.
+	claims []walimpls.Claim
+	next   int
+	// floor is the highest term of a passed claim or a fence record read.
+	floor int64
+}
+
+// SeedClaims adds claims to the hook's own. It sorts here, not in Deliver.
+func (h *fenceHook) SeedClaims(claims []walimpls.Claim) {
+	h.claims = append(h.claims, claims...)
+	slices.SortStableFunc(h.claims, func(a, b walimpls.Claim) int {
+		switch {
+		case a.After == nil && b.After == nil:
+			return 0
+		case a.After == nil:
+			return -1
+		case b.After == nil:
+			return 1
+		case a.After.LT(b.After):
+			return -1
+		case b.After.LT(a.After):
+			return 1
+		}
+		return 0
+	})
+}
 
 func (h *fenceHook) Deliver(msg message.ImmutableMessage) bool {
+	if id := msg.MessageID(); id != nil {
+		for h.next < len(h.claims) {
+			c := h.claims[h.next]
+			if c.After != nil && !c.After.LT(id) {
+				break
+			}
+			h.floor = max(h.floor, c.Term)
+			h.next++
+		}
+	}
 	props := msg.Properties()
 	if v, ok := props[PropertyFence]; ok {
-		if t, err := strconv.ParseInt(v, 10, 64); err == nil && t > h.maxTerm {
-			h.maxTerm = t
+		if t, err := strconv.ParseInt(v, 10, 64); err == nil {
+			h.floor = max(h.floor, t)
 		}
 		return false
 	}
@@ -89,14 +159,10 @@ func (h *fenceHook) Deliver(msg message.ImmutableMessage) bool {
 	if err != nil {
 		return true
 	}
-	if t < h.maxTerm {
-		return false
-	}
-	// A term-t message is written after term t's fence record, so it fences
-	// lower terms just as well (this matters to scanners that start past
-	// the fence record).
-	h.maxTerm = t
-	return true
+	// A term above the floor without a fence record is delivered but does
+	// not raise it: only fence records and claims do, so a foreign message
+	// with a high term cannot hide anything.
+	return t >= h.floor
 }
 
 // IsFenceRecord reports whether msg is a fence record.

@@ -2,6 +2,7 @@ package interceptors_test
 
 import (
 	"context"
+	"math"
 	"strconv"
 	"testing"
 
@@ -10,6 +11,7 @@ import (
 	"github.com/mqwal/mqwal/adaptor/interceptors"
 	"github.com/mqwal/mqwal/message"
 	"github.com/mqwal/mqwal/wal"
+	"github.com/mqwal/mqwal/walimpls"
 )
 
 func stamped(term string, extra ...string) message.ImmutableMessage {
@@ -23,7 +25,9 @@ func stamped(term string, extra ...string) message.ImmutableMessage {
 	return message.NewImmutableMessage(nil, "ch", nil, p)
 }
 
-func TestFenceHookDropsLowerTermsAfterAHigherOne(t *testing.T) {
+// TestFenceHookDropsLowerTermsAfterAFenceRecord: fence records raise the
+// floor; a message's own term never does.
+func TestFenceHookDropsLowerTermsAfterAFenceRecord(t *testing.T) {
 	ic := interceptors.Fence{}.Build(interceptors.Param{Channel: wal.Channel{Name: "ch", Term: 2}, Logger: zap.NewNop()})
 	hook := ic.(interceptors.ReadInterceptor).NewReadHook(wal.ReadOption{})
 	steps := []struct {
@@ -37,9 +41,10 @@ func TestFenceHookDropsLowerTermsAfterAHigherOne(t *testing.T) {
 		{stamped("2", interceptors.PropertyFence, "2"), false},
 		{stamped("1"), false}, // zombie after term 2's fence
 		{stamped("2"), true},
-		{stamped("x"), true}, // unparsable: not judged
-		{stamped("3"), true}, // a term-3 message fences too
-		{stamped("2"), false},
+		{stamped("x"), true},  // unparsable: not judged
+		{stamped("99"), true}, // above the floor without a fence record: delivered...
+		{stamped("2"), true},  // ...and the floor stays at 2
+		{stamped("1"), false},
 		{stamped(""), true},
 	}
 	for i, s := range steps {
@@ -74,6 +79,74 @@ func TestFenceStampsAndWritesFence(t *testing.T) {
 	}
 }
 
+// at is a message with ID id.
+func at(id int, term string, extra ...string) message.ImmutableMessage {
+	m := stamped(term, extra...)
+	return message.NewImmutableMessage(fakeID(id), "ch", nil, m.Properties())
+}
+
+func newHook(t *testing.T, term int64, claims ...walimpls.Claim) interceptors.ReadHook {
+	t.Helper()
+	ic := interceptors.Fence{}.Build(interceptors.Param{Channel: wal.Channel{Name: "ch", Term: term}, Logger: zap.NewNop()})
+	h := ic.(interceptors.ReadInterceptor).NewReadHook(wal.ReadOption{})
+	if len(claims) > 0 {
+		h.(interceptors.ClaimSeeder).SeedClaims(claims)
+	}
+	return h
+}
+
+// TestFenceHookClaims: a claim applies from its After on, in ID order,
+// whatever order the claims come in; the highest passed claim wins.
+func TestFenceHookClaims(t *testing.T) {
+	h := newHook(t, 0,
+		walimpls.Claim{Term: 3, After: fakeID(20)},
+		walimpls.Claim{Term: 2, After: fakeID(10)},
+		walimpls.Claim{Term: 1},                    // from the start
+		walimpls.Claim{Term: 1, After: fakeID(30)}, // lower than what is passed: no effect
+	)
+	steps := []struct {
+		msg  message.ImmutableMessage
+		want bool
+	}{
+		{at(1, "0"), false}, // claim 1 applies from the start
+		{at(2, "1"), true},
+		{at(10, "1"), true},  // After itself is not covered
+		{at(11, "1"), false}, // claim 2
+		{at(12, "2"), true},
+		{at(21, "2"), false}, // claim 3
+		{at(31, "3"), true},
+		{at(32, "2"), false},
+	}
+	for i, s := range steps {
+		if got := h.Deliver(s.msg); got != s.want {
+			t.Errorf("step %d (id %v, %v): Deliver = %v, want %v", i, s.msg.MessageID(), s.msg.Properties(), got, s.want)
+		}
+	}
+}
+
+// TestFenceOwnClaim: once a WAL wrote its fence record, its scanners drop
+// lower terms stored after the record even if they start past it.
+func TestFenceOwnClaim(t *testing.T) {
+	ic := interceptors.Fence{}.Build(interceptors.Param{Channel: wal.Channel{Name: "ch", Term: 5}, Logger: zap.NewNop()})
+	before := ic.(interceptors.ReadInterceptor).NewReadHook(wal.ReadOption{})
+	next := func(context.Context, message.MutableMessage) (*wal.AppendResult, error) {
+		return &wal.AppendResult{MessageID: fakeID(7)}, nil
+	}
+	if err := ic.(interceptors.OpenInterceptor).OnOpen(context.Background(), next); err != nil {
+		t.Fatal(err)
+	}
+	after := ic.(interceptors.ReadInterceptor).NewReadHook(wal.ReadOption{})
+	if !after.Deliver(at(6, "4")) {
+		t.Error("a term-4 message before the fence record was dropped")
+	}
+	if after.Deliver(at(8, "4")) {
+		t.Error("a term-4 message after the fence record was delivered")
+	}
+	if !before.Deliver(at(8, "4")) {
+		t.Error("a hook made before the fence record was written knows its claim")
+	}
+}
+
 type fakeID int
 
 func (f fakeID) WALName() string              { return "fake" }
@@ -84,26 +157,40 @@ func (f fakeID) Marshal() string              { return "" }
 func (f fakeID) String() string               { return "" }
 
 // FuzzFenceHook: whatever the reserved properties say (they may come from
-// another client), the hook never panics, never delivers a fence record, and
-// once it delivered a term it never delivers a lower one.
+// another client), the hook never panics, never delivers a fence record,
+// never delivers a term below a fence record or a passed claim, and never
+// drops a term at or above both.
 func FuzzFenceHook(f *testing.F) {
-	f.Add("1", "", "2", "1")
-	f.Add("x", "9", "-3", "99999999999999999999")
-	f.Add("", "0", "", "")
-	f.Fuzz(func(t *testing.T, t1, fence, t2, t3 string) {
+	f.Add("1", "", "2", "1", int64(0), 0)
+	f.Add("x", "9", "-3", "99999999999999999999", int64(5), 2)
+	f.Add("", "0", "", "", int64(-1), -1)
+	f.Add("99", "2", "2", "3", int64(3), 3)
+	f.Fuzz(func(t *testing.T, t1, fence, t2, t3 string, claimTerm int64, claimAfter int) {
+		var claims []walimpls.Claim
+		if claimAfter >= 0 {
+			claims = append(claims, walimpls.Claim{Term: claimTerm, After: fakeID(claimAfter)})
+		}
 		hook := interceptors.Fence{}.Build(interceptors.Param{Logger: zap.NewNop()}).(interceptors.ReadInterceptor).NewReadHook(wal.ReadOption{})
-		msgs := []message.ImmutableMessage{stamped(t1), stamped(t1, interceptors.PropertyFence, fence), stamped(t2), stamped(t3)}
-		highest := int64(-1 << 62)
+		hook.(interceptors.ClaimSeeder).SeedClaims(claims)
+		msgs := []message.ImmutableMessage{at(1, t1), at(2, t1, interceptors.PropertyFence, fence), at(3, t2), at(4, t3)}
+		floor := int64(math.MinInt64)
 		for i, m := range msgs {
-			ok := hook.Deliver(m)
-			if interceptors.IsFenceRecord(m) && ok {
-				t.Fatalf("message %d: fence record delivered", i)
+			if claimAfter >= 0 && claimAfter < i+1 {
+				floor = max(floor, claimTerm)
 			}
-			if v, err := strconv.ParseInt(m.Properties()[interceptors.PropertyTerm], 10, 64); ok && err == nil && !interceptors.IsFenceRecord(m) {
-				if v < highest {
-					t.Fatalf("message %d: term %d delivered after term %d", i, v, highest)
+			ok := hook.Deliver(m)
+			if interceptors.IsFenceRecord(m) {
+				if ok {
+					t.Fatalf("message %d: fence record delivered", i)
 				}
-				highest = v
+				if v, err := strconv.ParseInt(fence, 10, 64); err == nil {
+					floor = max(floor, v)
+				}
+				continue
+			}
+			v, err := strconv.ParseInt(m.Properties()[interceptors.PropertyTerm], 10, 64)
+			if want := err != nil || v >= floor; ok != want {
+				t.Fatalf("message %d (%v): delivered %v, want %v (floor %d)", i, m.Properties(), ok, want, floor)
 			}
 		}
 	})
