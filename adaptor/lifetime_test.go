@@ -336,3 +336,33 @@ func TestSizeLimit(t *testing.T) {
 		t.Fatalf("WithMaxMessageSize(10), 11 bytes: %v", err)
 	}
 }
+
+// TestCloseIsBoundedWhenCallbacksBlock: an AppendAsync callback that never
+// returns (here until the test lets it) does not hold Close beyond about
+// twice the close timeout; Close logs and gives up on it.
+func TestCloseIsBoundedWhenCallbacksBlock(t *testing.T) {
+	o := adaptor.NewOpener(memory.Name, newGateOpener(t), adaptor.WithCloseTimeout(20*time.Millisecond))
+	defer o.Close()
+	w, err := o.Open(context.Background(), &wal.OpenOption{Channel: wal.Channel{Name: newChannel(t), Term: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	release, inCallback := make(chan struct{}), make(chan struct{})
+	defer close(release)
+	w.AppendAsync(context.Background(), small("x"), func(*wal.AppendResult, error) {
+		close(inCallback)
+		<-release
+	})
+	closed := make(chan struct{})
+	go func() { w.Close(); close(closed) }()
+	select {
+	case <-closed:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Close still waiting for a blocked callback after 5s (close timeout 20ms)")
+	}
+	select {
+	case <-inCallback: // the append was cancelled and its callback called
+	case <-time.After(5 * time.Second):
+		t.Fatal("the append held in the driver was not cancelled by Close")
+	}
+}

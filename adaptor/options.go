@@ -96,7 +96,10 @@ func WithMaxInFlightBytes(n int64) Option {
 }
 
 // WithCloseTimeout bounds how long WAL.Close waits for in-flight appends
-// before cancelling them. Default DefaultCloseTimeout.
+// before cancelling them, and then how long it waits for the cancelled ones
+// and their AppendAsync callbacks before it gives up on them with a
+// warning: Close returns within about twice d, even if a callback never
+// returns. Default DefaultCloseTimeout.
 func WithCloseTimeout(d time.Duration) Option {
 	return optionFunc(func(o *options) { o.closeTimeout = max(d, 0) })
 }

@@ -177,7 +177,8 @@ func (w *walAdaptor) AppendAsync(ctx context.Context, msg message.MutableMessage
 		res, err := w.appendWithAbort(ctx, msg)
 		w.flow.Release(n)
 		// The callback runs before the append counts as done, so once Close
-		// returns every callback has run.
+		// returns every callback has run, unless one blocked past twice the
+		// close timeout.
 		defer w.inflight.Done()
 		cb(res, err)
 	}()
@@ -329,8 +330,9 @@ func (w *walAdaptor) markUnavailable(why string) {
 }
 
 // Close: stop new work, wait for in-flight appends up to the close timeout
-// (then cancel them), end the scanners, close the driver, then the
-// interceptors.
+// (then cancel them), end the scanners, close the driver, wait for the
+// cancelled appends and their callbacks up to the close timeout again (then
+// give up on them, with a warning), then close the interceptors.
 func (w *walAdaptor) Close() {
 	w.closeOnce.Do(func() {
 		w.mu.Lock()
@@ -349,7 +351,10 @@ func (w *walAdaptor) Close() {
 		timer.Stop()
 		w.stopScanners()
 		w.impl.Close()
-		<-drained // the driver fails what it still holds once closed
+		// The driver fails what it still holds once closed; an AppendAsync
+		// callback may block for ever, though. Wait once more as long,
+		// then give up on it so Close stays bounded.
+		w.waitDrained(drained)
 		w.abort()
 		for _, ic := range w.ics {
 			ic.Close()
@@ -360,6 +365,24 @@ func (w *walAdaptor) Close() {
 		w.o.remove(w)
 		w.log.Info("wal closed")
 	})
+}
+
+// waitDrained waits for in-flight appends and their callbacks for up to the
+// close timeout, and logs what it gives up on.
+func (w *walAdaptor) waitDrained(drained <-chan struct{}) {
+	select {
+	case <-drained:
+		return
+	default:
+	}
+	timer := time.NewTimer(w.o.opts.closeTimeout)
+	defer timer.Stop()
+	select {
+	case <-drained:
+	case <-timer.C:
+		w.log.Warn("close: appends or their AppendAsync callbacks still running after twice the close timeout; closing without them",
+			zap.Duration("timeout", w.o.opts.closeTimeout))
+	}
 }
 
 // closeNow closes a WAL that was never handed out.
