@@ -1,10 +1,24 @@
 package adaptor
 
-import "github.com/mqwal/mqwal/wal"
+import (
+	"fmt"
+
+	"github.com/mqwal/mqwal/wal"
+)
 
 // ScannerStats reports how a scanner read: messages taken from the cache,
 // switches from the backend to the cache and back.
 func ScannerStats(s wal.Scanner) (fromCache, switchesIn, switchesOut int64) {
 	x := s.(*scanner)
 	return x.fromCache.Load(), x.switchesIn.Load(), x.switchesOut.Load()
+}
+
+// CacheSettled reports whether w's write-ahead cache has no append in
+// flight or waiting to be published: every ticket it handed out completed.
+func CacheSettled(w wal.WAL) (settled bool, state string) {
+	c := w.(*walAdaptor).cache
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	state = fmt.Sprintf("next ticket %d, lowest incomplete %d, %d pending", c.next, c.low, len(c.pending))
+	return c.low == c.next && len(c.pending) == 0, state
 }

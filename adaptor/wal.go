@@ -210,18 +210,42 @@ func (w *walAdaptor) appendWithAbort(ctx context.Context, msg message.MutableMes
 
 // appendToDriver is the end of the chain.
 func (w *walAdaptor) appendToDriver(ctx context.Context, msg message.MutableMessage) (*wal.AppendResult, error) {
-	var t uint64
+	var id message.MessageID
+	var err error
 	if w.cache != nil {
-		t = w.cache.begin()
-	}
-	id, err := w.impl.Append(ctx, msg)
-	if w.cache != nil {
-		w.cache.complete(t, msg, id, w.channel.Name, err)
+		id, err = w.cachedAppend(ctx, msg)
+	} else {
+		id, err = w.driverAppend(ctx, msg)
 	}
 	if err != nil {
 		return nil, err
 	}
 	return &wal.AppendResult{MessageID: id, Term: w.channel.Term}, nil
+}
+
+// errAppendAborted is the outcome the cache records for a driver Append
+// that panicked or ended its goroutine: it may have stored the message.
+var errAppendAborted = fmt.Errorf("%w: the driver's Append panicked or ended its goroutine", wal.ErrOutcomeUnknown)
+
+// cachedAppend appends through the driver holding a write-ahead cache slot,
+// and completes the slot however the driver's Append ends: a slot left
+// open would hold back every later entry for good.
+func (w *walAdaptor) cachedAppend(ctx context.Context, msg message.MutableMessage) (id message.MessageID, err error) {
+	t := w.cache.begin()
+	err = errAppendAborted // unless driverAppend returns
+	defer func() { w.cache.complete(t, msg, id, w.channel.Name, err) }()
+	return w.driverAppend(ctx, msg)
+}
+
+// driverAppend is the driver's Append, with a missing ID (a driver bug that
+// would otherwise put an entry without an ID in the cache) reported as an
+// unknown outcome.
+func (w *walAdaptor) driverAppend(ctx context.Context, msg message.MutableMessage) (message.MessageID, error) {
+	id, err := w.impl.Append(ctx, msg)
+	if err == nil && id == nil {
+		return nil, fmt.Errorf("%w: %s: the driver's Append returned neither an ID nor an error", wal.ErrOutcomeUnknown, w.describe())
+	}
+	return id, err
 }
 
 func (w *walAdaptor) Truncate(ctx context.Context, id message.MessageID) error {
