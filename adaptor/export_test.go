@@ -22,3 +22,10 @@ func CacheSettled(w wal.WAL) (settled bool, state string) {
 	state = fmt.Sprintf("next ticket %d, lowest incomplete %d, %d pending", c.next, c.low, len(c.pending))
 	return c.low == c.next && len(c.pending) == 0, state
 }
+
+// SetSwitchHook makes w tell f of every switch of one of its scanners
+// between the backend and the cache (toCache false: back to the backend).
+// Call it before w's first Read; f runs on the scanner's goroutine.
+func SetSwitchHook(w wal.WAL, f func(scanner string, toCache bool)) {
+	w.(*walAdaptor).switchHook = f
+}

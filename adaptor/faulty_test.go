@@ -48,6 +48,48 @@ type faultyOpener struct {
 	appendsOff atomic.Bool
 	// kick, if set, fails every scanner running when it is kicked.
 	kick *kicker
+	// hold, if set, stops every driver scanner before it hands on a message
+	// while the gate is closed.
+	hold *gate
+}
+
+// gate is open or closed; wait returns a channel that is closed while it is
+// open.
+type gate struct {
+	mu   sync.Mutex
+	open chan struct{}
+}
+
+func newGate() *gate {
+	g := &gate{open: make(chan struct{})}
+	close(g.open)
+	return g
+}
+
+func (g *gate) wait() <-chan struct{} {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.open
+}
+
+func (g *gate) close() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	select {
+	case <-g.open:
+		g.open = make(chan struct{})
+	default:
+	}
+}
+
+func (g *gate) release() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	select {
+	case <-g.open:
+	default:
+		close(g.open)
+	}
 }
 
 func newFaultyOpener(inner walimpls.OpenerImpls, f faults, seed uint64) *faultyOpener {
@@ -152,6 +194,13 @@ func (w *faultyWAL) Read(ctx context.Context, opt walimpls.ReadOption) (walimpls
 			case m, ok := <-inner.Chan():
 				if !ok {
 					return inner.Error()
+				}
+				if w.o.hold != nil {
+					select {
+					case <-w.o.hold.wait():
+					case <-ctx.Done():
+						return ctx.Err()
+					}
 				}
 				if err := emit(m); err != nil {
 					return err

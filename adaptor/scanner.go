@@ -154,6 +154,7 @@ func (s *scanner) loop() error {
 			if !ok {
 				// The window moved past us: catch up from the backend.
 				s.switchesOut.Add(1)
+				s.switched(false)
 				if err := s.reopen(nil); err != nil {
 					return err
 				}
@@ -185,6 +186,7 @@ func (s *scanner) loop() error {
 					sinceCheck = 0
 					if next, ok := c.after(s.last); ok {
 						s.switchesIn.Add(1)
+						s.switched(true)
 						_ = s.inner.Close()
 						s.inner = nil
 						cursor = next
@@ -194,6 +196,13 @@ func (s *scanner) loop() error {
 		case <-s.ctx.Done():
 			return nil
 		}
+	}
+}
+
+// switched tells the WAL's test hook, if any, of a switch.
+func (s *scanner) switched(toCache bool) {
+	if h := s.w.switchHook; h != nil {
+		h(s.opt.Name, toCache)
 	}
 }
 

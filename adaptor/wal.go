@@ -26,6 +26,9 @@ type walAdaptor struct {
 	reads   []interceptors.ReadInterceptor
 	cache   *cache // nil: no write-ahead cache
 	flow    *interceptors.FlowLimiter
+	// switchHook, set by tests before the first Read, is told of every
+	// switch of a scanner between the backend and the cache.
+	switchHook func(scanner string, toCache bool)
 
 	// abortCtx ends when Close gives up waiting for in-flight appends; each
 	// append's ctx is cancelled with it.
