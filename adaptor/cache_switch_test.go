@@ -106,13 +106,7 @@ func runCacheSwitch(t *testing.T, seed uint64) (fromCache, switchesIn, switchesO
 		}
 	}
 	appendOne := func(writer string, seq int) message.MessageID {
-		at, msg := hist.NewAttempt(ch, writer, seq)
-		res, err := w.Append(ctx, msg)
-		var id message.MessageID
-		if res != nil {
-			id = res.MessageID
-		}
-		hist.Done(at, id, err)
+		id, err := histAppend(ctx, w, hist, ch, writer, seq)
 		if err != nil {
 			t.Errorf("append: %v", err)
 			return nil

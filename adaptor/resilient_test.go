@@ -91,13 +91,7 @@ func runFaultHistory(t *testing.T, f faults, cacheBytes int, wantFaults int64) {
 
 	appendLoop := func(appender string, stop func(seq int) bool) {
 		for seq := 0; !stop(seq) && ctx.Err() == nil; seq++ {
-			a, msg := hist.NewAttempt(ch, appender, seq)
-			res, err := w.Append(ctx, msg)
-			var id message.MessageID
-			if res != nil {
-				id = res.MessageID
-			}
-			hist.Done(a, id, err)
+			_, err := histAppend(ctx, w, hist, ch, appender, seq)
 			if err != nil && !wal.IsRetryable(err) && !errors.Is(err, wal.ErrOutcomeUnknown) {
 				t.Errorf("appender %s: %v", appender, err)
 				return
@@ -161,6 +155,19 @@ func readRetrying(ctx context.Context, w wal.WAL, opt wal.ReadOption) (wal.Scann
 
 // appView is m without the adaptor's reserved properties, as the History
 // compares messages with what the application appended.
+// histAppend appends the history's next attempt of writer and records its
+// outcome.
+func histAppend(ctx context.Context, w wal.WAL, hist *walimplstest.History, ch, writer string, seq int) (message.MessageID, error) {
+	at, msg := hist.NewAttempt(ch, writer, seq)
+	res, err := w.Append(ctx, msg)
+	var id message.MessageID
+	if res != nil {
+		id = res.MessageID
+	}
+	hist.Done(at, id, err)
+	return id, err
+}
+
 func appView(m message.ImmutableMessage) message.ImmutableMessage {
 	props := message.Properties{}
 	for k, v := range m.Properties() {
