@@ -151,15 +151,6 @@ func (o *brokenOpener) Open(ctx context.Context, opt *walimpls.OpenOption) (wali
 	}
 	if writer {
 		st.high = max(st.high, reported.Term)
-		if !st.terms[reported.Term] || o.be.b == misreportsClaims {
-			st.terms[reported.Term] = true
-			after, err := w.(walimpls.LatestIDReader).LatestID(ctx)
-			if err != nil {
-				w.Close()
-				return nil, err
-			}
-			st.claims = append(st.claims, walimpls.Claim{Term: reported.Term, After: after})
-		}
 		o.mu.Lock()
 		o.opened = append(o.opened, reported.Name)
 		o.mu.Unlock()
@@ -193,6 +184,7 @@ type brokenWAL struct {
 	o       *brokenOpener
 	st      *channelState
 	channel walimpls.Channel
+	stored  bool // this WAL has stored a message (guarded by st.mu)
 }
 
 func (w *brokenWAL) Channel() walimpls.Channel { return w.channel }
@@ -231,9 +223,24 @@ func (w *brokenWAL) Append(ctx context.Context, msg message.MutableMessage) (mes
 			return nil, fmt.Errorf("%w: term %d < %d", walimpls.ErrFenced, w.channel.Term, w.st.high)
 		}
 	}
+	// A term claims the channel with its first stored message (the broken
+	// driver claims with every WAL's first), After the newest one before.
+	claim := w.channel.AccessMode == walimpls.ReadWrite && !w.stored && (!w.st.terms[w.channel.Term] || be.b == misreportsClaims)
+	var after message.MessageID
+	if claim {
+		var err error
+		if after, err = w.WALImpls.(walimpls.LatestIDReader).LatestID(ctx); err != nil {
+			return nil, err
+		}
+	}
 	id, err := w.WALImpls.Append(ctx, msg)
 	if err != nil {
 		return nil, err
+	}
+	w.stored = true
+	if claim {
+		w.st.terms[w.channel.Term] = true
+		w.st.claims = append(w.st.claims, walimpls.Claim{Term: w.channel.Term, After: after})
 	}
 	switch n := w.o.appends.Add(1); {
 	case be.b == storesRetryable && n%7 == 0:
