@@ -42,17 +42,7 @@ func TestOneFenceForEveryReader(t *testing.T) {
 		if start != nil {
 			want = wantFrom(log, start)
 		}
-		got := collectUntil(t, s, c)
-		if len(got) != len(want) {
-			t.Errorf("%s: delivered %v, want %v", s.Name(), tags(got), want)
-			return
-		}
-		for i := range got {
-			if !got[i].MessageID().EQ(want[i]) {
-				t.Errorf("%s: delivered %v, want %v", s.Name(), tags(got), want)
-				return
-			}
-		}
+		expectIDs(t, s, c, want)
 	}
 	for _, w := range []wal.WAL{reader, w1, w2, w3} {
 		check(mustRead(t, w, "all", wal.DeliverAll()), nil)
@@ -106,17 +96,7 @@ func TestForeignTermDoesNotHideAckedAppends(t *testing.T) {
 		{mustRead(t, reader, "after-before", wal.StartAfter(before)), []message.MessageID{foreign, after}},
 		{mustRead(t, w, "own-all", wal.DeliverAll()), []message.MessageID{before, foreign, after}},
 	} {
-		got := collectUntil(t, r.s, after)
-		if len(got) != len(r.want) {
-			t.Errorf("%s: delivered %v, want %v", r.s.Name(), tags(got), r.want)
-			continue
-		}
-		for i := range got {
-			if !got[i].MessageID().EQ(r.want[i]) {
-				t.Errorf("%s: delivered %v, want %v", r.s.Name(), tags(got), r.want)
-				break
-			}
-		}
+		expectIDs(t, r.s, after, r.want)
 	}
 }
 
@@ -190,6 +170,19 @@ func mustRead(t testing.TB, w wal.WAL, name string, p wal.DeliverPolicy) wal.Sca
 	}
 	t.Cleanup(func() { s.Close() })
 	return s
+}
+
+// expectIDs reads s up to end and checks that it delivered exactly want.
+func expectIDs(t testing.TB, s wal.Scanner, end message.MessageID, want []message.MessageID) {
+	t.Helper()
+	got := collectUntil(t, s, end)
+	ok := len(got) == len(want)
+	for i := 0; ok && i < len(got); i++ {
+		ok = got[i].MessageID().EQ(want[i])
+	}
+	if !ok {
+		t.Errorf("%s: delivered %v, want %v", s.Name(), tags(got), want)
+	}
 }
 
 // tags lists the tag property of msgs, for failure messages.

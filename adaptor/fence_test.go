@@ -122,16 +122,7 @@ func runFencing(t *testing.T) {
 		{ownerTail, want},
 		{fromMid, wantFrom(want, lastBeforeFence)},
 	} {
-		got := collectUntil(t, r.s, end)
-		if len(got) != len(r.want) {
-			t.Errorf("%s: %d messages, want %d", r.s.Name(), len(got), len(r.want))
-		}
-		for i := range min(len(got), len(r.want)) {
-			if !got[i].MessageID().EQ(r.want[i]) {
-				t.Errorf("%s: message %d is %v (%v), want %v", r.s.Name(), i, got[i].MessageID(), got[i].Properties(), r.want[i])
-				break
-			}
-		}
+		expectIDs(t, r.s, end, r.want)
 	}
 }
 
