@@ -25,6 +25,9 @@ var (
 	// ErrUnavailable: the backend could not be reached or refused for now.
 	// Retryable.
 	ErrUnavailable = errors.New("backend unavailable")
+	// ErrNotFound: a ReadOnly open of a channel that does not exist. A
+	// ReadOnly open never creates a channel.
+	ErrNotFound = errors.New("no such channel")
 	// ErrUnknownBackend: no driver registered under the requested name.
 	ErrUnknownBackend = errors.New("unknown backend")
 	// ErrOutcomeUnknown: an append failed in a way that leaves open whether
