@@ -3,6 +3,7 @@ package kafka
 import (
 	"encoding/binary"
 	"hash/crc32"
+	"slices"
 
 	"github.com/mqwal/mqwal/message"
 )
@@ -20,13 +21,23 @@ const (
 var crc32c = crc32.MakeTable(crc32.Castagnoli)
 
 // encodeRecordBody encodes the part of a record that does not depend on its
-// place in the batch: null key, value, headers. Appenders run it
-// concurrently, so the sender only stitches bodies together.
+// place in the batch: key (the property PropertyKey, else null), value,
+// the other properties as headers. Appenders run it concurrently, so the
+// sender only stitches bodies together.
 func encodeRecordBody(dst []byte, payload []byte, props message.Properties) []byte {
-	dst = binary.AppendVarint(dst, -1) // null key
+	key, keyed := props[PropertyKey]
+	if keyed {
+		dst = binary.AppendVarint(dst, int64(len(key)))
+		dst = append(dst, key...)
+	} else {
+		dst = binary.AppendVarint(dst, -1)
+	}
 	dst = binary.AppendVarint(dst, int64(len(payload)))
 	dst = append(dst, payload...)
 	keys := props.Keys()
+	if keyed {
+		keys = slices.DeleteFunc(keys, func(k string) bool { return k == PropertyKey })
+	}
 	dst = binary.AppendVarint(dst, int64(len(keys)))
 	for _, k := range keys {
 		v := props[k]

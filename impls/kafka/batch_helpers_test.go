@@ -2,11 +2,8 @@ package kafka
 
 import (
 	"encoding/binary"
-	"errors"
 	kafkago "github.com/segmentio/kafka-go"
 )
-
-var errShort = errors.New("short record")
 
 func varint(b []byte) (int64, int) { return binary.Varint(b) }
 

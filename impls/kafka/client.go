@@ -3,6 +3,7 @@ package kafka
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -13,6 +14,7 @@ import (
 
 	kafkago "github.com/segmentio/kafka-go"
 	"github.com/segmentio/kafka-go/protocol"
+	"github.com/segmentio/kafka-go/sasl"
 
 	"github.com/mqwal/mqwal/impls/kafka/internal/deleterecords"
 	"github.com/mqwal/mqwal/walimpls"
@@ -20,13 +22,14 @@ import (
 
 // client is the opener's connection to the cluster: one segmentio
 // Transport (connection pools and a metadata cache) shared by every WAL,
-// and a Dialer for the per-scanner fetch connections.
+// and what a scanner needs to open its own fetch connection (fetch.go).
 type client struct {
 	cfg       Config
 	addr      net.Addr
 	transport *kafkago.Transport
 	kc        *kafkago.Client
-	dialer    *kafkago.Dialer
+	tls       *tls.Config
+	mech      sasl.Mechanism
 	cancel    context.CancelFunc
 
 	refreshMu   sync.Mutex
@@ -62,13 +65,9 @@ func newClient(cfg Config) (*client, error) {
 		addr:      kafkago.TCP(cfg.Brokers...),
 		transport: t,
 		kc:        &kafkago.Client{Addr: kafkago.TCP(cfg.Brokers...), Timeout: cfg.RequestTimeout, Transport: t},
-		dialer: &kafkago.Dialer{
-			ClientID:      cfg.ClientID,
-			Timeout:       cfg.DialTimeout,
-			TLS:           tlsCfg,
-			SASLMechanism: mech,
-		},
-		cancel: cancel,
+		tls:       tlsCfg,
+		mech:      mech,
+		cancel:    cancel,
 	}, nil
 }
 
@@ -300,22 +299,6 @@ func (c *client) brokerConfigs(ctx context.Context, names ...string) (map[string
 		}
 	}
 	return out, nil
-}
-
-// dialLeader opens a fetch connection to the partition leader.
-func (c *client) dialLeader(ctx context.Context, topic string) (*kafkago.Conn, error) {
-	var errs []error
-	for _, b := range c.cfg.Brokers {
-		conn, err := c.dialer.DialLeader(ctx, "tcp", b, topic, 0)
-		if err == nil {
-			return conn, nil
-		}
-		errs = append(errs, err)
-		if ctx.Err() != nil {
-			break
-		}
-	}
-	return nil, fmt.Errorf("kafka: dial leader of %s: %w", topic, errors.Join(errs...))
 }
 
 // isStaleMetadata reports errors that mean "ask again after refreshing

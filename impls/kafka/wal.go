@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"time"
 
 	kafkago "github.com/segmentio/kafka-go"
@@ -24,6 +23,9 @@ type wal struct {
 
 func (w *wal) Append(ctx context.Context, msg message.MutableMessage) (message.MessageID, error) {
 	if err := w.CheckAppend(ctx, msg); err != nil {
+		return nil, err
+	}
+	if err := checkAppendProperties(w.Channel().Name, msg.Properties()); err != nil {
 		return nil, err
 	}
 	if err := w.writer.failedErr(); err != nil {
@@ -115,19 +117,20 @@ const (
 	fetchMaxBytes = 1 << 20
 )
 
-// scan reads with Conn.ReadBatch from the partition leader, redialing
+// scan fetches from the partition leader on its own connection (fetch.go)
+// and delivers what a read_committed consumer sees (records.go), redialing
 // after leader moves and broken connections. A start below the log start
 // offset is ErrOutOfRange: Kafka would answer OFFSET_OUT_OF_RANGE and a
 // Reader would silently jump, the scanner never does.
 func (w *wal) scan(ctx context.Context, offset int64, emit helper.Emit) error {
 	c := w.o.client
-	var conn *kafkago.Conn
+	var fc *fetchConn
 	var stopWatch func() bool
 	closeConn := func() {
-		if conn != nil {
+		if fc != nil {
 			stopWatch()
-			conn.Close()
-			conn = nil
+			fc.Close()
+			fc = nil
 		}
 	}
 	defer closeConn()
@@ -146,6 +149,8 @@ func (w *wal) scan(ctx context.Context, offset int64, emit helper.Emit) error {
 		return sleepCtx(ctx, backoff(*attempt))
 	}
 	attempt := 0
+	dec := newDecoder(w.Channel().Name, w.topic)
+	lim := fetchLimits{maxWait: fetchMaxWait, maxBytes: fetchMaxBytes}
 	var pending []message.ImmutableMessage
 	for {
 		if err := ctx.Err(); err != nil {
@@ -161,52 +166,24 @@ func (w *wal) scan(ctx context.Context, offset int64, emit helper.Emit) error {
 			}
 			offset = first
 		}
-		if conn == nil {
-			cn, err := c.dialLeader(ctx, w.topic)
+		if fc == nil {
+			cn, err := c.dialFetch(ctx, w.topic)
 			if err != nil {
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
 				if ferr := failed(err, &attempt); ferr != nil {
 					return ferr
 				}
 				continue
 			}
-			conn = cn
+			fc = cn
 			stopWatch = context.AfterFunc(ctx, func() { cn.Close() })
 		}
-		if _, err := conn.Seek(offset, kafkago.SeekAbsolute|kafkago.SeekDontCheck); err != nil {
-			if ferr := failed(err, &attempt); ferr != nil {
-				return ferr
-			}
-			continue
-		}
-		conn.SetReadDeadline(time.Now().Add(fetchMaxWait + c.cfg.RequestTimeout))
-		batch := conn.ReadBatchWith(kafkago.ReadBatchConfig{MinBytes: 1, MaxBytes: fetchMaxBytes, MaxWait: fetchMaxWait})
-		// Decode the whole fetch, then emit: the consumer then drains a
-		// run of messages per wake-up instead of sleeping between reads.
-		pending = pending[:0]
-		for {
-			m, err := batch.ReadMessage()
-			if err != nil {
-				break
-			}
-			if m.Offset < offset {
-				continue
-			}
-			offset = m.Offset + 1
-			if msg, ok := w.toMessage(m); ok {
-				pending = append(pending, msg)
-			}
-		}
-		err := batch.Close()
-		for i, msg := range pending {
-			if emitErr := emit(msg); emitErr != nil {
-				return emitErr
-			}
-			pending[i] = nil
-		}
+		start := time.Now()
+		f, err := fc.fetch(w.topic, offset, lim, start.Add(fetchMaxWait+c.cfg.RequestTimeout))
 		switch {
-		case err == nil, errors.Is(err, io.EOF), errors.Is(err, kafkago.RequestTimedOut):
-			failingSince, attempt = time.Time{}, 0
-			continue
+		case err == nil:
 		case ctx.Err() != nil:
 			return ctx.Err()
 		case errors.Is(err, kafkago.OffsetOutOfRange):
@@ -227,30 +204,35 @@ func (w *wal) scan(ctx context.Context, offset int64, emit helper.Emit) error {
 				}
 			}
 			continue
-		}
-		if ferr := failed(err, &attempt); ferr != nil {
-			return ferr
-		}
-	}
-}
-
-// toMessage turns a record into a message; fence records are not messages.
-func (w *wal) toMessage(m kafkago.Message) (message.ImmutableMessage, bool) {
-	var props message.Properties
-	if len(m.Headers) > 0 {
-		props = make(message.Properties, len(m.Headers))
-		for _, h := range m.Headers {
-			if h.Key == fenceHeader {
-				return nil, false
+		default:
+			if ferr := failed(err, &attempt); ferr != nil {
+				return ferr
 			}
-			props[h.Key] = string(h.Value)
+			continue
 		}
+		failingSince, attempt = time.Time{}, 0
+		// Decode the whole fetch, then emit: the consumer then drains a
+		// run of messages per wake-up instead of sleeping between reads.
+		var next int64
+		pending, next, err = dec.decode(pending[:0], f.records, offset, f.aborted)
+		for i, msg := range pending {
+			if emitErr := emit(msg); emitErr != nil {
+				return emitErr
+			}
+			pending[i] = nil
+		}
+		if err != nil {
+			return err
+		}
+		if next == offset && time.Since(start) < fetchMaxWait/2 {
+			// Answered at once with nothing to read: records past the
+			// last stable offset wait for their transaction to end.
+			if err := sleepCtx(ctx, fetchMaxWait/10); err != nil {
+				return err
+			}
+		}
+		offset = next
 	}
-	payload := m.Value
-	if payload == nil {
-		payload = []byte{}
-	}
-	return message.NewImmutableMessage(helper.NewInt64ID(Name, m.Offset), w.Channel().Name, payload, props), true
 }
 
 // fence stops this WAL's writer with err (a newer WAL of the same channel

@@ -1,0 +1,370 @@
+package kafka
+
+import (
+	"context"
+	"errors"
+	"maps"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/mqwal/mqwal/adaptor"
+	"github.com/mqwal/mqwal/impls/kafka/kafkatest"
+	"github.com/mqwal/mqwal/message"
+	mqwal "github.com/mqwal/mqwal/wal"
+	"github.com/mqwal/mqwal/walimpls"
+)
+
+// Topics shared with other clients, tried with franz-go kgo as the other
+// client: its transactions, its reserved-looking headers, its keys.
+
+// path is how a test reaches the driver: bare, or through the adaptor.
+type path struct {
+	name      string
+	newOpener func(t testing.TB, c *kafkatest.Cluster) walimpls.OpenerImpls
+}
+
+var paths = []path{
+	{"driver", func(t testing.TB, c *kafkatest.Cluster) walimpls.OpenerImpls { return newOpener(t, c) }},
+	{"adaptor", func(t testing.TB, c *kafkatest.Cluster) walimpls.OpenerImpls {
+		o := adaptedOpener{adaptor.NewOpener(Name, newOpener(t, c))}
+		t.Cleanup(o.Close)
+		return o
+	}},
+}
+
+// adaptedOpener shows an adaptor opener (wal API) as a driver opener, so
+// one test body covers both paths. The adaptor's scanners have the
+// driver's scanner methods.
+type adaptedOpener struct{ o mqwal.Opener }
+
+func (a adaptedOpener) Capabilities() walimpls.Capabilities { return a.o.Capabilities() }
+func (a adaptedOpener) Close()                              { a.o.Close() }
+func (a adaptedOpener) Open(ctx context.Context, opt *walimpls.OpenOption) (walimpls.WALImpls, error) {
+	w, err := a.o.Open(ctx, &mqwal.OpenOption{Channel: opt.Channel})
+	if err != nil {
+		return nil, err
+	}
+	return adaptedWAL{w}, nil
+}
+
+type adaptedWAL struct{ mqwal.WAL }
+
+func (a adaptedWAL) Append(ctx context.Context, msg message.MutableMessage) (message.MessageID, error) {
+	res, err := a.WAL.Append(ctx, msg)
+	if err != nil {
+		return nil, err
+	}
+	return res.MessageID, nil
+}
+
+func (a adaptedWAL) Read(ctx context.Context, opt walimpls.ReadOption) (walimpls.ScannerImpls, error) {
+	return a.WAL.Read(ctx, mqwal.ReadOption{Name: opt.Name, DeliverPolicy: opt.DeliverPolicy, ReadAheadBufferSize: opt.ReadAheadBufferSize})
+}
+
+// kgoClient is another client of the cluster; DefaultProduceTopic is topic.
+func kgoClient(t testing.TB, c *kafkatest.Cluster, topic string, opts ...kgo.Opt) *kgo.Client {
+	t.Helper()
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(c.Addrs()...), kgo.DefaultProduceTopic(topic), kgo.ProducerLinger(0)}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	return cl
+}
+
+func produce(t testing.TB, cl *kgo.Client, recs ...*kgo.Record) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+		t.Fatalf("kgo produce: %v", err)
+	}
+}
+
+func value(s string) *kgo.Record { return &kgo.Record{Value: []byte(s)} }
+
+// txn runs one transaction of cl: begin, produce, then commit or abort.
+func txn(t testing.TB, cl *kgo.Client, commit bool, payloads ...string) {
+	t.Helper()
+	begin(t, cl)
+	for _, p := range payloads {
+		produce(t, cl, value(p))
+	}
+	end(t, cl, commit)
+}
+
+func begin(t testing.TB, cl *kgo.Client) {
+	t.Helper()
+	if err := cl.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func end(t testing.TB, cl *kgo.Client, commit bool) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := cl.EndTransaction(ctx, kgo.TransactionEndTry(commit)); err != nil {
+		t.Fatalf("EndTransaction(commit %v): %v", commit, err)
+	}
+}
+
+func payloads(msgs []message.ImmutableMessage) []string {
+	out := make([]string, len(msgs))
+	for i, m := range msgs {
+		out[i] = string(m.Payload())
+	}
+	return out
+}
+
+// expectPayloads reads from s until it has len(want) messages, fails on a
+// different payload, then expects quiet for a moment.
+func expectPayloads(t testing.TB, s walimpls.ScannerImpls, want ...string) []message.ImmutableMessage {
+	t.Helper()
+	var got []message.ImmutableMessage
+	deadline := time.After(10 * time.Second)
+	for len(got) < len(want) {
+		select {
+		case m, ok := <-s.Chan():
+			if !ok {
+				t.Fatalf("scanner ended (%v) after %q, want %q", s.Error(), payloads(got), want)
+			}
+			got = append(got, m)
+			if i := len(got) - 1; string(m.Payload()) != want[i] {
+				t.Fatalf("delivered %q, want %q", payloads(got), want)
+			}
+		case <-deadline:
+			t.Fatalf("delivered %q within 10s, want %q", payloads(got), want)
+		}
+	}
+	select {
+	case m, ok := <-s.Chan():
+		if ok {
+			t.Fatalf("after %q, also delivered %q at %v", want, m.Payload(), m.MessageID())
+		}
+		t.Fatalf("scanner ended after %q: %v", want, s.Error())
+	case <-time.After(300 * time.Millisecond):
+	}
+	return got
+}
+
+func read(t testing.TB, w walimpls.ROWALImpls, p walimpls.DeliverPolicy) walimpls.ScannerImpls {
+	t.Helper()
+	s, err := w.Read(context.Background(), walimpls.ReadOption{DeliverPolicy: p})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// TestOtherClientsTransactions: a transactional kgo producer commits two
+// transactions, aborts one and leaves one open while mqwal appends in
+// between. Scans deliver what a read_committed consumer sees: no control
+// record, no aborted record, an open transaction's records (and what
+// follows them) only once it commits. Before, control records came back
+// as 6-byte messages and the aborted record too.
+func TestOtherClientsTransactions(t *testing.T) {
+	for _, p := range paths {
+		t.Run(p.name, func(t *testing.T) {
+			c := startCluster(t)
+			o := p.newOpener(t, c)
+			ch := channelName(t)
+			topic := ch
+			w := open(t, o, ch, 1, walimpls.ReadWrite)
+			// A ReadOnly WAL's scanner tails the backend all along.
+			ro := open(t, o, ch, 0, walimpls.ReadOnly)
+			tail := read(t, ro, walimpls.DeliverAll())
+			cl := kgoClient(t, c, topic, kgo.TransactionalID(ch+"-txn"))
+
+			mustAppend(t, w, "m1", nil)
+			begin(t, cl)
+			produce(t, cl, value("c1"))
+			mustAppend(t, w, "m2", nil)
+			end(t, cl, true)
+			txn(t, cl, false, "a1", "a2")
+			mustAppend(t, w, "m3", nil)
+			txn(t, cl, true, "c2")
+			expectPayloads(t, tail, "m1", "c1", "m2", "m3", "c2")
+
+			// An open transaction holds back what follows it.
+			begin(t, cl)
+			produce(t, cl, value("o1"))
+			mustAppend(t, w, "m4", nil)
+			expectPayloads(t, tail)
+			end(t, cl, true)
+			expectPayloads(t, tail, "o1", "m4")
+
+			all := []string{"m1", "c1", "m2", "m3", "c2", "o1", "m4"}
+			for _, r := range []walimpls.ROWALImpls{w, ro} {
+				got := expectPayloads(t, read(t, r, walimpls.DeliverAll()), all...)
+				if ids := offsets(got); !slices.IsSorted(ids) {
+					t.Fatalf("IDs %v not increasing", ids)
+				}
+			}
+		})
+	}
+}
+
+// TestOtherClientsTransactionsAcrossRestart: transactions open while the
+// cluster restarts are delivered exactly when the broker reports them
+// committed (one is committed after the restart, one aborted); a scanner
+// tailing across the restart sees the committed transactions and mqwal's
+// appends on both sides of it, once each.
+func TestOtherClientsTransactionsAcrossRestart(t *testing.T) {
+	for _, p := range paths {
+		t.Run(p.name, func(t *testing.T) {
+			c := startCluster(t)
+			o := p.newOpener(t, c)
+			ch := channelName(t)
+			w := open(t, o, ch, 1, walimpls.ReadWrite)
+			ro := open(t, o, ch, 0, walimpls.ReadOnly)
+			tail := read(t, ro, walimpls.DeliverAll())
+			commits := kgoClient(t, c, ch, kgo.TransactionalID(ch+"-commits"))
+			aborts := kgoClient(t, c, ch, kgo.TransactionalID(ch+"-aborts"))
+
+			mustAppend(t, w, "m1", nil)
+			txn(t, commits, true, "c1")
+			txn(t, aborts, false, "a1")
+			begin(t, commits)
+			produce(t, commits, value("committed after the restart"))
+			begin(t, aborts)
+			produce(t, aborts, value("aborted after the restart"))
+			expectPayloads(t, tail, "m1", "c1")
+
+			if err := c.Restart(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			want := []string{"m1", "c1"}
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			err := commits.EndTransaction(ctx, kgo.TryCommit)
+			if err == nil {
+				want = append(want, "committed after the restart")
+			}
+			t.Logf("commit of a transaction open across the restart: %v", err)
+			if err := aborts.EndTransaction(ctx, kgo.TryAbort); err != nil {
+				t.Logf("abort of a transaction open across the restart: %v", err)
+			}
+			mustAppend(t, w, "m2", nil)
+			txn(t, kgoClient(t, c, ch, kgo.TransactionalID(ch+"-after")), true, "c2")
+			mustAppend(t, w, "m3", nil)
+			want = append(want, "m2", "c2", "m3")
+			expectPayloads(t, tail, want[2:]...)
+			expectPayloads(t, read(t, w, walimpls.DeliverAll()), want...)
+		})
+	}
+}
+
+// TestForeignReservedHeaders: records of another client that carry mqwal's
+// reserved headers (the adaptor's term and fence, the driver's fence)
+// between acknowledged appends neither hide an append nor act as a fence.
+// They are delivered with those headers renamed under
+// ForeignPropertyPrefix. Before, a foreign _mqwal.term=99 made the
+// adaptor drop every later append of term 2, and a foreign
+// _mqwal.kafka.fence record was skipped silently.
+func TestForeignReservedHeaders(t *testing.T) {
+	for _, p := range paths {
+		t.Run(p.name, func(t *testing.T) {
+			c := startCluster(t)
+			o := p.newOpener(t, c)
+			ch := channelName(t)
+			w := open(t, o, ch, 2, walimpls.ReadWrite)
+			cl := kgoClient(t, c, ch)
+			hdr := func(k, v string) kgo.RecordHeader { return kgo.RecordHeader{Key: k, Value: []byte(v)} }
+			mustAppend(t, w, "before", nil)
+			produce(t, cl, &kgo.Record{Value: []byte("foreign term"), Headers: []kgo.RecordHeader{hdr("_mqwal.term", "99")}})
+			mustAppend(t, w, "after term", nil)
+			produce(t, cl, &kgo.Record{Value: []byte("foreign fence"), Headers: []kgo.RecordHeader{hdr("_mqwal.fence", "50"), hdr(fenceHeader, "50")}})
+			mustAppend(t, w, "after fence", map[string]string{"u": "1"})
+			msgs := expectPayloads(t, read(t, w, walimpls.DeliverAll()), "before", "foreign term", "after term", "foreign fence", "after fence")
+			if got := msgs[1].Properties(); len(got) != 1 || got[ForeignPropertyPrefix+"_mqwal.term"] != "99" {
+				t.Errorf("foreign term record delivered with %v", got)
+			}
+			if got := msgs[3].Properties(); len(got) != 2 || got[ForeignPropertyPrefix+"_mqwal.fence"] != "50" || got[ForeignPropertyPrefix+fenceHeader] != "50" {
+				t.Errorf("foreign fence record delivered with %v", got)
+			}
+			if got := msgs[4].Properties()["u"]; got != "1" {
+				t.Errorf("own record lost its property: %v", msgs[4].Properties())
+			}
+			// A lower-term writer is still fenced: the foreign term fenced nothing.
+			_, err := o.Open(context.Background(), &walimpls.OpenOption{Channel: walimpls.Channel{Name: ch, Term: 1}})
+			if !errors.Is(err, walimpls.ErrFenced) {
+				t.Fatalf("Open with term 1 after term 2: %v, want ErrFenced", err)
+			}
+		})
+	}
+}
+
+// TestKeysAndRepeatedHeaders: PropertyKey on Append becomes the record
+// key (what keyed consumers and compaction see); a record's key comes back
+// as PropertyKey; a repeated header name keeps every value.
+func TestKeysAndRepeatedHeaders(t *testing.T) {
+	c := startCluster(t)
+	o := newOpener(t, c)
+	ch := channelName(t)
+	w := open(t, o, ch, 1, walimpls.ReadWrite)
+	keyed := mustAppend(t, w, "keyed", message.Properties{PropertyKey: "order-7", "h": "v"})
+	mustAppend(t, w, "empty key", message.Properties{PropertyKey: ""})
+
+	// What another client sees.
+	cl := kgoClient(t, c, ch, kgo.ConsumeTopics(ch), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var recs []*kgo.Record
+	for len(recs) < 4 { // two fence records, then the two appends
+		fs := cl.PollFetches(ctx)
+		if err := ctx.Err(); err != nil {
+			t.Fatalf("kgo read %d records: %v", len(recs), err)
+		}
+		recs = append(recs, fs.Records()...)
+	}
+	r := recs[2]
+	if r.Offset != keyed || string(r.Key) != "order-7" || len(r.Headers) != 1 || r.Headers[0].Key != "h" {
+		t.Fatalf("kgo sees the keyed append as key %q headers %v at %d", r.Key, r.Headers, r.Offset)
+	}
+	if r := recs[3]; r.Key == nil || len(r.Key) != 0 || len(r.Headers) != 0 {
+		t.Fatalf("kgo sees the empty-key append as key %v headers %v", r.Key, r.Headers)
+	}
+
+	hdr := func(k, v string) kgo.RecordHeader { return kgo.RecordHeader{Key: k, Value: []byte(v)} }
+	produce(t, cl,
+		&kgo.Record{Key: []byte("k1"), Value: []byte("foreign keyed")},
+		&kgo.Record{Value: []byte("repeated"), Headers: []kgo.RecordHeader{hdr("a", "1"), hdr("b", "x"), hdr("a", "2"), hdr("a", "3")}},
+		&kgo.Record{Key: []byte("k2"), Value: []byte("key and key header"), Headers: []kgo.RecordHeader{hdr(PropertyKey, "header")}},
+	)
+	msgs := readN(t, w, walimpls.DeliverAll(), 5)
+	for i, want := range []message.Properties{
+		{PropertyKey: "order-7", "h": "v"},
+		{PropertyKey: ""},
+		{PropertyKey: "k1"},
+		{"a": "3", RepeatedPropertyPrefix + "1.a": "1", RepeatedPropertyPrefix + "2.a": "2", "b": "x"},
+		{PropertyKey: "k2", RepeatedPropertyPrefix + "1." + PropertyKey: "header"},
+	} {
+		if got := msgs[i].Properties(); !maps.Equal(got, want) {
+			t.Errorf("message %d (%q): properties %v, want %v", i, msgs[i].Payload(), got, want)
+		}
+	}
+}
+
+// TestAppendRefusesDriverReservedProperties: a message carrying the
+// driver's fence header would be acknowledged and then skipped by every
+// scanner; the driver refuses its reserved prefix (the adaptor refuses
+// every reserved name before that).
+func TestAppendRefusesDriverReservedProperties(t *testing.T) {
+	c := startCluster(t)
+	w := open(t, newOpener(t, c), channelName(t), 1, walimpls.ReadWrite)
+	for _, k := range []string{fenceHeader, nonceHeader, ForeignPropertyPrefix + "x", RepeatedPropertyPrefix + "1.a"} {
+		_, err := w.Append(context.Background(), message.NewMutableMessage([]byte("x"), message.Properties{k: "1"}))
+		if !errors.Is(err, walimpls.ErrInvalidArgument) {
+			t.Errorf("Append with property %q: %v, want ErrInvalidArgument", k, err)
+		}
+	}
+	mustAppend(t, w, "ok", message.Properties{"_mqwal.term": "1"})
+	if msgs := readN(t, w, walimpls.DeliverAll(), 1); string(msgs[0].Payload()) != "ok" {
+		t.Fatalf("read %q", msgs[0].Payload())
+	}
+}
