@@ -166,43 +166,81 @@ func (c *client) offsetsOnce(ctx context.Context, topic string) (first, end int6
 	return 0, 0, fmt.Errorf("kafka: list offsets of %s: %w", topic, kafkago.UnknownTopicOrPartition)
 }
 
-// ensureTopic creates topic with one partition and retention off unless it
-// exists; with DisableCreateTopics it only checks that it exists. A topic
-// it did not create must keep every record (see checkRetention) unless
-// Config.AllowRetention.
-func (c *client) ensureTopic(ctx context.Context, topic, channel string) error {
-	created, err := c.createTopic(ctx, topic, channel)
-	if err != nil || created || c.cfg.AllowRetention {
+// openTopic checks the channel's topic for an Open in mode. ReadWrite
+// creates it with one partition and retention off unless it exists (or
+// fails with ErrInvalidArgument if Config.DisableCreateTopics); ReadOnly
+// never creates it: a missing topic is ErrNotFound. An existing topic must
+// have exactly one partition (a channel is never read in part), and keep
+// every record (see checkRetention) unless Config.AllowRetention.
+func (c *client) openTopic(ctx context.Context, topic, channel string, mode walimpls.AccessMode) error {
+	n, found, err := c.partitions(ctx, topic, mode == walimpls.ReadOnly || c.cfg.DisableCreateTopics)
+	if err != nil {
 		return err
+	}
+	if !found {
+		switch {
+		case mode == walimpls.ReadOnly:
+			return fmt.Errorf("%w: kafka channel %q: topic %q does not exist (a ReadOnly open never creates it)", walimpls.ErrNotFound, channel, topic)
+		case c.cfg.DisableCreateTopics:
+			return fmt.Errorf("%w: kafka topic %q of channel %q does not exist and topic creation is disabled (Config.DisableCreateTopics)",
+				walimpls.ErrInvalidArgument, topic, channel)
+		}
+		created, err := c.createTopic(ctx, topic)
+		if err != nil || created {
+			return err
+		}
+		// Created by someone else since the metadata was read.
+		if n, found, err = c.partitions(ctx, topic, true); err != nil {
+			return err
+		} else if !found {
+			return fmt.Errorf("%w: kafka topic %q of channel %q: the broker says it exists, the metadata does not list it", walimpls.ErrUnavailable, topic, channel)
+		}
+	}
+	if n != 1 {
+		return fmt.Errorf("%w: kafka topic %q of channel %q has %d partitions; a channel maps to a topic with exactly one partition, and reading one partition of several would miss records",
+			walimpls.ErrInvalidArgument, topic, channel, n)
+	}
+	if c.cfg.AllowRetention {
+		return nil
 	}
 	return c.checkRetention(ctx, topic, channel)
 }
 
-// createTopic creates topic unless it exists and reports whether it did.
-func (c *client) createTopic(ctx context.Context, topic, channel string) (bool, error) {
-	if c.cfg.DisableCreateTopics {
-		for refreshed := false; ; refreshed = true {
-			var resp *kafkago.MetadataResponse
-			err := c.idempotent(ctx, func() (err error) {
-				resp, err = c.kc.Metadata(ctx, &kafkago.MetadataRequest{Topics: []string{topic}})
-				return err
-			})
-			if err != nil {
-				return false, fmt.Errorf("%w: kafka: metadata of %s: %w", walimpls.ErrUnavailable, topic, err)
-			}
-			for _, t := range resp.Topics {
-				if t.Name == topic && t.Error == nil && len(t.Partitions) > 0 {
-					return false, nil
-				}
-			}
-			if refreshed {
-				return false, fmt.Errorf("%w: kafka topic %q of channel %q does not exist and topic creation is disabled (Config.DisableCreateTopics)",
-					walimpls.ErrInvalidArgument, topic, channel)
-			}
-			// The metadata cache may predate the topic.
-			c.forceRefreshNow()
+// partitions returns topic's partition count from the metadata; found is
+// false if the cluster does not know the topic. With refresh, a topic
+// missing from the cached metadata is looked up again with fresh metadata
+// (the cache may predate it).
+func (c *client) partitions(ctx context.Context, topic string, refresh bool) (n int, found bool, err error) {
+	for refreshed := false; ; refreshed = true {
+		var resp *kafkago.MetadataResponse
+		err := c.idempotent(ctx, func() (err error) {
+			resp, err = c.kc.Metadata(ctx, &kafkago.MetadataRequest{Topics: []string{topic}})
+			return err
+		})
+		if err != nil {
+			return 0, false, fmt.Errorf("%w: kafka: metadata of %s: %w", walimpls.ErrUnavailable, topic, err)
 		}
+		for _, t := range resp.Topics {
+			switch {
+			case t.Name != topic || errors.Is(t.Error, kafkago.UnknownTopicOrPartition):
+			case errors.Is(t.Error, kafkago.TopicAuthorizationFailed):
+				return 0, false, fmt.Errorf("%w: kafka: metadata of %s: %w", walimpls.ErrInvalidArgument, topic, t.Error)
+			case t.Error != nil:
+				return 0, false, fmt.Errorf("%w: kafka: metadata of %s: %w", walimpls.ErrUnavailable, topic, t.Error)
+			case len(t.Partitions) > 0:
+				return len(t.Partitions), true, nil
+			}
+		}
+		if !refresh || refreshed {
+			return 0, false, nil
+		}
+		c.forceRefreshNow()
 	}
+}
+
+// createTopic creates topic with one partition and retention off unless it
+// exists, and reports whether it did.
+func (c *client) createTopic(ctx context.Context, topic string) (bool, error) {
 	rf := c.cfg.ReplicationFactor
 	if rf == 0 {
 		rf = -1

@@ -167,6 +167,7 @@ func TestTermRange(t *testing.T) {
 		t.Fatalf("Open with term MaxTerm+1: %v, want ErrInvalidArgument naming the term", err)
 	}
 	// ReadOnly WALs do not write, so any term is fine.
+	createTopic(t, o, ch)
 	open(t, o, ch, MaxTerm+1, walimpls.ReadOnly)
 	w0 := open(t, o, ch, 0, walimpls.ReadWrite)
 	mustAppend(t, w0, "term 0", nil)
@@ -306,7 +307,7 @@ func TestDisableCreateTopics(t *testing.T) {
 		t.Fatalf("Open of a missing topic: %v, want ErrInvalidArgument naming the topic", err)
 	}
 	// Once someone creates it, Open works.
-	if err := newOpener(t, c).(*opener).client.ensureTopic(context.Background(), "managed."+ch, ch); err != nil {
+	if err := newOpener(t, c).(*opener).client.openTopic(context.Background(), "managed."+ch, ch, walimpls.ReadWrite); err != nil {
 		t.Fatal(err)
 	}
 	w := open(t, o, ch, 1, walimpls.ReadWrite)

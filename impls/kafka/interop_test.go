@@ -134,7 +134,8 @@ func TestKcatInterop(t *testing.T) {
 
 	// kcat -> driver, in a topic that holds no mqwal record at all.
 	ch2 := channelName(t)
-	ro := open(t, o, ch2, 0, walimpls.ReadOnly) // creates the topic
+	createTopic(t, o, ch2)
+	ro := open(t, o, ch2, 0, walimpls.ReadOnly)
 	kcatProduce(t, kcat, broker, "interop."+ch2, []string{"one", "two", "three"}, "src=kcat")
 	msgs := readN(t, ro, walimpls.DeliverAll(), 3)
 	for i, p := range []string{"one", "two", "three"} {

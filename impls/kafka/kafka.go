@@ -172,8 +172,10 @@ func (o *opener) Capabilities() walimpls.Capabilities { return o.caps }
 
 func (o *opener) topic(channel string) string { return o.cfg.TopicPrefix + channel }
 
-// Open validates opt, creates the topic if needed and, for ReadWrite,
-// claims the channel for the term: it recovers the channel producer's
+// Open validates opt, checks the channel's topic (a ReadWrite open
+// creates it if needed; a ReadOnly open of a missing one fails with
+// ErrNotFound; one with several partitions is ErrInvalidArgument) and, for
+// ReadWrite, claims the channel for the term: it recovers the channel producer's
 // sequence from the log and writes a fence record with epoch = term, which
 // makes the broker refuse every later batch of a lower term (ErrFenced).
 func (o *opener) Open(ctx context.Context, opt *walimpls.OpenOption) (walimpls.WALImpls, error) {
@@ -192,7 +194,7 @@ func (o *opener) Open(ctx context.Context, opt *walimpls.OpenOption) (walimpls.W
 		return nil, err
 	}
 	topic := o.topic(ch.Name)
-	if err := o.client.ensureTopic(ctx, topic, ch.Name); err != nil {
+	if err := o.client.openTopic(ctx, topic, ch.Name, ch.AccessMode); err != nil {
 		return nil, err
 	}
 	w := &wal{

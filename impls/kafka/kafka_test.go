@@ -40,6 +40,16 @@ func newOpener(t testing.TB, c *kafkatest.Cluster, opts ...Option) walimpls.Open
 	return o
 }
 
+// createTopic creates ch's topic as a ReadWrite Open would, without
+// claiming it (a ReadOnly Open never creates one).
+func createTopic(t testing.TB, o walimpls.OpenerImpls, ch string) {
+	t.Helper()
+	op := o.(*opener)
+	if _, err := op.client.createTopic(context.Background(), op.topic(ch)); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func harness(c *kafkatest.Cluster) walimplstest.Harness {
 	return walimplstest.Harness{
 		NewOpener: func() (walimpls.OpenerImpls, error) {

@@ -225,7 +225,7 @@ func TestClaimErrorOutcomes(t *testing.T) {
 			o := newOpener(t, c)
 			ch := channelName(t)
 			// The topic exists first, so the armed fault meets the fence.
-			open(t, o, ch, 0, walimpls.ReadOnly)
+			createTopic(t, o, ch)
 			tc.arm(t, c)
 			w, err := o.Open(context.Background(), &walimpls.OpenOption{Channel: walimpls.Channel{Name: ch, Term: 1}})
 			if tc.check != nil {

@@ -5,9 +5,11 @@ import (
 	"errors"
 	"maps"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/mqwal/mqwal/adaptor"
@@ -366,5 +368,56 @@ func TestAppendRefusesDriverReservedProperties(t *testing.T) {
 	mustAppend(t, w, "ok", message.Properties{"_mqwal.term": "1"})
 	if msgs := readN(t, w, walimpls.DeliverAll(), 1); string(msgs[0].Payload()) != "ok" {
 		t.Fatalf("read %q", msgs[0].Payload())
+	}
+}
+
+// TestMultiPartitionTopicIsRefused: a channel whose topic has several
+// partitions does not open, in either mode, through either path. Before,
+// it opened and scans delivered partition 0 only (3 of 9 records).
+func TestMultiPartitionTopicIsRefused(t *testing.T) {
+	c := startCluster(t)
+	for _, p := range paths {
+		t.Run(p.name, func(t *testing.T) {
+			o := p.newOpener(t, c)
+			ch := channelName(t)
+			if err := c.Kfake().CreateTopic(ch, 3, map[string]string{"retention.ms": "-1", "retention.bytes": "-1", "cleanup.policy": "delete"}); err != nil {
+				t.Fatal(err)
+			}
+			for _, mode := range []walimpls.AccessMode{walimpls.ReadWrite, walimpls.ReadOnly} {
+				w, err := o.Open(context.Background(), &walimpls.OpenOption{Channel: walimpls.Channel{Name: ch, Term: 1, AccessMode: mode}})
+				if err == nil {
+					w.Close()
+				}
+				if !errors.Is(err, walimpls.ErrInvalidArgument) || !strings.Contains(err.Error(), `"`+ch+`"`) || !strings.Contains(err.Error(), "3 partitions") {
+					t.Errorf("Open %v of a 3-partition topic: %v, want ErrInvalidArgument naming the topic and its 3 partitions", mode, err)
+				}
+			}
+		})
+	}
+}
+
+// TestReadOnlyOpenNeverCreatesTheTopic: a ReadOnly open of a channel that
+// does not exist fails with ErrNotFound and leaves no topic behind, even on
+// a broker that creates topics on metadata requests (Kafka's default
+// auto.create.topics.enable=true; segmentio's Conn asks for that when it
+// looks up a leader). Before, a ReadOnly open created the topic.
+func TestReadOnlyOpenNeverCreatesTheTopic(t *testing.T) {
+	c := startCluster(t, kafkatest.WithKfakeOptions(kfake.AllowAutoTopicCreation()))
+	for _, p := range paths {
+		t.Run(p.name, func(t *testing.T) {
+			o := p.newOpener(t, c)
+			ch := channelName(t)
+			_, err := o.Open(context.Background(), &walimpls.OpenOption{Channel: walimpls.Channel{Name: ch, AccessMode: walimpls.ReadOnly}})
+			if !errors.Is(err, walimpls.ErrNotFound) || walimpls.IsRetryable(err) || !strings.Contains(err.Error(), ch) {
+				t.Fatalf("ReadOnly Open of a missing channel: %v, want ErrNotFound naming it", err)
+			}
+			if c.LeaderFor(ch, 0) >= 0 {
+				t.Fatalf("the ReadOnly Open created topic %s", ch)
+			}
+			// A ReadWrite open creates it; ReadOnly then opens and scans.
+			w := open(t, o, ch, 1, walimpls.ReadWrite)
+			mustAppend(t, w, "x", nil)
+			readN(t, open(t, o, ch, 0, walimpls.ReadOnly), walimpls.DeliverAll(), 1)
+		})
 	}
 }
