@@ -32,6 +32,10 @@ type client struct {
 	mech      sasl.Mechanism
 	cancel    context.CancelFunc
 
+	lookupMu     sync.Mutex
+	lookupIdle   map[string][]*fetchConn // idle lookup connections by broker address
+	lookupClosed bool
+
 	refreshMu   sync.Mutex
 	lastRefresh time.Time
 }
@@ -68,11 +72,14 @@ func newClient(cfg Config) (*client, error) {
 		tls:       tlsCfg,
 		mech:      mech,
 		cancel:    cancel,
+
+		lookupIdle: map[string][]*fetchConn{},
 	}, nil
 }
 
 func (c *client) close() {
 	c.cancel()
+	c.closeLookups()
 	c.transport.CloseIdleConnections()
 }
 

@@ -39,9 +39,15 @@ const (
 	fetchMaxVersion = 11
 )
 
-// isolationReadCommitted makes the broker return records only up to the
-// last stable offset, with the aborted transactions of the range.
-const isolationReadCommitted = 1
+// Isolation levels: read_committed makes the broker return records only
+// up to the last stable offset, with the aborted transactions of the
+// range; read_uncommitted returns everything up to the high watermark
+// (what the driver's own log lookups need: its batches may follow an open
+// transaction of another client).
+const (
+	readUncommitted = 0
+	readCommitted   = 1
+)
 
 // fetchConn is one scanner's connection to a partition leader.
 type fetchConn struct {
@@ -73,6 +79,11 @@ func (c *client) dialFetch(ctx context.Context, topic string) (*fetchConn, error
 	if err != nil {
 		return nil, err
 	}
+	return c.dialAddr(ctx, topic, addr)
+}
+
+// dialAddr connects to the broker at addr, the leader of topic.
+func (c *client) dialAddr(ctx context.Context, topic, addr string) (*fetchConn, error) {
 	d := net.Dialer{Timeout: c.cfg.DialTimeout}
 	nc, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
@@ -218,14 +229,15 @@ func authenticate(ctx context.Context, pc *protocol.Conn, mech sasl.Mechanism) e
 
 func (fc *fetchConn) Close() error { return fc.pc.Close() }
 
-// fetchLimits are a fetch's wait and size bounds.
+// fetchLimits are a fetch's wait and size bounds and its isolation level.
 type fetchLimits struct {
-	maxWait  time.Duration
-	maxBytes int32
+	maxWait   time.Duration
+	maxBytes  int32
+	isolation int8
 }
 
-// fetch asks for partition 0 of topic from offset on, read_committed, and
-// waits for the answer until deadline.
+// fetch asks for partition 0 of topic from offset on and waits for the
+// answer until deadline.
 func (fc *fetchConn) fetch(topic string, offset int64, lim fetchLimits, deadline time.Time) (fetched, error) {
 	fc.corr++
 	fc.req = encodeFetch(fc.req[:0], fc.version, fc.corr, fc.clientID, topic, offset, lim)
@@ -263,7 +275,7 @@ func encodeFetch(dst []byte, version int16, corr int32, clientID, topic string, 
 	dst = binary.BigEndian.AppendUint32(dst, uint32(lim.maxWait/time.Millisecond))
 	dst = binary.BigEndian.AppendUint32(dst, 1) // min bytes
 	dst = binary.BigEndian.AppendUint32(dst, uint32(lim.maxBytes))
-	dst = append(dst, isolationReadCommitted)
+	dst = append(dst, byte(lim.isolation))
 	if version >= 7 {
 		dst = binary.BigEndian.AppendUint32(dst, 0)          // session id: none
 		dst = binary.BigEndian.AppendUint32(dst, 0xffffffff) // session epoch -1: a full fetch, no session

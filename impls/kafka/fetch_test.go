@@ -14,7 +14,7 @@ import (
 // is one franz-go's codec (which kfake serves with) reads back as a
 // read_committed fetch of partition 0 at the offset.
 func TestEncodeFetchDecodesWithKmsg(t *testing.T) {
-	lim := fetchLimits{maxWait: 500 * time.Millisecond, maxBytes: 1 << 20}
+	lim := fetchLimits{maxWait: 500 * time.Millisecond, maxBytes: 1 << 20, isolation: readCommitted}
 	for v := int16(fetchMinVersion); v <= fetchMaxVersion; v++ {
 		raw := encodeFetch(nil, v, 77, "mqwal", "topic-a", 12345, lim)
 		if int(binary.BigEndian.Uint32(raw)) != len(raw)-4 {

@@ -421,3 +421,27 @@ func TestReadOnlyOpenNeverCreatesTheTopic(t *testing.T) {
 		})
 	}
 }
+
+// TestClaimBehindAnOpenTransaction: the channel producer's newest batch
+// may follow another client's open transaction, past the last stable
+// offset; a same-term Open still finds it (log lookups read
+// uncommitted) and continues the sequence, and scanners deliver it once
+// the transaction ends.
+func TestClaimBehindAnOpenTransaction(t *testing.T) {
+	c := startCluster(t)
+	o := newOpener(t, c)
+	ch := channelName(t)
+	w := open(t, o, ch, 1, walimpls.ReadWrite)
+	cl := kgoClient(t, c, ch, kgo.TransactionalID(ch+"-txn"))
+	mustAppend(t, w, "m1", nil)
+	begin(t, cl)
+	produce(t, cl, value("o1"))
+	mustAppend(t, w, "m2", nil)
+	w.Close()
+	w2 := open(t, newOpener(t, c), ch, 1, walimpls.ReadWrite)
+	mustAppend(t, w2, "m3", nil)
+	s := read(t, w2, walimpls.DeliverAll())
+	expectPayloads(t, s, "m1")
+	end(t, cl, true)
+	expectPayloads(t, s, "o1", "m2", "m3")
+}

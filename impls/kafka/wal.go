@@ -150,7 +150,7 @@ func (w *wal) scan(ctx context.Context, offset int64, emit helper.Emit) error {
 	}
 	attempt := 0
 	dec := newDecoder(w.Channel().Name, w.topic)
-	lim := fetchLimits{maxWait: fetchMaxWait, maxBytes: fetchMaxBytes}
+	lim := fetchLimits{maxWait: fetchMaxWait, maxBytes: fetchMaxBytes, isolation: readCommitted}
 	var pending []message.ImmutableMessage
 	for {
 		if err := ctx.Err(); err != nil {
