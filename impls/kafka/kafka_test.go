@@ -26,7 +26,12 @@ func startCluster(t testing.TB, opts ...kafkatest.Option) *kafkatest.Cluster {
 	if err != nil {
 		t.Fatalf("kafkatest.Start: %v", err)
 	}
-	t.Cleanup(c.Close)
+	t.Cleanup(func() {
+		if r := c.Refused(); len(r) > 0 {
+			t.Errorf("requests below the %s protocol floor: %q", c.ProtocolFloor(), r)
+		}
+		c.Close()
+	})
 	return c
 }
 

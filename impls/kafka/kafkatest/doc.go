@@ -13,6 +13,11 @@
 //	defer c.Close()
 //	brokers := c.Addrs()
 //
+// WithProtocolFloor("4.0") (or KAFKATEST_PROTOCOL_FLOOR=4.0 in the
+// environment, for a whole test suite) makes the brokers refuse the request
+// versions Apache Kafka 4.0 removed, closing the connection as Kafka does,
+// and Refused lists what was refused.
+//
 // Data lives in a directory (a temporary one unless WithDataDir names one),
 // so Restart brings the cluster back on the same ports with every record,
 // topic and idempotent-producer state it had.

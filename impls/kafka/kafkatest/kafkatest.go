@@ -46,6 +46,7 @@ type config struct {
 	sasl     []saslUser
 	maxBytes int
 	bcfgs    map[string]string
+	floor    string // protocol floor release, see WithProtocolFloor
 	extra    []kfake.Opt
 }
 
@@ -107,19 +108,21 @@ type Cluster struct {
 	cfg     config
 	tempDir bool
 
-	mu     sync.Mutex
-	kc     *kfake.Cluster
-	addrs  []string
-	conns  map[*faultConn]struct{}
-	drops  map[int16]int // api key -> responses still to drop
-	closed bool
-	done   chan struct{} // closed by Close, ends DelayRequests sleeps
+	mu      sync.Mutex
+	kc      *kfake.Cluster
+	addrs   []string
+	conns   map[*faultConn]struct{}
+	drops   map[int16]int // api key -> responses still to drop
+	floorV  map[kmsg.Key]int16
+	refused []string // requests refused below the protocol floor
+	closed  bool
+	done    chan struct{} // closed by Close, ends DelayRequests sleeps
 }
 
 // Start starts a cluster and returns once every broker accepts connections.
 // ctx bounds the start only, not the cluster's life: Close ends it.
 func Start(ctx context.Context, opts ...Option) (*Cluster, error) {
-	cfg := config{brokers: 1}
+	cfg := config{brokers: 1, floor: floorFromEnv()}
 	for _, o := range opts {
 		o.apply(&cfg)
 	}
@@ -136,10 +139,14 @@ func Start(ctx context.Context, opts ...Option) (*Cluster, error) {
 			return nil, fmt.Errorf("kafkatest: WithSASL mechanism %q: use PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512", s.mechanism)
 		}
 	}
+	floor, err := protocolFloor(cfg.floor)
+	if err != nil {
+		return nil, err
+	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	c := &Cluster{cfg: cfg, conns: map[*faultConn]struct{}{}, drops: map[int16]int{}, done: make(chan struct{})}
+	c := &Cluster{cfg: cfg, conns: map[*faultConn]struct{}{}, drops: map[int16]int{}, floorV: floor, done: make(chan struct{})}
 	if c.cfg.dataDir == "" && !c.cfg.inMemory {
 		dir, err := os.MkdirTemp("", "kafkatest-")
 		if err != nil {
@@ -190,6 +197,9 @@ func (c *Cluster) start() error {
 	if err != nil {
 		return fmt.Errorf("kafkatest: start cluster: %w", err)
 	}
+	if c.floorV != nil {
+		c.installFloor(kc, c.floorV)
+	}
 	addrs := kc.ListenAddrs()
 	if len(c.cfg.ports) == 0 {
 		// Keep the ports so Restart comes back where clients look.
@@ -227,7 +237,8 @@ func (c *Cluster) DataDir() string { return c.cfg.dataDir }
 // starts them again on the same ports with the same data: records, topics,
 // log start offsets and idempotent-producer sequence state survive. kfake
 // restarts the cluster as a whole; a single broker cannot restart alone.
-// Faults and controls installed on the old cluster are gone.
+// Faults and controls installed on the old cluster are gone; the protocol
+// floor (WithProtocolFloor) stays.
 func (c *Cluster) Restart(ctx context.Context) error { return c.restart(ctx, false) }
 
 // ForgetProducers restarts the cluster as Restart does, but without its
