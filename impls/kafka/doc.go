@@ -1,10 +1,23 @@
 // Package kafka is the Kafka driver (backend name "kafka") on
 // github.com/segmentio/kafka-go. Importing it registers the builder.
 //
-// Mapping: a channel is the topic TopicPrefix+channel with one partition
-// (created on Open unless Config.DisableCreateTopics); a MessageID is the
-// record offset; the payload is the record value and the properties are
-// record headers, so any Kafka client can read what mqwal wrote.
+// Mapping: a channel is the topic TopicPrefix+channel with exactly one
+// partition (a ReadWrite Open creates it unless Config.DisableCreateTopics;
+// a ReadOnly Open never does: a missing topic is walimpls.ErrNotFound; a
+// topic with more partitions is refused); a MessageID is the record offset;
+// the payload is the record value, the properties are record headers and
+// the property PropertyKey is the record key, so any Kafka client can read
+// what mqwal wrote.
+//
+// Sharing topics: scans deliver what a read_committed consumer sees
+// (control records and aborted transactions never, open transactions once
+// committed; the offsets they skip are gaps in the IDs). Only the channel's
+// own producer (its derived producer id) can write fences or reserved
+// properties: another client's header named "_mqwal.*" is delivered as
+// ForeignPropertyPrefix + its name. A header name repeated in a record
+// keeps its last value under the name and the earlier ones under
+// RepeatedPropertyPrefix. Append refuses the driver's reserved prefix
+// "_mqwal.kafka.".
 //
 // Retention: a WAL keeps every record until Truncate. Topics the driver
 // creates have retention.ms=-1, retention.bytes=-1 and
@@ -45,9 +58,12 @@
 // append is ever stored after a higher term's claim, and the driver does
 // not implement walimpls.ClaimReader.
 //
-// Scans use Conn.ReadBatch against the partition leader and redial after
-// leader moves; a start below the log start offset is ErrOutOfRange, never
-// a silent skip. Truncate is DeleteRecords (added through segmentio's
-// protocol package), so the driver declares PhysicalTruncate. No Kafka
-// transactions are used (segmentio readers do not skip control batches).
+// Scans fetch on their own connection to the partition leader with the
+// driver's own Fetch codec (v4..v11, read_committed; segmentio's readers
+// cannot skip aborted transactions) and redial after leader moves; a start
+// below the log start offset is ErrOutOfRange, never a silent skip.
+// Truncate is DeleteRecords (added through segmentio's protocol package),
+// so the driver declares PhysicalTruncate. The driver itself uses no
+// transactions. Every request version it sends is accepted by Apache Kafka
+// 4.0 (kafkatest.WithProtocolFloor checks).
 package kafka

@@ -66,3 +66,40 @@ func ExampleWithConfig() {
 	fmt.Println(b.Name())
 	// Output: kafka
 }
+
+// A message keyed for Kafka: the property kafka.PropertyKey is written as
+// the record key (what keyed consumers and compaction-aware tools see) and
+// comes back as that property.
+func Example_keyedMessage() {
+	ctx := context.Background()
+	cluster, err := kafkatest.Start(ctx)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer cluster.Close()
+	opener, err := kafka.NewBuilder(kafka.WithBrokers(cluster.Addrs()...)).Build()
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer opener.Close()
+	w, err := opener.Open(ctx, &walimpls.OpenOption{Channel: walimpls.Channel{Name: "payments", Term: 1}})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	if _, err := w.Append(ctx, message.NewMutableMessage([]byte("paid"), message.Properties{kafka.PropertyKey: "order-7"})); err != nil {
+		fmt.Println(err)
+		return
+	}
+	s, err := w.Read(ctx, walimpls.ReadOption{DeliverPolicy: walimpls.DeliverAll()})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer s.Close()
+	m := <-s.Chan()
+	fmt.Printf("%q keyed %q\n", m.Payload(), m.Properties()[kafka.PropertyKey])
+	// Output: "paid" keyed "order-7"
+}
