@@ -163,6 +163,29 @@ func read(t testing.TB, w walimpls.ROWALImpls, p walimpls.DeliverPolicy) walimpl
 	return s
 }
 
+// sharedChannel is a channel of a fresh cluster opened ReadWrite with term
+// through p, for tests that add another client.
+type sharedChannel struct {
+	c  *kafkatest.Cluster
+	o  walimpls.OpenerImpls
+	ch string
+	w  walimpls.WALImpls
+}
+
+func newSharedChannel(t *testing.T, p path, term int64) sharedChannel {
+	c := startCluster(t)
+	o := p.newOpener(t, c)
+	ch := channelName(t)
+	return sharedChannel{c: c, o: o, ch: ch, w: open(t, o, ch, term, walimpls.ReadWrite)}
+}
+
+// tail is a DeliverAll scanner of a ReadOnly WAL, which reads the backend
+// all along (see DESIGN.md, Sharing topics, on the adaptor's cache).
+func (s sharedChannel) tail(t *testing.T) (walimpls.ROWALImpls, walimpls.ScannerImpls) {
+	ro := open(t, s.o, s.ch, 0, walimpls.ReadOnly)
+	return ro, read(t, ro, walimpls.DeliverAll())
+}
+
 // TestOtherClientsTransactions: a transactional kgo producer commits two
 // transactions, aborts one and leaves one open while mqwal appends in
 // between. Scans deliver what a read_committed consumer sees: no control
@@ -172,15 +195,10 @@ func read(t testing.TB, w walimpls.ROWALImpls, p walimpls.DeliverPolicy) walimpl
 func TestOtherClientsTransactions(t *testing.T) {
 	for _, p := range paths {
 		t.Run(p.name, func(t *testing.T) {
-			c := startCluster(t)
-			o := p.newOpener(t, c)
-			ch := channelName(t)
-			topic := ch
-			w := open(t, o, ch, 1, walimpls.ReadWrite)
-			// A ReadOnly WAL's scanner tails the backend all along.
-			ro := open(t, o, ch, 0, walimpls.ReadOnly)
-			tail := read(t, ro, walimpls.DeliverAll())
-			cl := kgoClient(t, c, topic, kgo.TransactionalID(ch+"-txn"))
+			sc := newSharedChannel(t, p, 1)
+			c, ch, w := sc.c, sc.ch, sc.w
+			ro, tail := sc.tail(t)
+			cl := kgoClient(t, c, ch, kgo.TransactionalID(ch+"-txn"))
 
 			mustAppend(t, w, "m1", nil)
 			begin(t, cl)
@@ -219,12 +237,9 @@ func TestOtherClientsTransactions(t *testing.T) {
 func TestOtherClientsTransactionsAcrossRestart(t *testing.T) {
 	for _, p := range paths {
 		t.Run(p.name, func(t *testing.T) {
-			c := startCluster(t)
-			o := p.newOpener(t, c)
-			ch := channelName(t)
-			w := open(t, o, ch, 1, walimpls.ReadWrite)
-			ro := open(t, o, ch, 0, walimpls.ReadOnly)
-			tail := read(t, ro, walimpls.DeliverAll())
+			sc := newSharedChannel(t, p, 1)
+			c, ch, w := sc.c, sc.ch, sc.w
+			_, tail := sc.tail(t)
 			commits := kgoClient(t, c, ch, kgo.TransactionalID(ch+"-commits"))
 			aborts := kgoClient(t, c, ch, kgo.TransactionalID(ch+"-aborts"))
 
@@ -271,11 +286,9 @@ func TestOtherClientsTransactionsAcrossRestart(t *testing.T) {
 func TestForeignReservedHeaders(t *testing.T) {
 	for _, p := range paths {
 		t.Run(p.name, func(t *testing.T) {
-			c := startCluster(t)
-			o := p.newOpener(t, c)
-			ch := channelName(t)
-			w := open(t, o, ch, 2, walimpls.ReadWrite)
-			cl := kgoClient(t, c, ch)
+			sc := newSharedChannel(t, p, 2)
+			o, ch, w := sc.o, sc.ch, sc.w
+			cl := kgoClient(t, sc.c, ch)
 			hdr := func(k, v string) kgo.RecordHeader { return kgo.RecordHeader{Key: k, Value: []byte(v)} }
 			mustAppend(t, w, "before", nil)
 			produce(t, cl, &kgo.Record{Value: []byte("foreign term"), Headers: []kgo.RecordHeader{hdr("_mqwal.term", "99")}})
