@@ -281,7 +281,9 @@ func TestOtherClientsTransactionsAcrossRestart(t *testing.T) {
 // between acknowledged appends neither hide an append nor act as a fence.
 // They are delivered with those headers renamed under
 // ForeignPropertyPrefix. Before, a foreign _mqwal.term=99 made the
-// adaptor drop every later append of term 2, and a foreign
+// adaptor drop every later append of term 2 (its read fence rose at a
+// message's term then), a foreign _mqwal.fence=50 does the same with
+// today's adaptor (its floor rises at fence records), and a foreign
 // _mqwal.kafka.fence record was skipped silently.
 func TestForeignReservedHeaders(t *testing.T) {
 	for _, p := range paths {
@@ -289,21 +291,25 @@ func TestForeignReservedHeaders(t *testing.T) {
 			sc := newSharedChannel(t, p, 2)
 			o, ch, w := sc.o, sc.ch, sc.w
 			cl := kgoClient(t, sc.c, ch)
-			hdr := func(k, v string) kgo.RecordHeader { return kgo.RecordHeader{Key: k, Value: []byte(v)} }
+			foreign := func(payload, header, v string) {
+				produce(t, cl, &kgo.Record{Value: []byte(payload), Headers: []kgo.RecordHeader{{Key: header, Value: []byte(v)}}})
+			}
 			mustAppend(t, w, "before", nil)
-			produce(t, cl, &kgo.Record{Value: []byte("foreign term"), Headers: []kgo.RecordHeader{hdr("_mqwal.term", "99")}})
+			foreign("foreign term", "_mqwal.term", "99")
 			mustAppend(t, w, "after term", nil)
-			produce(t, cl, &kgo.Record{Value: []byte("foreign fence"), Headers: []kgo.RecordHeader{hdr("_mqwal.fence", "50"), hdr(fenceHeader, "50")}})
-			mustAppend(t, w, "after fence", map[string]string{"u": "1"})
-			msgs := expectPayloads(t, read(t, w, walimpls.DeliverAll()), "before", "foreign term", "after term", "foreign fence", "after fence")
-			if got := msgs[1].Properties(); len(got) != 1 || got[ForeignPropertyPrefix+"_mqwal.term"] != "99" {
-				t.Errorf("foreign term record delivered with %v", got)
+			foreign("foreign fence", "_mqwal.fence", "50")
+			mustAppend(t, w, "after fence", nil)
+			foreign("foreign driver fence", fenceHeader, "50")
+			mustAppend(t, w, "after driver fence", map[string]string{"u": "1"})
+			msgs := expectPayloads(t, read(t, w, walimpls.DeliverAll()),
+				"before", "foreign term", "after term", "foreign fence", "after fence", "foreign driver fence", "after driver fence")
+			for i, name := range map[int]string{1: "_mqwal.term", 3: "_mqwal.fence", 5: fenceHeader} {
+				if got := msgs[i].Properties(); len(got) != 1 || got[ForeignPropertyPrefix+name] == "" {
+					t.Errorf("%q delivered with %v, want only %s", msgs[i].Payload(), got, ForeignPropertyPrefix+name)
+				}
 			}
-			if got := msgs[3].Properties(); len(got) != 2 || got[ForeignPropertyPrefix+"_mqwal.fence"] != "50" || got[ForeignPropertyPrefix+fenceHeader] != "50" {
-				t.Errorf("foreign fence record delivered with %v", got)
-			}
-			if got := msgs[4].Properties()["u"]; got != "1" {
-				t.Errorf("own record lost its property: %v", msgs[4].Properties())
+			if got := msgs[6].Properties()["u"]; got != "1" {
+				t.Errorf("own record lost its property: %v", msgs[6].Properties())
 			}
 			// A lower-term writer is still fenced: the foreign term fenced nothing.
 			_, err := o.Open(context.Background(), &walimpls.OpenOption{Channel: walimpls.Channel{Name: ch, Term: 1}})
