@@ -24,6 +24,12 @@
 // faults (restart its broker, drop connections) lists them in
 // Harness.Faults and the checker runs once under each.
 //
+// Checker is the same check done as the history happens, for runs too long
+// to record (walctl verify): Done and CheckedReader.Deliver return each
+// problem as soon as it is proven, IDs going backwards across a restart
+// included, and a message is forgotten once every reader has it. History
+// replays its record through a Checker.
+//
 // A check that nothing more arrives (a quiet period) fails when the scanner
 // ends instead: a scanner that stopped may have stopped at a message it
 // owed.

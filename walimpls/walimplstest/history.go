@@ -1,7 +1,6 @@
 package walimplstest
 
 import (
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"sort"
@@ -28,6 +27,17 @@ type Attempt struct {
 	Props    message.Properties
 	ID       message.MessageID
 	Err      error
+
+	// What a Checker knows of it, under the Checker's lock.
+	finished    bool              // Done was called
+	floor       message.MessageID // the channel's highest acked ID when it started
+	seen        uint64            // readers that read it
+	resolved    uint64            // readers that read it or read past it
+	expected    bool              // readers owe it, at expID
+	expID       message.MessageID //
+	readID      message.MessageID // the ID it was first read as
+	firstReader string            // by this reader
+	flagged     bool              // read although "not stored": reported, owed by no one
 }
 
 // acked reports whether the append succeeded.
@@ -121,16 +131,11 @@ func NewHistory() *History {
 // NewAttempt makes the seq-th message of appender on channel: a unique tag
 // property and a payload of the tag plus random bytes.
 func (h *History) NewAttempt(channel, appender string, seq int) (*Attempt, message.MutableMessage) {
-	tag := fmt.Sprintf("%s/%s/%d", channel, appender, seq)
-	payload := make([]byte, len(tag)+17)
-	copy(payload, tag+"|")
-	_, _ = rand.Read(payload[len(tag)+1:])
-	props := message.Properties{TagProperty: tag, "seq": fmt.Sprint(seq)}
-	a := &Attempt{Channel: channel, Appender: appender, Seq: seq, Tag: tag, Payload: payload, Props: props}
+	a := makeAttempt(channel, appender, seq, 0)
 	h.mu.Lock()
-	h.attempts[tag] = a
+	h.attempts[a.Tag] = a
 	h.mu.Unlock()
-	return a, message.NewMutableMessage(payload, props.Clone())
+	return a, message.NewMutableMessage(a.Payload, a.Props.Clone())
 }
 
 // Done records the outcome of an attempt.
@@ -174,128 +179,59 @@ func (h *History) Acked() int {
 
 // Check returns every problem found. complete names the readers that read
 // their channel to its end, so each must have every acked message of it,
-// and those of one channel must agree on what they read.
+// and those of one channel must agree on what they read. It replays the
+// record through a Checker, complete readers first, in the order given.
 func (h *History) Check(complete ...string) []Problem {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	var problems []Problem
-	readers := make([]string, 0, len(h.reads))
-	for name := range h.reads {
-		readers = append(readers, name)
-	}
-	sort.Strings(readers)
-	for _, name := range readers {
-		problems = append(problems, h.checkReader(name, h.reads[name])...)
-	}
-	for _, name := range complete {
-		problems = append(problems, h.checkComplete(name)...)
-	}
-	problems = append(problems, h.checkSameLog(complete)...)
-	return append(problems, h.checkAppenderOrder()...)
-}
-
-func (h *History) checkReader(name string, log *readerLog) []Problem {
-	var problems []Problem
-	report := func(kind, rule string, m message.ImmutableMessage, tag string, a *Attempt, format string, args ...any) {
-		p := Problem{Kind: kind, Channel: log.channel, Reader: name, Tag: tag, ID: m.MessageID(), Rule: rule, Detail: fmt.Sprintf(format, args...)}
-		if a != nil {
-			p.Outcome = a.outcome()
-		}
-		problems = append(problems, p)
-	}
-	seen := map[string]message.MessageID{}
-	var prev message.MessageID
-	for i, m := range log.msgs {
-		tag, _ := m.Properties().Get(TagProperty)
-		id := m.MessageID()
-		a := h.attempts[tag]
-		if first, dup := seen[tag]; dup && tag != "" {
-			rule := ruleExactlyOnce
-			if a != nil && !a.acked() {
-				rule = ruleAtMostOnce
-			}
-			report("duplicated", rule, m, tag, a, "read again at position %d (first as %v)", i, first)
-			continue
-		}
-		seen[tag] = id
-		if prev != nil && (id == nil || !prev.LT(id)) {
-			report("reordered", ruleOrder, m, tag, a, "read at position %d after %v", i, prev)
-		}
-		prev = id
-		switch {
-		case a == nil:
-			report("phantom", ruleNoPhantom, m, tag, nil, "payload %q was never appended", clip(m.Payload()))
-		case a.Channel != log.channel || m.Channel() != log.channel:
-			report("misplaced", ruleRightPlace, m, tag, a, "appended to %s, read from %s (message says %s)", a.Channel, log.channel, m.Channel())
-		case a.acked() && (id == nil || !a.ID.EQ(id)):
-			report("misplaced", ruleRightPlace, m, tag, a, "read under another ID")
-		case a.notStored():
-			report("stored-despite-error", ruleNotStored, m, tag, a, "read at position %d", i)
-		default:
-			if err := sameContent(m, a.Payload, a.Props); err != nil {
-				report("corrupted", ruleSameBytes, m, tag, a, "%v", err)
-			}
-		}
-	}
-	return problems
-}
-
-func (h *History) checkComplete(name string) []Problem {
-	log, ok := h.reads[name]
-	if !ok {
-		return []Problem{{Kind: "lost", Reader: name, Rule: ruleExactlyOnce, Detail: "reader delivered nothing"}}
-	}
-	got := map[string]bool{}
-	for _, m := range log.msgs {
-		tag, _ := m.Properties().Get(TagProperty)
-		got[tag] = true
-	}
-	var problems []Problem
-	for _, a := range h.sortedAttempts() {
-		if a.Channel == log.channel && a.acked() && !got[a.Tag] {
-			problems = append(problems, Problem{Kind: "lost", Channel: a.Channel, Reader: name, Tag: a.Tag, ID: a.ID,
-				Outcome: a.outcome(), Rule: ruleExactlyOnce, Detail: "never read"})
-		}
-	}
-	return problems
-}
-
-// checkSameLog compares the complete readers of each channel position by
-// position over the length they have in common: a reader may stop earlier
-// (at an end marker), but up to there it must have read what every other
-// reader of its channel read. A message only some readers see is how a
-// maybe-stored append or a zombie writer splits readers.
-func (h *History) checkSameLog(complete []string) []Problem {
-	var problems []Problem
-	first := map[string]string{} // channel -> first complete reader
+	c := NewChecker()
+	var order []*CheckedReader
+	isComplete := map[string]bool{}
 	for _, name := range complete {
 		log, ok := h.reads[name]
 		if !ok {
+			problems = append(problems, Problem{Kind: "lost", Reader: name, Rule: ruleExactlyOnce, Detail: "reader delivered nothing"})
 			continue
 		}
-		ref, seen := first[log.channel]
-		if !seen {
-			first[log.channel] = name
+		if isComplete[name] {
 			continue
 		}
-		other := h.reads[ref].msgs
-		for i := range min(len(log.msgs), len(other)) {
-			m, o := log.msgs[i], other[i]
-			tag, _ := m.Properties().Get(TagProperty)
-			otherTag, _ := o.Properties().Get(TagProperty)
-			if tag == otherTag && sameID(m.MessageID(), o.MessageID()) {
-				continue
-			}
-			p := Problem{Kind: "diverged", Channel: log.channel, Reader: name, Tag: tag, ID: m.MessageID(), Rule: ruleOneLog,
-				Detail: fmt.Sprintf("position %d holds this message, reader %s read %s (ID %v) there", i, ref, otherTag, o.MessageID())}
-			if a := h.attempts[tag]; a != nil {
-				p.Outcome = a.outcome()
-			}
-			problems = append(problems, p)
-			break // after the first difference every position differs
+		isComplete[name] = true
+		r, err := c.AddReader(name, log.channel, true)
+		if err != nil {
+			panic(err) // readers are added first, once each, at most 64 per channel
+		}
+		order = append(order, r)
+	}
+	partial := make([]string, 0, len(h.reads))
+	for name := range h.reads {
+		if !isComplete[name] {
+			partial = append(partial, name)
 		}
 	}
-	return problems
+	sort.Strings(partial)
+	for _, name := range partial {
+		r, err := c.AddReader(name, h.reads[name].channel, false)
+		if err != nil {
+			panic(err)
+		}
+		order = append(order, r)
+	}
+	// The outcomes as recorded, on copies: Check may run again.
+	for _, a := range h.sortedAttempts() {
+		replay := &Attempt{Channel: a.Channel, Appender: a.Appender, Seq: a.Seq, Tag: a.Tag, Payload: a.Payload, Props: a.Props}
+		c.add(replay)
+		if a.ID != nil || a.Err != nil {
+			problems = append(problems, c.done(replay, a.ID, a.Err)...)
+		}
+	}
+	for _, r := range order {
+		for _, m := range h.reads[r.name].msgs {
+			problems = append(problems, r.Deliver(m)...)
+		}
+	}
+	return append(problems, c.Finish()...)
 }
 
 func sameID(a, b message.MessageID) bool {
@@ -303,24 +239,6 @@ func sameID(a, b message.MessageID) bool {
 		return a == nil && b == nil
 	}
 	return a.EQ(b)
-}
-
-func (h *History) checkAppenderOrder() []Problem {
-	var problems []Problem
-	last := map[string]*Attempt{}
-	for _, a := range h.sortedAttempts() {
-		if !a.acked() {
-			continue
-		}
-		key := a.Channel + "/" + a.Appender
-		if p := last[key]; p != nil && !p.ID.LT(a.ID) {
-			problems = append(problems, Problem{Kind: "reordered", Channel: a.Channel, Reader: "appender " + a.Appender, Tag: a.Tag,
-				ID: a.ID, Outcome: a.outcome(), Rule: ruleOrder,
-				Detail: fmt.Sprintf("not after the appender's previous %s, acked as %v", p.Tag, p.ID)})
-		}
-		last[key] = a
-	}
-	return problems
 }
 
 // sortedAttempts orders attempts by channel, appender, then sequence.

@@ -146,7 +146,7 @@ func TestHistoryComparesReaders(t *testing.T) {
 		t.Errorf("a reader that stopped early agrees with the others as far as it read: got %v, want two lost", p)
 	}
 	p := h.Check("one", "two")
-	if len(p) != 1 || p[0].Kind != "diverged" || p[0].Reader != "two" || p[0].Tag != "ch/a/1" {
-		t.Fatalf("readers that disagree: got %v, want one diverged at ch/a/1 by reader two", p)
+	if len(p) != 1 || p[0].Kind != "diverged" || p[0].Reader != "two" || p[0].Tag != "ch/b/0" {
+		t.Fatalf("readers that disagree: got %v, want one diverged: reader two did not read ch/b/0", p)
 	}
 }
