@@ -32,6 +32,7 @@ const (
 	losesOnRestart    breakage = "loses its data when the opener is rebuilt"
 	endsAtBacklog     breakage = "ends a scanner at the channel's end instead of tailing"
 	misreportsClaims  breakage = "lists a claim for every open, not each term's first"
+	statStale         breakage = "reports the message before the newest as Stat's Last"
 )
 
 // faultName is the self-test's one fault: it ends every running scanner
@@ -70,6 +71,7 @@ var expectations = map[breakage]expectation{
 	losesOnRestart:    {[]string{"Persistence"}, "after 0 of 5"},
 	endsAtBacklog:     {[]string{"ChannelIsolation", "ConcurrentAppenders", historyUnderFault}, "scanner ended"},
 	misreportsClaims:  {[]string{"Fencing"}, "Claims through"},
+	statStale:         {[]string{"Stat"}, "Last"},
 }
 
 // TestHarnessFailsBrokenDrivers proves the harness can fail: each driver

@@ -36,6 +36,7 @@ type channelState struct {
 	high   int64
 	terms  map[int64]bool
 	claims []walimpls.Claim
+	stats  statState // for Stat (statwal_test.go)
 }
 
 func newBackend(b breakage, release chan struct{}) *backend {
@@ -154,6 +155,7 @@ func (o *brokenOpener) Open(ctx context.Context, opt *walimpls.OpenOption) (wali
 		o.mu.Lock()
 		o.opened = append(o.opened, reported.Name)
 		o.mu.Unlock()
+		st.stats.opened(reported.Term)
 	}
 	return &brokenWAL{WALImpls: w, o: o, st: st, channel: reported}, nil
 }
@@ -181,10 +183,11 @@ func (o *brokenOpener) other(ctx context.Context, name string) walimpls.WALImpls
 
 type brokenWAL struct {
 	walimpls.WALImpls
-	o       *brokenOpener
-	st      *channelState
-	channel walimpls.Channel
-	stored  bool // this WAL has stored a message (guarded by st.mu)
+	o         *brokenOpener
+	st        *channelState
+	channel   walimpls.Channel
+	stored    bool // this WAL has stored a message (guarded by st.mu)
+	closeOnce sync.Once
 }
 
 func (w *brokenWAL) Channel() walimpls.Channel { return w.channel }
@@ -207,6 +210,9 @@ func (w *brokenWAL) Append(ctx context.Context, msg message.MutableMessage) (mes
 		} else if unknown {
 			id, err := w.WALImpls.Append(ctx, msg)
 			if err == nil {
+				w.st.mu.Lock()
+				w.st.stats.stored(id, msg)
+				w.st.mu.Unlock()
 				err = fmt.Errorf("%w: self-test fault, stored as %v", walimpls.ErrOutcomeUnknown, id)
 			}
 			return nil, err
@@ -219,7 +225,9 @@ func (w *brokenWAL) Append(ctx context.Context, msg message.MutableMessage) (mes
 		case intactFencing:
 			return nil, fmt.Errorf("%w: term %d < %d", walimpls.ErrFenced, w.channel.Term, w.st.high)
 		case fencedButStored:
-			_, _ = w.WALImpls.Append(ctx, msg)
+			if id, err := w.WALImpls.Append(ctx, msg); err == nil {
+				w.st.stats.stored(id, msg)
+			}
 			return nil, fmt.Errorf("%w: term %d < %d", walimpls.ErrFenced, w.channel.Term, w.st.high)
 		}
 	}
@@ -242,6 +250,7 @@ func (w *brokenWAL) Append(ctx context.Context, msg message.MutableMessage) (mes
 		w.st.terms[w.channel.Term] = true
 		w.st.claims = append(w.st.claims, walimpls.Claim{Term: w.channel.Term, After: after})
 	}
+	w.st.stats.stored(id, msg)
 	switch n := w.o.appends.Add(1); {
 	case be.b == storesRetryable && n%7 == 0:
 		return nil, fmt.Errorf("%w: pretending the broker refused", walimpls.ErrUnavailable)

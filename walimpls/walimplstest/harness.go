@@ -98,6 +98,7 @@ func Cases(h Harness) []Case {
 		{"Persistence", testPersistence},
 		{"Fencing", testFencing},
 		{"LatestID", testLatestID},
+		{"Stat", testStat},
 		{"ConcurrentAppenders", func(r R, h Harness) { runHistory(r, h, nil) }},
 	}
 	for _, f := range h.Faults {
