@@ -95,6 +95,7 @@ type chanState struct {
 	sealed   bool   // an attempt was made: no more readers
 	maxAcked message.MessageID
 	lastAck  map[string]ackedAt // appender -> its acked attempt of the highest seq
+	unknowns []*Attempt         // unknown outcomes, never forgotten
 }
 
 type ackedAt struct {
@@ -244,6 +245,7 @@ func (c *Checker) done(a *Attempt, id message.MessageID, err error) []Problem {
 		}
 	default:
 		c.stats.Unknown++
+		ch.unknowns = append(ch.unknowns, a)
 		if a.seen != 0 {
 			c.stats.UnknownRead++
 		}
@@ -438,6 +440,37 @@ func (c *Checker) Stats() CheckerStats {
 		}
 	}
 	return s
+}
+
+// UnknownOutcome is an append whose outcome was unknown, and whether a
+// reader found it stored.
+type UnknownOutcome struct {
+	Channel, Tag string
+	// Err is what Append returned (nil: Done was never called).
+	Err error
+	// ReadAs is the ID a reader first read it as; nil if none read it.
+	ReadAs message.MessageID
+}
+
+// Unknowns lists the appends whose outcome is unknown, by channel and tag:
+// those Done recorded with an error wrapping walimpls.ErrOutcomeUnknown (or
+// with neither an ID nor an error), and those still in flight.
+func (c *Checker) Unknowns() []UnknownOutcome {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []UnknownOutcome
+	for _, ch := range c.channels {
+		for _, a := range ch.unknowns {
+			out = append(out, UnknownOutcome{Channel: a.Channel, Tag: a.Tag, Err: a.Err, ReadAs: a.readID})
+		}
+		for _, a := range ch.attempts {
+			if !a.finished {
+				out = append(out, UnknownOutcome{Channel: a.Channel, Tag: a.Tag, ReadAs: a.readID})
+			}
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Tag < out[j].Tag })
+	return out
 }
 
 // complete is the bits of ch's complete readers.

@@ -133,6 +133,11 @@ func TestCheckerErrorOutcomes(t *testing.T) {
 	if s.NotStored != 2 || s.Unknown != 1 || s.UnknownRead != 1 || s.Acked != 1 {
 		t.Errorf("stats %+v", s)
 	}
+	c.NewAttempt("ch", "a", 4) // still in flight
+	us := c.Unknowns()
+	if len(us) != 2 || us[0].Tag != "ch/a/2" || !sameID(us[0].ReadAs, id(2)) || us[0].Err != unknown || us[1].Tag != "ch/a/4" || us[1].ReadAs != nil || us[1].Err != nil {
+		t.Errorf("Unknowns() = %+v", us)
+	}
 }
 
 // A message read again after every reader settled it is a duplicate, not a
