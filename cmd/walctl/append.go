@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -39,17 +40,21 @@ lower terms, and fails if a higher term has opened it.`,
 				return err
 			}
 			ctx := cmd.Context()
-			_, o, w, err := a.openChannel(ctx, wal.Channel{Name: channel, Term: term, AccessMode: wal.ReadWrite})
+			b, w, err := a.openChannel(ctx, wal.Channel{Name: channel, Term: term, AccessMode: wal.ReadWrite})
 			if err != nil {
 				return err
 			}
-			defer o.Close()
-			defer w.Close()
+			defer b.release(ctx) // closes w too
+			n := 0
 			appendOne := func(payload []byte) error {
 				res, err := w.Append(ctx, message.NewMutableMessage(payload, p.Clone()))
 				if err != nil {
+					if ctx.Err() != nil {
+						return fmt.Errorf("append to %q interrupted after %d messages: %w", channel, n, err)
+					}
 					return fmt.Errorf("append to %q: %w", channel, err)
 				}
+				n++
 				_, err = fmt.Fprintln(a.stdout, res.MessageID.Marshal())
 				return err
 			}
@@ -61,7 +66,11 @@ lower terms, and fails if a higher term has opened it.`,
 				}
 				return nil
 			}
-			return eachLine(a.stdin, appendOne)
+			err = eachLine(ctx, a.stdin, appendOne)
+			if errors.Is(err, errInterrupted) {
+				return fmt.Errorf("append to %q interrupted after %d messages", channel, n)
+			}
+			return err
 		},
 	}
 	channelFlag(cmd, &channel)
@@ -91,24 +100,64 @@ func parseProps(kvs []string) (message.Properties, error) {
 	return p, nil
 }
 
+// errInterrupted: eachLine stopped because its context ended.
+var errInterrupted = errors.New("interrupted")
+
 // eachLine calls fn with each line of r, without "\n" or "\r\n". Lines may be
-// of any length; a last line without a newline counts.
-func eachLine(r io.Reader, fn func([]byte) error) error {
-	br := bufio.NewReaderSize(r, 64<<10)
-	for {
-		line, err := br.ReadBytes('\n')
-		if len(line) > 0 {
-			line = bytes.TrimSuffix(line, []byte("\n"))
-			line = bytes.TrimSuffix(line, []byte("\r"))
-			if ferr := fn(line); ferr != nil {
-				return ferr
+// of any length; a last line without a newline counts. It returns
+// errInterrupted as soon as ctx ends, also while r blocks (a terminal or a
+// pipe with nothing to read): the read goes on in a goroutine whose result
+// is dropped, and walctl exits.
+func eachLine(ctx context.Context, r io.Reader, fn func([]byte) error) error {
+	outer := ctx
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel() // ends the reader goroutine unless it is blocked in Read
+	type line struct {
+		b   []byte
+		err error
+	}
+	lines := make(chan line)
+	next := make(chan struct{})
+	go func() {
+		defer close(lines)
+		br := bufio.NewReaderSize(r, 64<<10)
+		for {
+			b, err := br.ReadBytes('\n')
+			select {
+			case lines <- line{b, err}:
+			case <-ctx.Done():
+				return
+			}
+			if err != nil {
+				return
+			}
+			select {
+			case <-next:
+			case <-ctx.Done():
+				return
 			}
 		}
-		if errors.Is(err, io.EOF) {
+	}()
+	for {
+		var l line
+		select {
+		case l = <-lines:
+		case <-outer.Done():
+			return errInterrupted
+		}
+		if len(l.b) > 0 {
+			b := bytes.TrimSuffix(l.b, []byte("\n"))
+			b = bytes.TrimSuffix(b, []byte("\r"))
+			if err := fn(b); err != nil {
+				return err
+			}
+		}
+		if errors.Is(l.err, io.EOF) {
 			return nil
 		}
-		if err != nil {
-			return fmt.Errorf("read stdin: %w", err)
+		if l.err != nil {
+			return fmt.Errorf("read stdin: %w", l.err)
 		}
+		next <- struct{}{}
 	}
 }

@@ -7,8 +7,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/mqwal/mqwal/adaptor"
 	"github.com/mqwal/mqwal/config"
-	"github.com/mqwal/mqwal/walimpls"
+	"github.com/mqwal/mqwal/wal"
 	"github.com/mqwal/mqwal/walimpls/registry"
 )
 
@@ -16,11 +17,16 @@ func newBackendsCmd(a *app) *cobra.Command {
 	return &cobra.Command{
 		Use:   "backends",
 		Short: "List the registered backends and their capabilities",
-		Long: `backends lists every backend compiled into walctl. The selected one (from
---backend, the config or MQWAL_BACKEND) is marked with * and built to read its
-capabilities; so is memory, which needs nothing, and rmq when its data
-directory exists. The others need their config: select one to probe it.
-A selected backend that cannot be built makes the command fail.`,
+		Long: `backends lists every backend compiled into walctl with what it promises
+through mqwal: fencing, physical truncation, and the largest message append
+accepts, in bytes of payload plus property keys and values (the backend's
+own limit less the 64 bytes mqwal reserves for its term and fence
+properties). The selected one (from --backend, the config or
+MQWAL_BACKEND) is marked with * and built to read them; so are memory and
+rmq, which need no server. rmq is probed in a temporary directory that is
+removed afterwards: backends writes nothing to the data directory, nor
+creates it. The others need their config: select one to probe it. A
+selected backend that cannot be built makes the command fail.`,
 		Example: `  walctl backends
   walctl --backend kafka backends      # with MQWAL_KAFKA_BROKERS set`,
 		Args: cobra.NoArgs,
@@ -30,7 +36,7 @@ A selected backend that cannot be built makes the command fail.`,
 				return err
 			}
 			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "BACKEND\tFENCING\tPHYSICAL TRUNCATE\tMAX MESSAGE\tNOTE")
+			fmt.Fprintln(tw, "BACKEND\tFENCING\tPHYSICAL TRUNCATE\tMAX MESSAGE (payload+properties)\tNOTE")
 			var selectedErr error
 			for _, name := range registry.Names() {
 				mark := " "
@@ -58,19 +64,21 @@ A selected backend that cannot be built makes the command fail.`,
 	}
 }
 
-// probe builds backend name from cfg (as if selected) and reads its
-// capabilities, when that is cheap and has no side effects or name is the
-// selected backend.
-func probe(cfg *config.Config, name string) (*walimpls.Capabilities, string, error) {
+// probe builds backend name from cfg (as if selected) and reads the
+// capabilities mqwal gives it, when that is cheap and has no side effects or
+// name is the selected backend. rmq is built in a temporary directory.
+func probe(cfg *config.Config, name string) (*wal.Capabilities, string, error) {
 	c := *cfg
 	c.Backend = name
 	switch {
-	case name == cfg.Backend:
-	case name == "memory":
 	case name == "rmq":
-		if _, err := os.Stat(cfg.RMQ.Path); err != nil {
-			return nil, "not probed: no data directory " + cfg.RMQ.Path + " yet", nil
+		dir, err := os.MkdirTemp("", "walctl-backends-")
+		if err != nil {
+			return nil, "", err
 		}
+		defer os.RemoveAll(dir)
+		c.RMQ.Path = dir
+	case name == cfg.Backend, name == "memory":
 	default:
 		return nil, "not probed: select it with --backend " + name, nil
 	}
@@ -78,18 +86,19 @@ func probe(cfg *config.Config, name string) (*walimpls.Capabilities, string, err
 	if err != nil {
 		return nil, "", err
 	}
-	o, err := b.Build()
+	impl, err := b.Build()
 	if err != nil {
 		return nil, "", err
 	}
+	o := adaptor.NewOpener(name, impl)
 	defer o.Close()
 	caps := o.Capabilities()
-	return &caps, where(&c), nil
+	return &caps, where(cfg, name), nil
 }
 
-// where describes the selected backend's location for humans.
-func where(c *config.Config) string {
-	switch c.Backend {
+// where describes backend name's location in c for humans.
+func where(c *config.Config, name string) string {
+	switch name {
 	case "rmq":
 		return "data in " + c.RMQ.Path + ", sync " + c.RMQ.Sync
 	case "memory":
@@ -110,13 +119,8 @@ func yesNo(b bool) string {
 }
 
 func sizeString(n int) string {
-	switch {
-	case n <= 0:
+	if n <= 0 {
 		return "unlimited"
-	case n%(1<<20) == 0:
-		return fmt.Sprintf("%d MiB", n>>20)
-	case n%(1<<10) == 0:
-		return fmt.Sprintf("%d KiB", n>>10)
 	}
 	return fmt.Sprintf("%d B", n)
 }

@@ -50,8 +50,15 @@ increasing ids, byte-identical; anything else fails the run.
 
 It prints append throughput, the p50, p99 and max latency of one append (from
 the call to its acknowledgement, through the whole mqwal stack), and read-back
-throughput. Progress goes to stderr: a bar on a terminal, a line per second
-otherwise. Afterwards the bench channels are truncated unless --keep.`,
+throughput. The read back ends at the newest ID each channel had when it
+began, so a message beyond the acked ones fails the run. Progress goes to
+stderr: a line rewritten in place on a terminal, a line per second
+otherwise; rates appear once a second has passed. Afterwards the bench
+channels are truncated unless --keep.
+
+Interrupted (Ctrl-C, SIGTERM), bench stops appending at once, prints what it
+measured so far, leaves its channels as they are (not read back, not
+truncated: their names are printed) and exits with status 1.`,
 		Example: `  walctl bench                                    # rmq in ./mqwal-data, 10000 x 1 KiB
   walctl bench --channels 4 --concurrency 16 --size 4096 --duration 30s
   walctl --config kafka.yaml bench --count 100000`,
@@ -120,6 +127,7 @@ type benchChannel struct {
 	w      wal.WAL
 	mu     sync.Mutex
 	lastID message.MessageID
+	end    message.MessageID // the newest ID when reading back began; nil: unknown
 }
 
 func (c *benchChannel) acked(id message.MessageID) {
@@ -134,11 +142,12 @@ func (a *app) bench(ctx context.Context, o benchOpts) error {
 	if err := o.validate(); err != nil {
 		return err
 	}
-	cfg, opener, err := a.open()
+	b, err := a.open()
 	if err != nil {
 		return err
 	}
-	defer opener.Close()
+	defer b.release(ctx)
+	cfg, opener := b.cfg, b.opener
 
 	var tag [4]byte
 	_, _ = crand.Read(tag[:])
@@ -150,7 +159,7 @@ func (a *app) bench(ctx context.Context, o benchOpts) error {
 		if err != nil {
 			return fmt.Errorf("open channel %q: %w", name, err)
 		}
-		defer w.Close()
+		// Closed with the opener (b.release).
 		chans[i] = &benchChannel{name: name, w: w}
 	}
 	apps := make([]*benchAppender, o.channels*o.concurrency)
@@ -169,10 +178,9 @@ func (a *app) bench(ctx context.Context, o benchOpts) error {
 		what = "for " + o.duration.String()
 	}
 	fmt.Fprintf(a.stdout, "bench: backend %s (%s); %d channel(s) x %d appenders, %d-byte payloads, %s\n",
-		cfg.Backend, where(cfg), o.channels, o.concurrency, o.size, what)
+		cfg.Backend, where(cfg, cfg.Backend), o.channels, o.concurrency, o.size, what)
 
 	// Append.
-	prog := newProgress(a.stderr, "append", int64(o.count), o.duration)
 	actx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var (
@@ -216,14 +224,18 @@ func (a *app) bench(ctx context.Context, o benchOpts) error {
 			}
 		}()
 	}
-	stopProg := prog.run(&done, start)
+	m := newMeter(start)
+	stopProg := showStatus(a.stderr, func() string {
+		n := done.Load()
+		if o.count > 0 {
+			return fmt.Sprintf("append: %d/%d messages%s", n, o.count, m.rateString(time.Now(), n))
+		}
+		return fmt.Sprintf("append: %d messages in %s of %s%s", n, time.Since(start).Round(time.Second), o.duration, m.rateString(time.Now(), n))
+	})
 	wg.Wait()
 	elapsed := time.Since(start)
 	stopProg()
-	if ctx.Err() != nil {
-		return fmt.Errorf("bench interrupted after %d acked messages", done.Load())
-	}
-	if firstErr != nil {
+	if firstErr != nil && ctx.Err() == nil {
 		return firstErr
 	}
 	total := done.Load()
@@ -239,15 +251,36 @@ func (a *app) bench(ctx context.Context, o benchOpts) error {
 		fmt.Fprintf(a.stdout, "append latency: p50 %s  p99 %s  max %s\n",
 			ms(percentile(lats, 0.50)), ms(percentile(lats, 0.99)), ms(lats[len(lats)-1]))
 	}
+	if ctx.Err() != nil {
+		// Interrupted: what was measured is printed above; reading back and
+		// truncating could take long on a struggling backend, so the
+		// channels stay for a later look (walctl scan, truncate).
+		fmt.Fprintf(a.stdout, "interrupted: not read back; channels %s0..%d left as they are\n", prefix, o.channels-1)
+		return fmt.Errorf("bench interrupted after %d acked messages", total)
+	}
 
-	// Read back and verify.
+	// Read back and verify, up to the newest ID each channel had now.
+	for _, ch := range chans {
+		end, ok, err := latestID(ctx, b.impl, ch.name)
+		if err != nil {
+			return fmt.Errorf("read back %s: %w", ch.name, err)
+		}
+		if ok && end != nil {
+			ch.end = end
+			b.ends.setEnd(ch.name, end)
+		}
+	}
 	rstart := time.Now()
 	errs := make([]error, len(chans))
 	var (
 		rwg   sync.WaitGroup
 		nread atomic.Int64
 	)
-	stopProg = newProgress(a.stderr, "read back", total, 0).run(&nread, rstart)
+	rm := newMeter(rstart)
+	stopProg = showStatus(a.stderr, func() string {
+		n := nread.Load()
+		return fmt.Sprintf("read back: %d/%d messages%s", n, total, rm.rateString(time.Now(), n))
+	})
 	for i, ch := range chans {
 		rwg.Add(1)
 		go func() {
@@ -338,7 +371,7 @@ func (a *app) benchVerify(ctx context.Context, opener wal.Opener, ch *benchChann
 		select {
 		case m, ok := <-s.Chan():
 			if !ok {
-				return fmt.Errorf("read back %s: scanner ended after %d of %d messages: %v", ch.name, got, total, s.Error())
+				return fmt.Errorf("read back %s: scanner ended after %d of %d messages: %w", ch.name, got, total, s.Error())
 			}
 			if err := check(m); err != nil {
 				return fmt.Errorf("read back %s: %w", ch.name, err)
@@ -353,15 +386,27 @@ func (a *app) benchVerify(ctx context.Context, opener wal.Opener, ch *benchChann
 		}
 	}
 	// Everything acked has been seen; anything more would be a phantom or a
-	// duplicate. Give it a moment to show up.
+	// duplicate. Read on to the newest ID the channel had when reading
+	// began, or, when the backend cannot tell it, give it a moment.
 	quiet := time.NewTimer(200 * time.Millisecond)
 	defer quiet.Stop()
+	var quietC <-chan time.Time
+	if ch.end == nil {
+		quietC = quiet.C
+	}
 	select {
 	case m, ok := <-s.Chan():
-		if ok {
+		switch {
+		case ok:
 			return fmt.Errorf("read back %s: unexpected message %s after all %d acked ones: %w", ch.name, m.MessageID(), total, check(m))
+		case !reachedEnd(s.Error()):
+			return fmt.Errorf("read back %s: scanner ended after all %d messages: %v", ch.name, total, s.Error())
 		}
-	case <-quiet.C:
+	case <-quietC:
+	case <-timer.C:
+		return fmt.Errorf("read back %s: got all %d messages, then neither more nor the end for %s", ch.name, total, o.readTimeout)
+	case <-ctx.Done():
+		return fmt.Errorf("read back %s interrupted after all %d messages", ch.name, total)
 	}
 	return nil
 }

@@ -91,7 +91,12 @@ func TestErrorsAreOneLine(t *testing.T) {
 		{[]string{"--config", cfg, "nosuch"}, 2, `walctl: unknown command "nosuch" for "walctl"`},
 		{[]string{"--config", cfg, "scan", "-c", "x", "--bogus"}, 2, `walctl: unknown flag: --bogus`},
 		{[]string{"--config", "/nonexistent/mqwal.yaml", "backends"}, 1, `walctl: config: /nonexistent/mqwal.yaml: cannot read file: no such file or directory`},
-		{[]string{"--config", cfg, "dev-broker", "zookeeper"}, 2, `walctl: invalid argument "zookeeper" for "walctl dev-broker"`},
+		{[]string{"--config", cfg, "dev-broker", "zookeeper"}, 2, `walctl: dev-broker "zookeeper": want kafka or pulsar`},
+		{[]string{"--config", cfg, "dev-broker"}, 2, `walctl: dev-broker needs the broker to run: kafka or pulsar`},
+		{[]string{"--config", cfg, "verify", "--writers", "5", "--channels", "4"}, 2, `walctl: --writers 5: want 1..4 (--channels)`},
+		{[]string{"--config", cfg, "verify", "--fault-kinds", "restart", "--faults", "1"}, 2, `walctl: --fault-kinds restart needs a walctl dev-broker`},
+		{[]string{"--config", cfg, "verify", "--fault-kinds", "meteor"}, 2, `walctl: --fault-kinds "meteor": want restart, leader-move`},
+		{[]string{"--config", cfg, "stat", "--format", "xml"}, 2, `walctl: --format "xml": want text or json`},
 		{[]string{"--config", cfg, "conformance", "--run", "NoSuchCase"}, 2, `walctl: --run "NoSuchCase" matches no case`},
 	}
 	for _, tc := range tests {
@@ -127,8 +132,8 @@ func TestBackends(t *testing.T) {
 	cfg := rmqConfig(t, "none")
 	out := mustRun(t, "", "--config", cfg, "backends")
 	for _, re := range []string{
-		`(?m)^\* rmq +yes +yes +64 MiB +data in .*/data, sync none$`,
-		`(?m)^  memory +no +yes +4 MiB +in this process only$`,
+		`(?m)^\* rmq +yes +yes +67108800 B +data in .*/data, sync none$`,
+		`(?m)^  memory +no +yes +4194240 B +in this process only$`,
 		`(?m)^  kafka +- +- +- +not probed`,
 	} {
 		if !regexp.MustCompile(re).MatchString(out) {

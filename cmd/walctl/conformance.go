@@ -101,7 +101,7 @@ func (a *app) conformance(ctx context.Context, o conformanceOpts) error {
 	if len(cases) == 0 {
 		return usagef("--run %q matches no case", o.run)
 	}
-	fmt.Fprintf(a.stdout, "conformance: backend %s (%s)\n", cfg.Backend, where(cfg))
+	fmt.Fprintf(a.stdout, "conformance: backend %s (%s)\n", cfg.Backend, where(cfg, cfg.Backend))
 	var passed, skipped int
 	var failed []string
 	start := time.Now()

@@ -4,25 +4,54 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
-
-	"github.com/schollz/progressbar/v3"
 )
 
-// progress reports how far a run is: a bar on a terminal, a plain line per
-// second otherwise (logs, pipes, CI).
-type progress struct {
-	w        io.Writer
-	label    string
-	count    int64         // target messages, 0 in duration mode
-	duration time.Duration // target time in duration mode
-	tty      bool
-}
-
-func newProgress(w io.Writer, label string, count int64, d time.Duration) *progress {
-	return &progress{w: w, label: label, count: count, duration: d, tty: isTerminal(w)}
+// showStatus prints the line line returns until the returned stop is
+// called: on a terminal rewritten in place four times a second (stop clears
+// it), otherwise one line per second (logs, pipes, CI). stop returns once
+// nothing more is written.
+func showStatus(w io.Writer, line func() string) (stop func()) {
+	tty := isTerminal(w)
+	interval := time.Second
+	if tty {
+		interval = 250 * time.Millisecond
+	}
+	quit := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		width := 0
+		for {
+			select {
+			case <-t.C:
+				l := line()
+				if !tty {
+					fmt.Fprintln(w, l)
+					continue
+				}
+				fmt.Fprintf(w, "\r%-*s", width, l)
+				width = max(width, len(l))
+			case <-quit:
+				if tty && width > 0 {
+					fmt.Fprintf(w, "\r%s\r", strings.Repeat(" ", width))
+				}
+				return
+			}
+		}
+	}()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			close(quit)
+			wg.Wait()
+		})
+	}
 }
 
 func isTerminal(w io.Writer) bool {
@@ -34,69 +63,43 @@ func isTerminal(w io.Writer) bool {
 	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
 
-// run reports done until the returned stop is called; stop prints the final
-// state and returns once nothing more is written.
-func (p *progress) run(done *atomic.Int64, start time.Time) (stop func()) {
-	quit := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
-	interval := time.Second
-	var bar *progressbar.ProgressBar
-	if p.tty {
-		interval = 100 * time.Millisecond
-		max := p.count
-		if max == 0 {
-			max = p.duration.Milliseconds() // the bar tracks time instead
-		}
-		bar = progressbar.NewOptions64(max,
-			progressbar.OptionSetWriter(p.w),
-			progressbar.OptionSetDescription(p.label),
-			progressbar.OptionSetWidth(30),
-			progressbar.OptionShowCount(),
-			progressbar.OptionShowIts(),
-			progressbar.OptionSetItsString("msg"),
-			progressbar.OptionClearOnFinish(),
-			progressbar.OptionSetPredictTime(true),
-		)
-	}
-	update := func() {
-		n := done.Load()
-		el := time.Since(start)
-		if bar != nil {
-			if p.count > 0 {
-				_ = bar.Set64(n)
-			} else {
-				_ = bar.Set64(min(el.Milliseconds(), p.duration.Milliseconds()))
-				bar.Describe(fmt.Sprintf("%s %d msgs", p.label, n))
-			}
-			return
-		}
-		rate := float64(n) / el.Seconds()
-		if p.count > 0 {
-			fmt.Fprintf(p.w, "%s: %d/%d messages, %.0f msg/s\n", p.label, n, p.count, rate)
-		} else {
-			fmt.Fprintf(p.w, "%s: %d messages in %s of %s, %.0f msg/s\n", p.label, n, el.Round(time.Second), p.duration, rate)
+// meter turns a growing count into a rate over the last second or more,
+// so the first figures are not a burst divided by a few microseconds.
+// Not safe for concurrent use: the status goroutine owns it.
+type meter struct {
+	samples []sample
+}
+
+type sample struct {
+	t time.Time
+	n int64
+}
+
+func newMeter(start time.Time) *meter { return &meter{samples: []sample{{t: start}}} }
+
+// rate records n at now and returns the rate since the newest sample at
+// least a second old; ok is false until there is one.
+func (m *meter) rate(now time.Time, n int64) (perSec float64, ok bool) {
+	m.samples = append(m.samples, sample{t: now, n: n})
+	base := -1
+	for i, s := range m.samples {
+		if now.Sub(s.t) >= time.Second {
+			base = i
 		}
 	}
-	go func() {
-		defer wg.Done()
-		t := time.NewTicker(interval)
-		defer t.Stop()
-		for {
-			select {
-			case <-t.C:
-				update()
-			case <-quit:
-				return
-			}
-		}
-	}()
-	return func() {
-		close(quit)
-		wg.Wait()
-		if bar != nil {
-			_ = bar.Finish()
-			_ = bar.Exit()
-		}
+	if base < 0 {
+		return 0, false
 	}
+	s := m.samples[base]
+	m.samples = m.samples[base:]
+	return float64(n-s.n) / now.Sub(s.t).Seconds(), true
+}
+
+// rateString is "1234 msg/s", or "" before a second has passed.
+func (m *meter) rateString(now time.Time, n int64) string {
+	r, ok := m.rate(now, n)
+	if !ok {
+		return ""
+	}
+	return fmt.Sprintf(", %.0f msg/s", r)
 }

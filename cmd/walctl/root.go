@@ -6,12 +6,16 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/mqwal/mqwal/adaptor"
 	"github.com/mqwal/mqwal/config"
 	"github.com/mqwal/mqwal/message"
 	"github.com/mqwal/mqwal/wal"
+	"github.com/mqwal/mqwal/walimpls"
 )
 
 // app is what every command shares: the global flags and the streams.
@@ -21,6 +25,8 @@ type app struct {
 
 	stdin          io.Reader
 	stdout, stderr io.Writer
+
+	warnMemory sync.Once
 }
 
 func newRoot(a *app) *cobra.Command {
@@ -47,7 +53,9 @@ or --backend; with none of them it is rmq, the embedded store, in ./mqwal-data.`
 		newAppendCmd(a),
 		newScanCmd(a),
 		newTruncateCmd(a),
+		newStatCmd(a),
 		newBenchCmd(a),
+		newVerifyCmd(a),
 		newConformanceCmd(a),
 		newDevBrokerCmd(a),
 	)
@@ -85,40 +93,88 @@ func (a *app) config() (*config.Config, error) {
 	return config.Load(a.configPath, config.WithBackend(a.backend))
 }
 
-// open builds the configured backend's opener.
-func (a *app) open() (*config.Config, wal.Opener, error) {
-	cfg, err := a.config()
-	if err != nil {
-		return nil, nil, err
-	}
-	b, err := cfg.OpenerBuilder()
-	if err != nil {
-		return nil, nil, err
-	}
-	o, err := b.Build()
-	if err != nil {
-		if cfg.Backend == "rmq" && errors.Is(err, wal.ErrUnavailable) {
-			// The usual cause: another walctl (a scan --follow) holds the
-			// directory; rmq is embedded, one process at a time.
-			return nil, nil, fmt.Errorf("%s: %w (rmq allows one process per data directory: stop the other one, or use a broker backend)", cfg.Backend, err)
-		}
-		return nil, nil, fmt.Errorf("%s: %w", cfg.Backend, err)
-	}
-	return cfg, o, nil
+// backend is the configured backend, opened: the adaptor's wal.Opener for
+// what applications do, and the driver's own opener underneath it for what
+// the wal API does not offer (the newest ID, channel statistics, listing
+// channels). Closing it closes both.
+type backend struct {
+	cfg    *config.Config
+	impl   walimpls.OpenerImpls
+	ends   *endOpener
+	opener wal.Opener
 }
 
-// openChannel opens ch on a new opener; close the opener when done.
-func (a *app) openChannel(ctx context.Context, ch wal.Channel) (*config.Config, wal.Opener, wal.WAL, error) {
-	cfg, o, err := a.open()
-	if err != nil {
-		return nil, nil, nil, err
+func (b *backend) Close() { b.opener.Close() }
+
+// releaseGrace bounds closing a backend after a signal: a command ends
+// within a second of Ctrl-C (a close that takes longer, on a loaded disk or
+// a broker that does not answer, goes on until the process exits; acked
+// appends are durable already).
+const releaseGrace = 400 * time.Millisecond
+
+// release closes b, at once unless ctx ended (a signal); then for at most
+// releaseGrace.
+func (b *backend) release(ctx context.Context) {
+	if ctx.Err() == nil {
+		b.Close()
+		return
 	}
-	w, err := o.Open(ctx, &wal.OpenOption{Channel: ch})
-	if err != nil {
-		o.Close()
-		return nil, nil, nil, fmt.Errorf("open channel %q: %w", ch.Name, err)
+	closeWithin(b.Close, releaseGrace)
+}
+
+// closeWithin runs fn and returns when it is done or after d.
+func closeWithin(fn func(), d time.Duration) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		fn()
+	}()
+	select {
+	case <-done:
+	case <-time.After(d):
 	}
-	return cfg, o, w, nil
+}
+
+// open builds the configured backend; opts apply to its wal.Opener.
+func (a *app) open(opts ...adaptor.Option) (*backend, error) {
+	cfg, err := a.config()
+	if err != nil {
+		return nil, err
+	}
+	db, err := cfg.DriverBuilder()
+	if err != nil {
+		return nil, err
+	}
+	impl, err := db.Build()
+	if err != nil {
+		if cfg.Backend == "rmq" && errors.Is(err, wal.ErrUnavailable) && strings.Contains(err.Error(), "LOCK") {
+			// Another process (a scan --follow) holds the directory; rmq is
+			// embedded, one process at a time.
+			return nil, fmt.Errorf("%s: %w (rmq allows one process per data directory: stop the other one, or use a broker backend)", cfg.Backend, err)
+		}
+		return nil, fmt.Errorf("%s: %w", cfg.Backend, err)
+	}
+	if cfg.Backend == "memory" {
+		a.warnMemory.Do(func() {
+			fmt.Fprintln(a.stderr, "walctl: warning: backend memory keeps everything in this process; nothing outlives it")
+		})
+	}
+	ends := newEndOpener(impl)
+	return &backend{cfg: cfg, impl: impl, ends: ends, opener: adaptor.NewOpener(db.Name(), ends, opts...)}, nil
+}
+
+// openChannel opens ch on a new backend; close the backend when done.
+func (a *app) openChannel(ctx context.Context, ch wal.Channel) (*backend, wal.WAL, error) {
+	b, err := a.open()
+	if err != nil {
+		return nil, nil, err
+	}
+	w, err := b.opener.Open(ctx, &wal.OpenOption{Channel: ch})
+	if err != nil {
+		b.Close()
+		return nil, nil, fmt.Errorf("open channel %q: %w", ch.Name, err)
+	}
+	return b, w, nil
 }
 
 // parseID reads a message ID in the form walctl prints (MessageID.Marshal).
