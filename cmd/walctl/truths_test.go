@@ -226,3 +226,30 @@ func TestScanEndsAtNewest(t *testing.T) {
 		}
 	}
 }
+
+// The hint about another process holding rmq's data directory comes only
+// with that error, not with a path that is a file.
+func TestRMQHintsFit(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	file := filepath.Join(dir, "a-file")
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := filepath.Join(dir, "f.yaml")
+	if err := os.WriteFile(cfg, []byte("backend: rmq\nrmq:\n  path: "+file+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := runBinary(t, "", "--config", cfg, "append", "-c", "x", "a")
+	if r.code != 1 || !strings.Contains(r.stderr, "not a directory") || strings.Contains(r.stderr, "one process per data directory") {
+		t.Errorf("data directory is a file: exit %d, stderr %q", r.code, r.stderr)
+	}
+	held := rmqConfig(t, "none")
+	mustRun(t, "", "--config", held, "append", "-c", "x", "a")
+	p := start(t, "--config", held, "scan", "-c", "x", "--follow")
+	p.next(t, 30*time.Second)
+	r = runBinary(t, "", "--config", held, "append", "-c", "x", "b")
+	if r.code != 1 || !strings.Contains(r.stderr, "(rmq allows one process per data directory: stop the other one, or use a broker backend)") {
+		t.Errorf("directory held by another process: exit %d, stderr %q", r.code, r.stderr)
+	}
+}
