@@ -193,6 +193,9 @@ func devBroker(t *testing.T, kind string, extra ...string) (*proc, string, strin
 			addr, _, _ = strings.Cut(m[1]+m[2], ",")
 		}
 	}
+	if kind == "pulsar" {
+		snippet = append(snippet, p.next(t, 30*time.Second)) // admin_url
+	}
 	cfg := filepath.Join(t.TempDir(), kind+".yaml")
 	if err := os.WriteFile(cfg, []byte(strings.Join(snippet, "\n")+"\n"), 0o600); err != nil {
 		t.Fatal(err)
@@ -281,6 +284,9 @@ func TestDevBrokerPulsar(t *testing.T) {
 		t.Errorf("the pulsar dev broker's config does not say where its data is:\n%s", data)
 	}
 	r := runBinary(t, "", "--config", cfg, "append", "-c", "events", "-p", "k=v", "one", "two")
+	if strings.Contains(r.stderr, "no admin URL") {
+		t.Errorf("the dev broker's config leaves out its admin URL: %s", r.stderr)
+	}
 	ids := lines(r.stdout)
 	if r.code != 0 || len(ids) != 2 || !regexp.MustCompile(`^\d+:\d+:\d+$`).MatchString(ids[0]) {
 		t.Fatalf("append: exit %d stdout %q stderr %q", r.code, r.stdout, r.stderr)

@@ -184,9 +184,9 @@ func (a *app) devPulsar(ctx context.Context, o devBrokerOpts) error {
 		where = "data in " + o.data
 	}
 	cfg := fmt.Sprintf("# pulsar dev broker (pulsartest) on %s, %s; Ctrl-C stops it.\n", b.URL(), where) +
-		fmt.Sprintf("# Use this file with --config, or: MQWAL_BACKEND=pulsar MQWAL_PULSAR_URL=%s\n", b.URL()) +
+		fmt.Sprintf("# Use this file with --config, or: MQWAL_BACKEND=pulsar MQWAL_PULSAR_URL=%s MQWAL_PULSAR_ADMIN_URL=%s\n", b.URL(), b.AdminURL()) +
 		controlLinePrefix + control + "\n" +
-		fmt.Sprintf("backend: pulsar\npulsar:\n  url: %s\n", b.URL())
+		fmt.Sprintf("backend: pulsar\npulsar:\n  url: %s\n  admin_url: %s\n", b.URL(), b.AdminURL())
 	return a.serveDev(ctx, "pulsar", cfg, o.configOut)
 }
 

@@ -33,7 +33,8 @@ func newRoot(a *app) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "walctl",
 		Short: "Use an mqwal write-ahead log from the shell",
-		Long: `walctl appends to, scans and truncates mqwal channels, benchmarks a backend,
+		Long: `walctl appends to, scans, truncates and describes (stat) mqwal channels,
+benchmarks a backend, verifies it under a long concurrent load and faults,
 runs the conformance suite against it, and starts development brokers.
 
 The backend comes from --config (YAML), the MQWAL_* environment variables,
