@@ -35,7 +35,7 @@ func TestHelpTellsTheTruth(t *testing.T) {
 		{[]string{"truncate", "--help"}, []string{"only mark it for deletion by the broker's own retention"}},
 		{[]string{"bench", "--help"}, []string{"prints what it measured so far, leaves its channels as they are"}},
 	} {
-		r := runBinary(t, "", tc.cmd...)
+		r := inproc(t, "", tc.cmd...)
 		for _, w := range tc.want {
 			if r.code != 0 || !strings.Contains(squash(r.stdout), w) {
 				t.Errorf("walctl %s: exit %d, does not say %q:\n%s", strings.Join(tc.cmd, " "), r.code, w, r.stdout)
