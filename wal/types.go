@@ -59,6 +59,7 @@ var (
 	ErrUnavailable     = walimpls.ErrUnavailable
 	ErrUnknownBackend  = walimpls.ErrUnknownBackend
 	ErrOutcomeUnknown  = walimpls.ErrOutcomeUnknown
+	ErrNotFound        = walimpls.ErrNotFound
 )
 
 // IsRetryable reports whether err is transient and retrying cannot

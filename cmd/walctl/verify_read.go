@@ -55,6 +55,12 @@ func (v *verifier) readLoop(ch string, r *walimplstest.CheckedReader) bool {
 				v.anomaly(walimplstest.Problem{Kind: "reader-failed", Channel: ch, Reader: r.Name(), ID: last, Detail: err.Error()})
 				return false
 			}
+		case errors.Is(err, wal.ErrNotFound) && v.caughtUp(ch, nil):
+			// A ReadOnly open never creates a channel (kafka): until the
+			// channel's first append is acked, "no such channel" only means
+			// the writers have not opened it yet.
+			failures++
+			backoff(ctx, failures)
 		default:
 			if !wal.IsRetryable(err) {
 				v.anomaly(walimplstest.Problem{Kind: "reader-failed", Channel: ch, Reader: r.Name(), ID: last,
