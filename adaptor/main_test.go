@@ -80,16 +80,28 @@ func recv(t testing.TB, s wal.Scanner, timeout time.Duration) message.ImmutableM
 	return nil
 }
 
-// expectNone checks that nothing arrives within d.
+// expectNone checks that nothing arrives within d and that the scanner is
+// still running: a scanner that ended is not quiet, it may have stopped
+// at a message it owed.
 func expectNone(t testing.TB, s wal.Scanner, d time.Duration) {
 	t.Helper()
+	if err := quiet(s, d); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// quiet is expectNone's check, returned as an error so that it can be
+// tested on a scanner that ends.
+func quiet(s wal.Scanner, d time.Duration) error {
 	timer := time.NewTimer(d)
 	defer timer.Stop()
 	select {
 	case m, ok := <-s.Chan():
-		if ok {
-			t.Fatalf("unexpected message %q %v", m.Payload(), m.Properties())
+		if !ok {
+			return fmt.Errorf("scanner %q ended (error %v) instead of staying quiet", s.Name(), s.Error())
 		}
+		return fmt.Errorf("scanner %q: unexpected message %q %v", s.Name(), m.Payload(), m.Properties())
 	case <-timer.C:
+		return nil
 	}
 }

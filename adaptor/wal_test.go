@@ -79,3 +79,21 @@ func TestReadOnly(t *testing.T) {
 		}
 	}
 }
+
+// A quiet check fails on a scanner that has ended: before, expectNone took
+// the closed channel of a closed scanner for silence.
+func TestQuietCheckFailsOnEndedScanner(t *testing.T) {
+	o := memoryOpener(t, nil)
+	w := open(t, o, newChannel(t), 1, wal.ReadWrite)
+	s, err := w.Read(context.Background(), wal.ReadOption{DeliverPolicy: wal.DeliverLatest()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := quiet(s, 20*time.Millisecond); err != nil {
+		t.Fatalf("running scanner with nothing to read: %v", err)
+	}
+	s.Close()
+	if err := quiet(s, 20*time.Millisecond); err == nil {
+		t.Fatal("a closed scanner passed the quiet check")
+	}
+}
