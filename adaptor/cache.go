@@ -5,6 +5,7 @@ import (
 	"errors"
 	"sort"
 	"sync"
+	"sync/atomic"
 
 	"github.com/mqwal/mqwal/message"
 	"github.com/mqwal/mqwal/wal"
@@ -24,11 +25,19 @@ type cacheEntry struct {
 // [base, base+len(entries)). Emptying the window after an unknown outcome
 // skips one index, so every scanner positioned in it falls back to the
 // backend, where the message that may exist is read.
+//
+// The window is filled only while the cache is active (its WAL has a
+// scanner), and its bytes count against the opener's budget, which evicts
+// the oldest entries of all caches.
 type cache struct {
-	maxBytes int
+	budget *cacheBudget
+	// baseNow mirrors base for the budget's compaction, which must not
+	// take c.mu.
+	baseNow atomic.Uint64
 
 	mu       sync.Mutex
 	disabled bool
+	active   bool
 	entries  []cacheEntry
 	base     uint64
 	bytes    int
@@ -83,8 +92,54 @@ func (h *pendingHeap) Pop() any {
 	return x
 }
 
-func newCache(maxBytes int) *cache {
-	return &cache{maxBytes: maxBytes, parked: map[*scanner]chan struct{}{}, next: 1, low: 1, done: map[uint64]struct{}{}}
+func newCache(budget *cacheBudget) *cache {
+	return &cache{budget: budget, parked: map[*scanner]chan struct{}{}, next: 1, low: 1, done: map[uint64]struct{}{}}
+}
+
+// setBaseLocked moves the window's start.
+func (c *cache) setBaseLocked(base uint64) {
+	c.base = base
+	c.baseNow.Store(base)
+}
+
+// activate starts filling the window: its WAL has a scanner now. Appends
+// already started are not cached (they may complete in any order around
+// the first cached one), and nothing at or below the IDs they get either,
+// as after an unknown outcome.
+func (c *cache) activate() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.disabled || c.active {
+		return
+	}
+	c.active = true
+	c.resetBarrier = c.next - 1
+}
+
+// deactivate empties the window and stops filling it: its WAL has no
+// scanner left to feed, so its bytes go back to the budget.
+func (c *cache) deactivate() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.disabled || !c.active {
+		return
+	}
+	c.active = false
+	c.resetLocked()
+}
+
+// resetLocked drops every entry, published or pending, and keeps what is in
+// flight out of the window when it re-forms: appends started before now
+// may be stored on either side of anything not cached, so none of them is
+// cached, and nothing at or below the highest of them either.
+func (c *cache) resetLocked() {
+	c.resetBarrier = c.next - 1
+	for _, e := range c.pending {
+		c.raiseFloorLocked(e.msg.MessageID())
+	}
+	clear(c.pending)
+	c.pending = c.pending[:0]
+	c.invalidateLocked()
 }
 
 // begin numbers a driver append that is about to start.
@@ -107,9 +162,16 @@ func notWritten(err error) bool {
 // publishable.
 func (c *cache) complete(t uint64, msg message.MutableMessage, id message.MessageID, channel string, err error) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
+	published := c.completeLocked(t, msg, id, channel, err)
+	c.mu.Unlock()
+	if published {
+		c.budget.trim()
+	}
+}
+
+func (c *cache) completeLocked(t uint64, msg message.MutableMessage, id message.MessageID, channel string, err error) (published bool) {
 	if c.disabled {
-		return
+		return false
 	}
 	if t == c.low {
 		c.low++
@@ -125,6 +187,9 @@ func (c *cache) complete(t uint64, msg message.MutableMessage, id message.Messag
 	}
 	switch {
 	case err == nil && t > c.resetBarrier:
+		if !c.active {
+			break // started while no scanner needed it; activate covers it
+		}
 		im := msg.IntoImmutable(id, channel)
 		heap.Push(&c.pending, pendingEntry{cacheEntry: cacheEntry{msg: im, size: im.EstimateSize() + entryOverhead}, barrier: c.next - 1})
 	case err == nil:
@@ -132,23 +197,20 @@ func (c *cache) complete(t uint64, msg message.MutableMessage, id message.Messag
 	case notWritten(err):
 	case errors.Is(err, wal.ErrFenced):
 		c.disableLocked()
-		return
+		return false
 	default:
-		// Maybe stored, not cached. Appends that started before now may be
-		// stored on either side of it, so none of them is cached, and
-		// nothing at or below the highest of them either.
-		c.resetBarrier = c.next - 1
-		for _, e := range c.pending {
-			c.raiseFloorLocked(e.msg.MessageID())
-		}
-		c.pending = c.pending[:0]
-		c.invalidateLocked()
+		// Maybe stored, not cached.
+		c.resetLocked()
 	}
-	c.publishLocked()
+	return c.publishLocked()
 }
 
-func (c *cache) publishLocked() {
-	published := false
+// publishLocked moves what became publishable from pending to the window,
+// feeds the parked scanners, and charges the budget; the caller trims the
+// budget once it released c.mu.
+func (c *cache) publishLocked() bool {
+	from := c.base + uint64(len(c.entries))
+	n := 0
 	for len(c.pending) > 0 && c.pending[0].barrier < c.low {
 		e := heap.Pop(&c.pending).(pendingEntry)
 		if c.floor != nil && e.msg.MessageID().LTE(c.floor) {
@@ -156,20 +218,40 @@ func (c *cache) publishLocked() {
 		}
 		c.entries = append(c.entries, e.cacheEntry)
 		c.bytes += e.size
-		published = true
+		n += e.size
 	}
-	if !published {
-		return
+	to := c.base + uint64(len(c.entries))
+	if to == from {
+		return false
 	}
+	c.budget.add(c, from, to, n)
 	for s, wake := range c.parked {
 		c.feedLocked(s, wake)
 	}
-	for c.bytes > c.maxBytes && len(c.entries) > 1 {
-		c.bytes -= c.entries[0].size
+	return true
+}
+
+// evictThrough drops the window's entries up to index idx, for the budget.
+func (c *cache) evictThrough(idx uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n, freed := 0, 0
+	for len(c.entries) > 0 && c.base <= idx {
+		freed += c.entries[0].size
 		c.entries[0] = cacheEntry{}
 		c.entries = c.entries[1:]
 		c.base++
+		n++
 	}
+	if n == 0 {
+		return
+	}
+	if len(c.entries) == 0 {
+		c.entries = nil // let the backing array go
+	}
+	c.setBaseLocked(c.base)
+	c.bytes -= freed
+	c.budget.dropped(n, freed)
 }
 
 // feedLocked delivers new entries to parked scanner s in the publisher's
@@ -180,7 +262,7 @@ func (c *cache) publishLocked() {
 func (c *cache) feedLocked(s *scanner, wake chan struct{}) {
 	end := c.base + uint64(len(c.entries))
 	for s.pcursor < end {
-		if s.ctx.Err() != nil || len(s.ch) == cap(s.ch) {
+		if s.ctx.Err() != nil || len(s.ch) == cap(s.ch) || (s.wakeAt != 0 && s.pcursor >= s.wakeAt) {
 			delete(c.parked, s)
 			close(wake)
 			return
@@ -200,15 +282,17 @@ func (c *cache) feedLocked(s *scanner, wake chan struct{}) {
 
 // park registers s, caught up at cursor, for direct delivery. It returns
 // false, without parking, if the window has entries from cursor on or has
-// moved past it; the scanner then reads it again.
-func (c *cache) park(s *scanner, cursor uint64) (<-chan struct{}, bool) {
+// moved past it; the scanner then reads it again. Direct delivery wakes s
+// when it reaches position wakeAt (0: never), so it can close its paused
+// driver scanner.
+func (c *cache) park(s *scanner, cursor, wakeAt uint64) (<-chan struct{}, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.disabled || cursor != c.base+uint64(len(c.entries)) {
 		return nil, false
 	}
 	wake := make(chan struct{})
-	s.pcursor = cursor
+	s.pcursor, s.wakeAt = cursor, wakeAt
 	c.parked[s] = wake
 	return wake, true
 }
@@ -224,7 +308,8 @@ func (c *cache) unpark(s *scanner) uint64 {
 // invalidateLocked empties the window and skips an index, so every scanner
 // in it falls back to the backend.
 func (c *cache) invalidateLocked() {
-	c.base += uint64(len(c.entries)) + 1
+	c.budget.dropped(len(c.entries), c.bytes)
+	c.setBaseLocked(c.base + uint64(len(c.entries)) + 1)
 	clear(c.entries)
 	c.entries = nil
 	c.bytes = 0
@@ -239,6 +324,7 @@ func (c *cache) disableLocked() {
 		return
 	}
 	c.disabled = true
+	c.active = false
 	c.pending = nil
 	c.done = nil
 	c.invalidateLocked()

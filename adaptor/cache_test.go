@@ -13,6 +13,13 @@ func cid(n int64) message.MessageID { return helper.NewInt64ID("test", n) }
 
 func cmsg() message.MutableMessage { return message.NewMutableMessage([]byte("x"), nil) }
 
+// activeCache is a cache on budget with a scanner to fill it for.
+func activeCache(budget *cacheBudget) *cache {
+	c := newCache(budget)
+	c.activate()
+	return c
+}
+
 // window lists the IDs in the window.
 func window(c *cache) []int64 {
 	c.mu.Lock()
@@ -25,7 +32,7 @@ func window(c *cache) []int64 {
 }
 
 func TestCachePublishesOnlyAContiguousPrefix(t *testing.T) {
-	c := newCache(1 << 20)
+	c := activeCache(newCacheBudget(1 << 20))
 	t1, t2, t3 := c.begin(), c.begin(), c.begin()
 	c.complete(t2, cmsg(), cid(2), "ch", nil)
 	c.complete(t3, cmsg(), cid(3), "ch", nil)
@@ -56,7 +63,7 @@ func TestCachePublishesOnlyAContiguousPrefix(t *testing.T) {
 }
 
 func TestCacheUnknownOutcomeReforms(t *testing.T) {
-	c := newCache(1 << 20)
+	c := activeCache(newCacheBudget(1 << 20))
 	t1 := c.begin()
 	c.complete(t1, cmsg(), cid(1), "ch", nil)
 	cursor, _ := c.after(cid(1))
@@ -80,7 +87,7 @@ func TestCacheUnknownOutcomeReforms(t *testing.T) {
 }
 
 func TestCacheNotWrittenErrorsKeepTheWindow(t *testing.T) {
-	c := newCache(1 << 20)
+	c := activeCache(newCacheBudget(1 << 20))
 	t1 := c.begin()
 	c.complete(t1, cmsg(), cid(1), "ch", nil)
 	for _, err := range []error{wal.ErrMessageTooLarge, fmt.Errorf("%w: broker down", wal.ErrUnavailable), wal.ErrInvalidArgument} {
@@ -100,7 +107,7 @@ func TestCacheNotWrittenErrorsKeepTheWindow(t *testing.T) {
 }
 
 func TestCacheEvictsByBytes(t *testing.T) {
-	c := newCache(3 * (1 + entryOverhead))
+	c := activeCache(newCacheBudget(3 * (1 + entryOverhead)))
 	for i := range 10 {
 		c.complete(c.begin(), cmsg(), cid(int64(i)), "ch", nil)
 	}

@@ -207,9 +207,11 @@ func TestIdleCachedScannerSeesNewOwner(t *testing.T) {
 	}
 }
 
-// caughtUpOnRMQ opens a term-1 writer on a fresh rmq channel, appends three
-// messages, and returns a scanner of it that has read them all, so it tails
-// from the write-ahead cache. Everything closes with the test.
+// caughtUpOnRMQ opens a term-1 writer on a fresh rmq channel and a scanner
+// of it, then appends until the scanner, having read everything, tails
+// from the write-ahead cache (the cache fills only once the WAL has a
+// scanner, and the scanner switches when a message it read from the
+// backend is in the cache). Everything closes with the test.
 func caughtUpOnRMQ(t *testing.T) (wal.Opener, string, wal.WAL, wal.Scanner) {
 	t.Helper()
 	o, err := adaptor.NewOpenerBuilder(rmq.NewBuilder(rmq.WithPath(t.TempDir()))).Build()
@@ -219,14 +221,22 @@ func caughtUpOnRMQ(t *testing.T) (wal.Opener, string, wal.WAL, wal.Scanner) {
 	t.Cleanup(o.Close)
 	ch := newChannel(t)
 	old := open(t, o, ch, 1, wal.ReadWrite)
-	appendN(t, old, 0, 3)
 	s, err := old.Read(context.Background(), wal.ReadOption{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = s.Close() })
-	for range 3 {
-		recv(t, s, 5*time.Second)
+	deadline := time.Now().Add(10 * time.Second)
+	for i := 0; ; i++ {
+		id := appendN(t, old, i, 1)[0]
+		if m := recv(t, s, 5*time.Second); !m.MessageID().EQ(id) {
+			t.Fatalf("got %v, want %v", m.MessageID(), id)
+		}
+		if _, in, _ := adaptor.ScannerStats(s); in > 0 && i >= 2 {
+			return o, ch, old, s
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("caught-up scanner never switched to the cache")
+		}
 	}
-	return o, ch, old, s
 }

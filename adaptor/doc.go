@@ -12,8 +12,9 @@
 //   - resilient scanners: a retryable driver scanner error reopens the
 //     driver scanner after the last message seen, with capped exponential
 //     backoff and jitter, and drops anything at or below that message;
-//   - a write-ahead cache: a byte-bounded window of the WAL's newest appends,
-//     from which caught-up scanners are fed without reading the backend.
+//   - a write-ahead cache: a window of each read WAL's newest appends,
+//     from which caught-up scanners are fed without reading the backend,
+//     bounded by one byte budget per opener (WithWriteAheadCache).
 //
 // The cache window is contiguous: it holds messages only in ID order and
 // never with a hole between two of them. Concurrent appends complete out of

@@ -2,6 +2,7 @@ package adaptor
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/mqwal/mqwal/wal"
 )
@@ -28,4 +29,10 @@ func CacheSettled(w wal.WAL) (settled bool, state string) {
 // Call it before w's first Read; f runs on the scanner's goroutine.
 func SetSwitchHook(w wal.WAL, f func(scanner string, toCache bool)) {
 	w.(*walAdaptor).switchHook = f
+}
+
+// WithIdleRecheck shortens how long a scanner tails an unchanged cache
+// before it reads the backend again (cacheIdleRecheck).
+func WithIdleRecheck(d time.Duration) Option {
+	return optionFunc(func(o *options) { o.idleRecheck = d })
 }

@@ -51,6 +51,9 @@ type faultyOpener struct {
 	// hold, if set, stops every driver scanner before it hands on a message
 	// while the gate is closed.
 	hold *gate
+	// reads counts the driver scanners opened (Read calls that succeeded),
+	// running those still running.
+	reads, running atomic.Int64
 }
 
 // gate is open or closed; wait returns a channel that is closed while it is
@@ -175,6 +178,8 @@ func (w *faultyWAL) Read(ctx context.Context, opt walimpls.ReadOption) (walimpls
 	if err != nil {
 		return nil, err
 	}
+	w.o.reads.Add(1)
+	w.o.running.Add(1)
 	failAfter := -1
 	if w.o.roll(w.o.f.ScanFail) {
 		failAfter = w.o.intN(w.o.f.ScanFailAfter)
@@ -184,6 +189,7 @@ func (w *faultyWAL) Read(ctx context.Context, opt walimpls.ReadOption) (walimpls
 		kicked = w.o.kick.current()
 	}
 	return helper.NewScanner(opt.Name, opt.BufferSize(), func(ctx context.Context, emit helper.Emit) error {
+		defer w.o.running.Add(-1)
 		defer inner.Close()
 		for n := 0; ; n++ {
 			if n == failAfter {

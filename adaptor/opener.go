@@ -56,13 +56,24 @@ func (b *OpenerBuilder) Build(opts ...Option) (wal.Opener, error) {
 // opener owns impl: closing it closes impl.
 func NewOpener(walName string, impl walimpls.OpenerImpls, opts ...Option) wal.Opener {
 	o := newOptions(opts)
-	return &opener{
+	op := &opener{
 		walName: walName,
 		impl:    impl,
 		opts:    o,
 		log:     o.logger.With(zap.String("backend", walName)),
 		wals:    map[*walAdaptor]struct{}{},
 	}
+	size := o.cacheBytes
+	if size < 0 {
+		size = 0
+		if impl.Capabilities().Fencing {
+			size = DefaultWriteAheadCache
+		}
+	}
+	if size > 0 {
+		op.cacheBudget = newCacheBudget(int64(size))
+	}
+	return op
 }
 
 type opener struct {
@@ -70,6 +81,9 @@ type opener struct {
 	impl    walimpls.OpenerImpls
 	opts    options
 	log     *zap.Logger
+	// cacheBudget bounds the write-ahead caches of all the opener's WALs;
+	// nil: no cache.
+	cacheBudget *cacheBudget
 
 	mu     sync.Mutex
 	closed bool

@@ -12,7 +12,7 @@ import (
 const (
 	DefaultMaxInFlightBytes    = 64 << 20
 	DefaultCloseTimeout        = 10 * time.Second
-	DefaultWriteAheadCache     = 16 << 20
+	DefaultWriteAheadCache     = 64 << 20
 	DefaultScannerBackoffStart = 10 * time.Millisecond
 	DefaultScannerBackoffMax   = 2 * time.Second
 )
@@ -34,6 +34,7 @@ type options struct {
 	cacheBytes       int // -1: automatic (on when the driver fences)
 	backoffStart     time.Duration
 	backoffMax       time.Duration
+	idleRecheck      time.Duration // cacheIdleRecheck; tests shorten it
 }
 
 func newOptions(opts []Option) options {
@@ -44,6 +45,7 @@ func newOptions(opts []Option) options {
 		cacheBytes:       -1,
 		backoffStart:     DefaultScannerBackoffStart,
 		backoffMax:       DefaultScannerBackoffMax,
+		idleRecheck:      cacheIdleRecheck,
 	}
 	for _, opt := range opts {
 		if opt != nil {
@@ -104,10 +106,22 @@ func WithCloseTimeout(d time.Duration) Option {
 	return optionFunc(func(o *options) { o.closeTimeout = max(d, 0) })
 }
 
-// WithWriteAheadCache sets the byte bound of each ReadWrite WAL's
-// write-ahead cache; 0 disables it. By default the cache is on
-// (DefaultWriteAheadCache) for backends that declare Fencing and off for
-// the others.
+// WithWriteAheadCache sets the opener's write-ahead cache budget: at most
+// maxBytes (message bytes plus about 64 bytes per entry) for all its WALs
+// together; 0 disables the cache. By default the cache is on
+// (DefaultWriteAheadCache, 64 MiB per opener) for backends that declare
+// Fencing and off for the others.
+//
+// A ReadWrite WAL caches its appends only while it has an open scanner, so
+// a WAL nobody reads through this opener costs nothing. When the WALs hold
+// more than the budget together, the oldest entries are evicted, whichever
+// WAL they belong to. A scanner whose next entry was evicted reads the
+// backend again from after the last message it read, so eviction never
+// shows a gap or a duplicate; it only costs a backend read. A scanner that
+// tails the cache keeps its driver scanner open and unread, so going back
+// to the backend costs no reconnect, unless the cache has delivered more
+// than that scanner's ReadAheadBufferSize since (then the driver scanner
+// is closed, so it holds no full buffer, and reopened when needed).
 //
 // The cache holds the WAL's own appends and feeds its caught-up scanners
 // from them, so a message another writer stores in between is not seen by

@@ -30,7 +30,18 @@ const switchCheckEvery = 64
 // reads the backend again. The cache holds only this WAL's appends; if a
 // higher term took the channel over elsewhere and this WAL appends nothing
 // more, that is how its scanners get to see the new owner's messages.
+//
+// Reading the backend again costs no reconnect: a scanner that switches to
+// the cache keeps its driver scanner open, unread (paused), and resumes it,
+// dropping what the cache delivered meanwhile. Only once the cache has
+// delivered more than the driver scanner's read-ahead since the switch is
+// the paused scanner closed (resuming it would re-read all of that, and it
+// holds a full buffer); the next return to the backend then reopens.
 const cacheIdleRecheck = time.Second
+
+// minResumeWindow is the least number of cache deliveries after which a
+// paused driver scanner is still resumed rather than reopened.
+const minResumeWindow = 16
 
 // scanner is a wal.Scanner. One goroutine (run) reads either the driver
 // scanner (catch-up) or the WAL's write-ahead cache (tailing), runs the read
@@ -50,6 +61,12 @@ type scanner struct {
 	inner   walimpls.ScannerImpls
 	last    message.MessageID // last message read from either source, delivered or not
 	pcursor uint64            // cache position while parked
+	wakeAt  uint64            // while parked: wake the scanner at this position (0: never)
+
+	// paused is the driver scanner kept, unread, while the scanner tails
+	// the cache; pausedAt is the cache position where it was paused.
+	paused   walimpls.ScannerImpls
+	pausedAt uint64
 
 	// stats, read by tests (export_test.go)
 	fromCache, switchesIn, switchesOut atomic.Int64
@@ -127,6 +144,7 @@ func (s *scanner) run() {
 	if s.inner != nil {
 		_ = s.inner.Close()
 	}
+	s.closePaused()
 	if err != nil && !errors.Is(err, wal.ErrClosed) {
 		s.log.Warn("scanner failed", zap.Error(err))
 	}
@@ -152,10 +170,14 @@ func (s *scanner) loop() error {
 				return err
 			}
 			if !ok {
-				// The window moved past us: catch up from the backend.
+				// The window moved past us (or was idle): catch up from
+				// the backend, with the paused driver scanner if it is
+				// not too far behind.
 				s.switchesOut.Add(1)
 				s.switched(false)
-				if err := s.reopen(nil); err != nil {
+				if s.paused != nil && cursor-s.pausedAt <= s.resumeWindow() {
+					s.inner, s.paused = s.paused, nil
+				} else if err := s.reopen(nil); err != nil {
 					return err
 				}
 			}
@@ -187,7 +209,7 @@ func (s *scanner) loop() error {
 					if next, ok := c.after(s.last); ok {
 						s.switchesIn.Add(1)
 						s.switched(true)
-						_ = s.inner.Close()
+						s.paused, s.pausedAt = s.inner, next
 						s.inner = nil
 						cursor = next
 					}
@@ -206,23 +228,47 @@ func (s *scanner) switched(toCache bool) {
 	}
 }
 
+// resumeWindow is how many cache deliveries after the switch a paused
+// driver scanner is still resumed: about what it read ahead before its
+// buffer filled.
+func (s *scanner) resumeWindow() uint64 {
+	return uint64(max(s.opt.Impls().BufferSize(), minResumeWindow))
+}
+
+// closePaused closes the paused driver scanner, if any.
+func (s *scanner) closePaused() {
+	if s.paused != nil {
+		_ = s.paused.Close()
+		s.paused = nil
+	}
+}
+
 // tail delivers from the cache starting at cursor; caught up, it parks the
 // scanner so that publishers deliver new entries directly, and waits to be
 // woken. ok is false when cursor has left the window (or the cache was idle
 // for cacheIdleRecheck).
 func (s *scanner) tail(cursor uint64) (next uint64, ok bool, err error) {
 	c := s.w.cache
+	var wakeAt uint64
+	if s.paused != nil {
+		wakeAt = s.pausedAt + s.resumeWindow() + 1
+		if cursor >= wakeAt {
+			// Too far ahead of the paused driver scanner to resume it.
+			s.closePaused()
+			wakeAt = 0
+		}
+	}
 	var buf [32]cacheEntry
 	entries, ok := c.read(cursor, buf[:0])
 	if !ok {
 		return cursor, false, nil
 	}
 	if len(entries) == 0 {
-		wake, parked := c.park(s, cursor)
+		wake, parked := c.park(s, cursor, wakeAt)
 		if !parked {
 			return cursor, true, nil // the window changed meanwhile: read again
 		}
-		idle := time.NewTimer(cacheIdleRecheck)
+		idle := time.NewTimer(s.w.o.opts.idleRecheck)
 		defer idle.Stop()
 		idled := false
 		select {

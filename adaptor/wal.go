@@ -63,17 +63,8 @@ func newWAL(o *opener, impl walimpls.WALImpls, ics []interceptors.Interceptor) *
 	w.abort = func() {
 		abort(fmt.Errorf("%w: %s closed while the append was in flight", wal.ErrClosed, w.describe()))
 	}
-	if ch.AccessMode == wal.ReadWrite {
-		size := o.opts.cacheBytes
-		if size < 0 {
-			size = 0
-			if o.impl.Capabilities().Fencing {
-				size = DefaultWriteAheadCache
-			}
-		}
-		if size > 0 {
-			w.cache = newCache(size)
-		}
+	if ch.AccessMode == wal.ReadWrite && o.cacheBudget != nil {
+		w.cache = newCache(o.cacheBudget)
 	}
 	// Build the chain inside out, so ics[0] runs first.
 	chain := w.appendToDriver
@@ -292,6 +283,9 @@ func (w *walAdaptor) Read(ctx context.Context, opt wal.ReadOption) (wal.Scanner,
 		return nil, fmt.Errorf("%w: %s", wal.ErrClosed, w.describe())
 	}
 	w.scanners[s] = struct{}{}
+	if w.cache != nil && len(w.scanners) == 1 {
+		w.cache.activate()
+	}
 	w.mu.Unlock()
 	s.start()
 	return s, nil
@@ -334,8 +328,14 @@ func (w *walAdaptor) claims(ctx context.Context) ([]walimpls.Claim, error) {
 
 func (w *walAdaptor) removeScanner(s *scanner) {
 	w.mu.Lock()
+	defer w.mu.Unlock()
+	if _, ok := w.scanners[s]; !ok {
+		return
+	}
 	delete(w.scanners, s)
-	w.mu.Unlock()
+	if w.cache != nil && len(w.scanners) == 0 {
+		w.cache.deactivate()
+	}
 }
 
 func (w *walAdaptor) Available() <-chan struct{} { return w.available }

@@ -1,0 +1,108 @@
+package adaptor_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/mqwal/mqwal/adaptor"
+	"github.com/mqwal/mqwal/impls/memory"
+	"github.com/mqwal/mqwal/wal"
+)
+
+// A quiet channel's tailing scanner goes back to the backend each time the
+// cache has been idle for the recheck period (to see a new owner's
+// messages). It must do so without reopening its driver scanner: before,
+// every message followed by a quiet second cost a reconnect (15 new Kafka
+// connections a second for 100 channels with a message every 2 s, and
+// none on the bare driver).
+func TestIdleTailingScannerDoesNotReconnect(t *testing.T) {
+	impl, _ := memory.NewBuilder(memory.WithStore(memory.NewStore())).Build()
+	fo := newFaultyOpener(impl, faults{}, 1)
+	fo.hold = newGate()
+	o := adaptor.NewOpener(memory.Name, fo, adaptor.WithWriteAheadCache(1<<20), adaptor.WithIdleRecheck(5*time.Millisecond))
+	defer o.Close()
+	w := open(t, o, newChannel(t), 1, wal.ReadWrite)
+	switches := make(chan bool, 64)
+	adaptor.SetSwitchHook(w, func(_ string, toCache bool) { switches <- toCache })
+	s, err := w.Read(context.Background(), wal.ReadOption{Name: "tail", DeliverPolicy: wal.DeliverLatest()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	waitSwitch := func(toCache bool) {
+		t.Helper()
+		select {
+		case got := <-switches:
+			if got != toCache {
+				t.Fatalf("switch to cache = %v, want %v", got, toCache)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("no switch (to cache = %v)", toCache)
+		}
+	}
+	const cycles = 5
+	for i := range cycles {
+		// Hold the driver scanner while appending, so the message is in
+		// the cache when the scanner reads it from the backend: then it
+		// switches to the cache, idles, and goes back to the backend.
+		fo.hold.close()
+		id := appendN(t, w, i, 1)[0]
+		fo.hold.release()
+		if m := recv(t, s, 10*time.Second); !m.MessageID().EQ(id) {
+			t.Fatalf("cycle %d: got %v, want %v", i, m.MessageID(), id)
+		}
+		waitSwitch(true)
+		waitSwitch(false)
+	}
+	expectNone(t, s, 20*time.Millisecond)
+	if n := fo.reads.Load(); n != 1 {
+		t.Fatalf("%d driver scanners opened for one idle tailing scanner over %d idle periods, want 1", n, cycles)
+	}
+}
+
+// A scanner tailing a busy cache closes its paused driver scanner once the
+// cache has delivered more than the driver scanner could resume from
+// cheaply (its read-ahead), so the paused one does not hold a full buffer;
+// the next return to the backend reopens, once.
+func TestBusyTailingScannerClosesPausedDriverScanner(t *testing.T) {
+	impl, _ := memory.NewBuilder(memory.WithStore(memory.NewStore())).Build()
+	fo := newFaultyOpener(impl, faults{}, 1)
+	fo.hold = newGate()
+	o := adaptor.NewOpener(memory.Name, fo, adaptor.WithWriteAheadCache(1<<20), adaptor.WithIdleRecheck(time.Hour))
+	defer o.Close()
+	w := open(t, o, newChannel(t), 1, wal.ReadWrite)
+	switches := make(chan bool, 64)
+	adaptor.SetSwitchHook(w, func(_ string, toCache bool) { switches <- toCache })
+	s, err := w.Read(context.Background(), wal.ReadOption{Name: "tail", DeliverPolicy: wal.DeliverLatest(), ReadAheadBufferSize: 16})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	fo.hold.close()
+	appendN(t, w, 0, 1)
+	fo.hold.release()
+	recv(t, s, 10*time.Second)
+	select {
+	case <-switches:
+	case <-time.After(10 * time.Second):
+		t.Fatal("scanner did not switch to the cache")
+	}
+	if n := fo.running.Load(); n != 1 {
+		t.Fatalf("%d driver scanners running after the switch, want the paused one", n)
+	}
+	for i := 1; i <= 40; i++ { // more than the resume window (16)
+		appendN(t, w, i, 1)
+		recv(t, s, 10*time.Second)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for fo.running.Load() != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("paused driver scanner still running after %d cache deliveries", 40)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if fromCache, _, _ := adaptor.ScannerStats(s); fromCache < 40 {
+		t.Fatalf("%d messages from the cache, want 40", fromCache)
+	}
+}
