@@ -366,3 +366,33 @@ func TestCloseIsBoundedWhenCallbacksBlock(t *testing.T) {
 		t.Fatal("the append held in the driver was not cancelled by Close")
 	}
 }
+
+// An opener closes its WALs with a few goroutines, not one per WAL, and
+// gives them one deadline: WALs stuck on appends time out together, not
+// one batch of workers after another.
+func TestOpenerCloseStuckWALsShareOneDeadline(t *testing.T) {
+	const n, timeout = 320, 300 * time.Millisecond
+	g := newGateOpener(t)
+	g.entered = make(chan struct{}, n)
+	o := adaptor.NewOpener(memory.Name, g, adaptor.WithCloseTimeout(timeout))
+	done := make(chan error, n)
+	for range n {
+		w, err := o.Open(context.Background(), &wal.OpenOption{Channel: wal.Channel{Name: newChannel(t), Term: 1}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.AppendAsync(context.Background(), small("stuck"), func(_ *wal.AppendResult, err error) { done <- err })
+	}
+	g.waitEntered(t, n)
+	start := time.Now()
+	o.Close()
+	// Ten rounds of 32 workers would take 10 close timeouts at least.
+	if d := time.Since(start); d > 8*timeout {
+		t.Fatalf("closing %d stuck WALs took %v, close timeout %v", n, d, timeout)
+	}
+	for range n {
+		if err := <-done; !errors.Is(err, wal.ErrClosed) {
+			t.Fatalf("stuck append: %v, want ErrClosed", err)
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -176,8 +177,14 @@ func (o *opener) remove(w *walAdaptor) {
 	o.mu.Unlock()
 }
 
-// Close closes the WALs concurrently, so their close timeouts overlap, then
-// the driver's opener.
+// closeWorkers bounds the goroutines an opener's Close uses to close its
+// WALs: one per WAL would be tens of thousands with many channels (more
+// than the race detector allows), and the WALs share one deadline, so a
+// few goroutines overlap their close timeouts as well.
+const closeWorkers = 32
+
+// Close closes the WALs, a few at a time with one deadline for all, so
+// their close timeouts overlap, then the driver's opener.
 func (o *opener) Close() {
 	o.once.Do(func() {
 		o.mu.Lock()
@@ -187,11 +194,22 @@ func (o *opener) Close() {
 			wals = append(wals, w)
 		}
 		o.mu.Unlock()
+		deadline := time.Now().Add(o.opts.closeTimeout)
+		next := make(chan *walAdaptor)
 		var wg sync.WaitGroup
-		for _, w := range wals {
+		for range min(closeWorkers, len(wals)) {
 			wg.Add(1)
-			go func() { defer wg.Done(); w.Close() }()
+			go func() {
+				defer wg.Done()
+				for w := range next {
+					w.closeBy(deadline)
+				}
+			}()
 		}
+		for _, w := range wals {
+			next <- w
+		}
+		close(next)
 		wg.Wait()
 		o.impl.Close()
 		o.log.Info("opener closed", zap.Int("wals", len(wals)))

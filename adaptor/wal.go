@@ -360,7 +360,12 @@ func (w *walAdaptor) markUnavailable(why string) {
 // (then cancel them), end the scanners, close the driver, wait for the
 // cancelled appends and their callbacks up to the close timeout again (then
 // give up on them, with a warning), then close the interceptors.
-func (w *walAdaptor) Close() {
+func (w *walAdaptor) Close() { w.closeBy(time.Now().Add(w.o.opts.closeTimeout)) }
+
+// closeBy is Close with the first wait ending at deadline (the second one
+// close timeout later): an opener closing many WALs gives them one
+// deadline, so their waits overlap however few goroutines close them.
+func (w *walAdaptor) closeBy(deadline time.Time) {
 	w.closeOnce.Do(func() {
 		w.mu.Lock()
 		w.closed = true
@@ -368,20 +373,19 @@ func (w *walAdaptor) Close() {
 		w.markUnavailable("closed")
 		drained := make(chan struct{})
 		go func() { w.inflight.Wait(); close(drained) }()
-		timer := time.NewTimer(w.o.opts.closeTimeout)
-		select {
-		case <-drained:
-		case <-timer.C:
+		if !waitUntil(drained, deadline) {
 			w.log.Warn("close: in-flight appends still running after the close timeout; cancelling them", zap.Duration("timeout", w.o.opts.closeTimeout))
 			w.abort()
 		}
-		timer.Stop()
 		w.stopScanners()
 		w.impl.Close()
 		// The driver fails what it still holds once closed; an AppendAsync
 		// callback may block for ever, though. Wait once more as long,
 		// then give up on it so Close stays bounded.
-		w.waitDrained(drained)
+		if !waitUntil(drained, deadline.Add(w.o.opts.closeTimeout)) {
+			w.log.Warn("close: appends or their AppendAsync callbacks still running after twice the close timeout; closing without them",
+				zap.Duration("timeout", w.o.opts.closeTimeout))
+		}
 		w.abort()
 		for _, ic := range w.ics {
 			ic.Close()
@@ -394,21 +398,20 @@ func (w *walAdaptor) Close() {
 	})
 }
 
-// waitDrained waits for in-flight appends and their callbacks for up to the
-// close timeout, and logs what it gives up on.
-func (w *walAdaptor) waitDrained(drained <-chan struct{}) {
+// waitUntil waits for done until deadline and reports whether it came.
+func waitUntil(done <-chan struct{}, deadline time.Time) bool {
 	select {
-	case <-drained:
-		return
+	case <-done:
+		return true
 	default:
 	}
-	timer := time.NewTimer(w.o.opts.closeTimeout)
+	timer := time.NewTimer(time.Until(deadline))
 	defer timer.Stop()
 	select {
-	case <-drained:
+	case <-done:
+		return true
 	case <-timer.C:
-		w.log.Warn("close: appends or their AppendAsync callbacks still running after twice the close timeout; closing without them",
-			zap.Duration("timeout", w.o.opts.closeTimeout))
+		return false
 	}
 }
 
