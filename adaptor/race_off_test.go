@@ -1,0 +1,5 @@
+//go:build !race
+
+package adaptor_test
+
+const raceBuild = false
