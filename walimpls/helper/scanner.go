@@ -43,19 +43,29 @@ var _ walimpls.ScannerImpls = (*Scanner)(nil)
 // NewScanner starts produce in a goroutine and returns the running scanner.
 // bufSize is the read-ahead bound (ReadOption.BufferSize()).
 func NewScanner(name string, bufSize int, produce ProduceFunc) *Scanner {
+	s := newScanner(name, bufSize)
+	go s.run(produce, nil)
+	return s
+}
+
+// newScanner returns a scanner that runs nothing until go s.run.
+func newScanner(name string, bufSize int) *Scanner {
 	ctx, cancel := context.WithCancelCause(context.Background())
-	s := &Scanner{
+	return &Scanner{
 		name:   name,
 		ch:     make(chan message.ImmutableMessage, bufSize),
 		done:   make(chan struct{}),
 		ctx:    ctx,
 		cancel: cancel,
 	}
-	go s.run(produce)
-	return s
 }
 
-func (s *Scanner) run(produce ProduceFunc) {
+// run is the scanner's goroutine; onEnd, if set, runs last, after Done is
+// closed.
+func (s *Scanner) run(produce ProduceFunc, onEnd func()) {
+	if onEnd != nil {
+		defer onEnd()
+	}
 	err := produce(s.ctx, s.emit)
 	if cause := context.Cause(s.ctx); cause != nil {
 		// Stopped from outside: report the stop, not the producer's ctx error.

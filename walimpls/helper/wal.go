@@ -84,19 +84,20 @@ func (b *WALBase) CheckRead(ctx context.Context, opt walimpls.ReadOption) error 
 
 // StartScanner starts a helper Scanner for opt and tracks it, so Close ends
 // it with ErrClosed. It fails with ErrClosed if the WAL closed meanwhile.
+//
+// The scanner's one goroutine untracks it when it ends (a second goroutine
+// per scanner waiting for that was one per scanner too many with
+// thousands of channels).
 func (b *WALBase) StartScanner(opt walimpls.ReadOption, produce ProduceFunc) (*Scanner, error) {
-	s := NewScanner(opt.Name, opt.BufferSize(), produce)
+	s := newScanner(opt.Name, opt.BufferSize())
 	remove, err := b.scanners.Add(b.describe("read"), func() {
 		s.Stop(fmt.Errorf("%w: %s", walimpls.ErrClosed, b.describe("scanner")))
 	})
 	if err != nil {
-		s.Stop(err)
+		s.cancel(err) // never started: nothing to wait for
 		return nil, err
 	}
-	go func() {
-		<-s.Done()
-		remove()
-	}()
+	go s.run(produce, remove)
 	return s, nil
 }
 

@@ -3,6 +3,7 @@ package helper
 import (
 	"context"
 	"errors"
+	"runtime"
 	"testing"
 
 	"github.com/mqwal/mqwal/message"
@@ -42,5 +43,36 @@ func TestWALBaseChecks(t *testing.T) {
 	}
 	if _, err := rw.StartScanner(walimpls.ReadOption{}, func(context.Context, Emit) error { return nil }); !errors.Is(err, walimpls.ErrClosed) {
 		t.Errorf("StartScanner after close: %v", err)
+	}
+}
+
+// A started scanner costs one goroutine, which also untracks it when it
+// ends; a WAL's Close still ends every scanner.
+func TestStartScannerOneGoroutineEach(t *testing.T) {
+	const n = 200
+	b := NewWALBase("t", walimpls.Channel{Name: "c"}, 10)
+	idle := func(ctx context.Context, emit Emit) error { <-ctx.Done(); return nil }
+	before := runtime.NumGoroutine()
+	scanners := make([]*Scanner, n)
+	for i := range scanners {
+		s, err := b.StartScanner(walimpls.ReadOption{}, idle)
+		if err != nil {
+			t.Fatal(err)
+		}
+		scanners[i] = s
+	}
+	if d := runtime.NumGoroutine() - before; d > n+n/10 {
+		t.Errorf("%d goroutines for %d idle scanners, want one each", d, n)
+	}
+	_ = scanners[0].Close() // untracked by its own goroutine
+	b.Close()
+	for _, s := range scanners[1:] {
+		<-s.Done()
+		if err := s.Error(); !errors.Is(err, walimpls.ErrClosed) {
+			t.Fatalf("scanner ended by Close: %v, want ErrClosed", err)
+		}
+	}
+	if _, err := b.StartScanner(walimpls.ReadOption{}, idle); !errors.Is(err, walimpls.ErrClosed) {
+		t.Fatalf("StartScanner on a closed WAL: %v", err)
 	}
 }
