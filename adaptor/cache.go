@@ -276,6 +276,7 @@ func (c *cache) feedLocked(s *scanner, wake chan struct{}) {
 		s.fromCache.Add(1)
 		if s.accept(e.msg) {
 			s.ch <- e.msg
+			s.delivered(e.msg, true)
 		}
 	}
 }

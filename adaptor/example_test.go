@@ -3,21 +3,37 @@ package adaptor_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
+	"sync/atomic"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/exp/zapslog"
 
 	"github.com/mqwal/mqwal/adaptor"
-	"github.com/mqwal/mqwal/adaptor/interceptors"
 	"github.com/mqwal/mqwal/impls/memory"
 	"github.com/mqwal/mqwal/message"
 	"github.com/mqwal/mqwal/wal"
 )
 
+// appendCounter is a hook: it implements adaptor.HookAppended.
+type appendCounter struct{ ok, failed atomic.Int64 }
+
+func (c *appendCounter) OnAppended(_ adaptor.WALInfo, e adaptor.AppendEvent) {
+	if e.Err != nil {
+		c.failed.Add(1)
+	} else {
+		c.ok.Add(1)
+	}
+}
+
 // Adapt a driver builder constructed with its own options (as config does
-// from a YAML file) and add metrics to every WAL it opens.
+// from a YAML file) and count the appends of every WAL it opens with a
+// hook (package adaptor/prommetrics has the Prometheus one).
 func ExampleNewOpenerBuilder() {
-	metrics := interceptors.NewMetrics() // also a prometheus.Collector
+	appends := &appendCounter{}
 	builder := adaptor.NewOpenerBuilder(
 		memory.NewBuilder(memory.WithStore(memory.NewStore()), memory.WithMaxMessageSize(1<<10)),
-		adaptor.WithInterceptors(metrics),
+		adaptor.WithHooks(appends),
 		adaptor.WithMaxInFlightBytes(1<<20),
 	)
 	opener, err := builder.Build()
@@ -40,12 +56,37 @@ func ExampleNewOpenerBuilder() {
 	_, err = w.Append(ctx, message.NewMutableMessage(make([]byte, 2000), nil))
 	fmt.Println(err != nil)
 
-	c, _ := metrics.Snapshot().Channel("memory", "events")
-	// One more ok append than the application made: the fence record.
-	fmt.Println("appends ok", c.Appends, "failed", c.AppendErrors)
+	// The fence record written at Open is the adaptor's, not counted.
+	fmt.Println("appends ok", appends.ok.Load(), "failed", appends.failed.Load())
 	// Output:
 	// memory limit 960
 	// term 3
 	// true
-	// appends ok 2 failed 1
+	// appends ok 1 failed 1
+}
+
+// The adaptor logs through log/slog, and nothing unless given a logger.
+// A service that logs with zap hands it its zap core through
+// go.uber.org/zap/exp/zapslog.
+func ExampleWithLogger() {
+	zl := zap.NewExample() // the service's own zap logger
+	defer func() { _ = zl.Sync() }()
+	opener, err := adaptor.NewOpenerBuilder(
+		memory.NewBuilder(memory.WithStore(memory.NewStore())),
+		adaptor.WithLogger(slog.New(zapslog.NewHandler(zl.Core()))),
+	).Build()
+	if err != nil {
+		panic(err)
+	}
+	w, err := opener.Open(context.Background(), &wal.OpenOption{Channel: wal.Channel{Name: "audit", Term: 1, AccessMode: wal.ReadOnly}})
+	if err != nil {
+		panic(err)
+	}
+	w.Close()
+	opener.Close()
+	// Output:
+	// {"level":"info","msg":"wal opened","backend":"memory","channel":"audit","term":1,"mode":"ReadOnly","cache":false}
+	// {"level":"info","msg":"wal unavailable","backend":"memory","channel":"audit","term":1,"reason":"closed"}
+	// {"level":"info","msg":"wal closed","backend":"memory","channel":"audit","term":1}
+	// {"level":"info","msg":"opener closed","backend":"memory","wals":0}
 }

@@ -3,10 +3,9 @@ package adaptor
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"sync"
 	"time"
-
-	"go.uber.org/zap"
 
 	"github.com/mqwal/mqwal/adaptor/interceptors"
 	"github.com/mqwal/mqwal/wal"
@@ -61,7 +60,7 @@ func NewOpener(walName string, impl walimpls.OpenerImpls, opts ...Option) wal.Op
 		walName: walName,
 		impl:    impl,
 		opts:    o,
-		log:     o.logger.With(zap.String("backend", walName)),
+		log:     withAttrs(o.logger, slog.String("backend", walName)),
 		wals:    map[*walAdaptor]struct{}{},
 	}
 	size := o.cacheBytes
@@ -81,7 +80,7 @@ type opener struct {
 	walName string
 	impl    walimpls.OpenerImpls
 	opts    options
-	log     *zap.Logger
+	log     *slog.Logger
 	// cacheBudget bounds the write-ahead caches of all the opener's WALs;
 	// nil: no cache.
 	cacheBudget *cacheBudget
@@ -115,10 +114,11 @@ func (o *opener) Open(ctx context.Context, opt *wal.OpenOption) (wal.WAL, error)
 	}
 	impl, err := o.impl.Open(ctx, opt)
 	if err != nil {
-		o.log.Warn("open failed", zap.String("channel", opt.Channel.Name), zap.Int64("term", opt.Channel.Term), zap.Error(err))
+		o.log.Warn("open failed", slog.String("channel", opt.Channel.Name), slog.Int64("term", opt.Channel.Term), slog.Any("error", err))
 		return nil, fmt.Errorf("open %s channel %q: %w", o.walName, opt.Channel.Name, err)
 	}
-	w := newWAL(o, impl, o.buildInterceptors(opt.Channel))
+	log := withAttrs(o.log, slog.String("channel", opt.Channel.Name), slog.Int64("term", opt.Channel.Term))
+	w := newWAL(o, impl, log, o.buildInterceptors(opt.Channel, log))
 	o.mu.Lock()
 	if o.closed {
 		o.mu.Unlock()
@@ -133,22 +133,23 @@ func (o *opener) Open(ctx context.Context, opt *wal.OpenOption) (wal.WAL, error)
 			return nil, fmt.Errorf("open %s channel %q: %w", o.walName, opt.Channel.Name, err)
 		}
 	}
-	w.log.Info("wal opened", zap.Stringer("mode", opt.Channel.AccessMode), zap.Bool("cache", w.cache != nil))
+	w.announce()
+	w.log.Info("wal opened", slog.String("mode", opt.Channel.AccessMode.String()), slog.Bool("cache", w.cache != nil))
 	return w, nil
 }
 
 // buildInterceptors returns the chain, outermost first: logging, the
 // application's, then the built-in size limit (on the application's message)
 // and fence (stamps the term), closest to the driver.
-func (o *opener) buildInterceptors(ch wal.Channel) []interceptors.Interceptor {
+func (o *opener) buildInterceptors(ch wal.Channel, log *slog.Logger) []interceptors.Interceptor {
 	p := interceptors.Param{
 		WALName:      o.walName,
 		Channel:      ch,
 		Capabilities: o.Capabilities(),
-		Logger:       o.log.With(zap.String("channel", ch.Name), zap.Int64("term", ch.Term)),
+		Logger:       log,
 	}
 	builders := make([]interceptors.Builder, 0, len(o.opts.interceptors)+3)
-	if o.opts.logger.Core().Enabled(zap.WarnLevel) {
+	if o.opts.logger.Enabled(context.Background(), slog.LevelWarn) {
 		builders = append(builders, interceptors.Logging{})
 	}
 	builders = append(builders, o.opts.interceptors...)
@@ -212,6 +213,6 @@ func (o *opener) Close() {
 		close(next)
 		wg.Wait()
 		o.impl.Close()
-		o.log.Info("opener closed", zap.Int("wals", len(wals)))
+		o.log.Info("opener closed", slog.Int("wals", len(wals)))
 	})
 }

@@ -1,9 +1,8 @@
 package adaptor
 
 import (
+	"log/slog"
 	"time"
-
-	"go.uber.org/zap"
 
 	"github.com/mqwal/mqwal/adaptor/interceptors"
 )
@@ -26,7 +25,8 @@ type optionFunc func(*options)
 func (f optionFunc) apply(o *options) { f(o) }
 
 type options struct {
-	logger           *zap.Logger
+	logger           *slog.Logger
+	hooks            hooks
 	interceptors     []interceptors.Builder
 	maxMessageSize   int
 	maxInFlightBytes int64
@@ -39,7 +39,7 @@ type options struct {
 
 func newOptions(opts []Option) options {
 	o := options{
-		logger:           zap.NewNop(),
+		logger:           discardLogger,
 		maxInFlightBytes: DefaultMaxInFlightBytes,
 		closeTimeout:     DefaultCloseTimeout,
 		cacheBytes:       -1,
@@ -55,16 +55,50 @@ func newOptions(opts []Option) options {
 	return o
 }
 
+// discardLogger is the default: a library logs only when asked to.
+var discardLogger = slog.New(slog.DiscardHandler)
+
+// withAttrs is l.With(attrs), except for the default logger, which stays
+// as it is: a logger per WAL and scanner would cost an allocation each
+// for nothing.
+func withAttrs(l *slog.Logger, attrs ...slog.Attr) *slog.Logger {
+	if l.Handler() == slog.DiscardHandler {
+		return l
+	}
+	args := make([]any, len(attrs))
+	for i, a := range attrs {
+		args[i] = a
+	}
+	return l.With(args...)
+}
+
 // WithLogger sets the logger for lifecycle events (open, close, fence,
-// scanner reconnects, errors) and installs the interceptors.Logging
-// interceptor. Nothing is logged per message above debug level. Default: no
-// logging.
-func WithLogger(l *zap.Logger) Option {
+// scanner reconnects, errors) and, when it is enabled at warn level,
+// installs the interceptors.Logging interceptor (failed appends). Nothing is
+// logged per message above debug level. Default (and nil): nothing is
+// logged, not even to slog.Default, so embedding mqwal never writes to a
+// service's logs uninvited; pass slog.Default() to log there.
+//
+// For zap, wrap its core: slog.New(zapslog.NewHandler(zapLogger.Core()))
+// with go.uber.org/zap/exp/zapslog (see the example of WithLogger).
+func WithLogger(l *slog.Logger) Option {
 	return optionFunc(func(o *options) {
 		if l == nil {
-			l = zap.NewNop()
+			l = discardLogger
 		}
 		o.logger = l
+	})
+}
+
+// WithHooks installs hooks (see Hook) on every WAL of the opener, in
+// addition to those given before. nil hooks are skipped.
+func WithHooks(hs ...Hook) Option {
+	return optionFunc(func(o *options) {
+		for _, h := range hs {
+			if h != nil {
+				o.hooks.add(h)
+			}
+		}
 	})
 }
 

@@ -4,12 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"go.uber.org/zap"
 
 	"github.com/mqwal/mqwal/adaptor/interceptors"
 	"github.com/mqwal/mqwal/message"
@@ -50,7 +49,7 @@ type scanner struct {
 	w      *walAdaptor
 	opt    wal.ReadOption
 	hooks  []interceptors.ReadHook
-	log    *zap.Logger
+	log    *slog.Logger
 	ch     chan message.ImmutableMessage
 	done   chan struct{}
 	ctx    context.Context
@@ -85,7 +84,7 @@ func newScanner(w *walAdaptor, opt wal.ReadOption, inner walimpls.ScannerImpls, 
 	s := &scanner{
 		w:      w,
 		opt:    opt,
-		log:    w.log.With(zap.String("scanner", opt.Name)),
+		log:    withAttrs(w.log, slog.String("scanner", opt.Name)),
 		ch:     make(chan message.ImmutableMessage, opt.Impls().BufferSize()),
 		done:   make(chan struct{}),
 		ctx:    ctx,
@@ -146,14 +145,17 @@ func (s *scanner) run() {
 	}
 	s.closePaused()
 	if err != nil && !errors.Is(err, wal.ErrClosed) {
-		s.log.Warn("scanner failed", zap.Error(err))
+		s.log.Warn("scanner failed", slog.Any("error", err))
 	}
 	s.mu.Lock()
 	s.err = err
 	s.mu.Unlock()
 	close(s.ch)
 	close(s.done)
-	s.w.removeScanner(s)
+	if s.w.removeScanner(s) {
+		e := ScannerClosedEvent{Scanner: s.opt.Name, Err: err}
+		each(s.w.hooks.scannerClosed, func(h HookScannerClosed) { h.OnScannerClosed(s.w.info, e) })
+	}
 }
 
 func (s *scanner) loop() error {
@@ -200,7 +202,7 @@ func (s *scanner) loop() error {
 				continue // a reconnect replayed it
 			}
 			s.last = msg.MessageID()
-			if err := s.deliver(msg); err != nil {
+			if err := s.deliver(msg, false); err != nil {
 				return nil
 			}
 			if c := s.w.cache; c != nil {
@@ -293,7 +295,7 @@ func (s *scanner) tail(cursor uint64) (next uint64, ok bool, err error) {
 		}
 		s.last = e.msg.MessageID()
 		s.fromCache.Add(1)
-		if err := s.deliver(e.msg); err != nil {
+		if err := s.deliver(e.msg, true); err != nil {
 			return cursor, true, nil
 		}
 	}
@@ -317,15 +319,24 @@ func (s *scanner) accept(msg message.ImmutableMessage) bool {
 
 // deliver hands msg to the consumer if accept lets it through; it fails
 // only when the scanner is stopping.
-func (s *scanner) deliver(msg message.ImmutableMessage) error {
+func (s *scanner) deliver(msg message.ImmutableMessage, fromCache bool) error {
 	if !s.accept(msg) {
 		return nil
 	}
 	select {
 	case s.ch <- msg:
+		s.delivered(msg, fromCache)
 		return nil
 	case <-s.ctx.Done():
 		return s.ctx.Err()
+	}
+}
+
+// delivered tells the delivery hooks.
+func (s *scanner) delivered(msg message.ImmutableMessage, fromCache bool) {
+	if hs := s.w.hooks.delivered; len(hs) > 0 {
+		e := DeliverEvent{Scanner: s.opt.Name, Bytes: msg.EstimateSize(), FromCache: fromCache}
+		each(hs, func(h HookDelivered) { h.OnDelivered(s.w.info, e) })
 	}
 }
 
@@ -347,7 +358,11 @@ func (s *scanner) reopen(cause error) error {
 	delay := s.w.o.opts.backoffStart
 	for attempt := 1; ; attempt++ {
 		if cause != nil {
-			s.log.Info("scanner reconnecting", zap.Int("attempt", attempt), zap.Duration("backoff", delay), zap.Error(cause))
+			s.log.Info("scanner reconnecting", slog.Int("attempt", attempt), slog.Duration("backoff", delay), slog.Any("error", cause))
+			if hs := s.w.hooks.scannerReconnected; len(hs) > 0 {
+				e := ReconnectEvent{Scanner: s.opt.Name, Attempt: attempt, Backoff: delay, Cause: cause}
+				each(hs, func(h HookScannerReconnected) { h.OnScannerReconnected(s.w.info, e) })
+			}
 			if err := s.sleep(jitter(delay)); err != nil {
 				return nil
 			}

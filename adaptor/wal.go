@@ -4,10 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"time"
-
-	"go.uber.org/zap"
 
 	"github.com/mqwal/mqwal/adaptor/interceptors"
 	"github.com/mqwal/mqwal/message"
@@ -20,7 +19,9 @@ type walAdaptor struct {
 	o       *opener
 	impl    walimpls.WALImpls
 	channel wal.Channel
-	log     *zap.Logger
+	info    WALInfo // for hooks
+	hooks   *hooks
+	log     *slog.Logger
 	ics     []interceptors.Interceptor
 	chain   interceptors.AppendFunc
 	reads   []interceptors.ReadInterceptor
@@ -37,6 +38,7 @@ type walAdaptor struct {
 
 	mu        sync.Mutex
 	closed    bool
+	announced bool // HookWALOpened was called, so HookWALClosed is due
 	inflight  sync.WaitGroup
 	scanners  map[*scanner]struct{}
 	available chan struct{}
@@ -46,13 +48,15 @@ type walAdaptor struct {
 
 var _ wal.WAL = (*walAdaptor)(nil)
 
-func newWAL(o *opener, impl walimpls.WALImpls, ics []interceptors.Interceptor) *walAdaptor {
+func newWAL(o *opener, impl walimpls.WALImpls, log *slog.Logger, ics []interceptors.Interceptor) *walAdaptor {
 	ch := impl.Channel()
 	w := &walAdaptor{
 		o:         o,
 		impl:      impl,
 		channel:   ch,
-		log:       o.log.With(zap.String("channel", ch.Name), zap.Int64("term", ch.Term)),
+		info:      WALInfo{Backend: o.walName, Channel: ch},
+		hooks:     &o.opts.hooks,
+		log:       log,
 		ics:       ics,
 		flow:      interceptors.NewFlowLimiter(o.opts.maxInFlightBytes),
 		scanners:  map[*scanner]struct{}{},
@@ -92,6 +96,18 @@ func (w *walAdaptor) Channel() wal.Channel { return w.channel }
 
 func (w *walAdaptor) describe() string {
 	return fmt.Sprintf("%s channel %q", w.o.walName, w.channel.Name)
+}
+
+// announce tells the hooks that the WAL opened, unless it is closing
+// already; under w.mu, so that Close tells them it closed only after.
+func (w *walAdaptor) announce() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed {
+		return
+	}
+	w.announced = true
+	each(w.hooks.walOpened, func(h HookWALOpened) { h.OnWALOpened(w.info) })
 }
 
 func (w *walAdaptor) runOpenHooks(ctx context.Context) error {
@@ -137,6 +153,19 @@ func (w *walAdaptor) Append(ctx context.Context, msg message.MutableMessage) (*w
 		return nil, err
 	}
 	defer w.inflight.Done()
+	var start time.Time
+	if len(w.hooks.appended) > 0 {
+		start = time.Now()
+	}
+	res, err := w.appendAdmitted(ctx, msg)
+	if len(w.hooks.appended) > 0 {
+		w.appended(msg, start, res, err)
+	}
+	return res, err
+}
+
+// appendAdmitted is Append once begin let it in.
+func (w *walAdaptor) appendAdmitted(ctx context.Context, msg message.MutableMessage) (*wal.AppendResult, error) {
 	if err := w.admit(msg); err != nil {
 		return nil, err
 	}
@@ -148,6 +177,18 @@ func (w *walAdaptor) Append(ctx context.Context, msg message.MutableMessage) (*w
 	return w.appendWithAbort(ctx, msg)
 }
 
+// appended tells the append hooks.
+func (w *walAdaptor) appended(msg message.MutableMessage, start time.Time, res *wal.AppendResult, err error) {
+	e := AppendEvent{Duration: time.Since(start), Err: err}
+	if msg != nil {
+		e.Bytes = msg.EstimateSize()
+	}
+	if res != nil && err == nil {
+		e.ID = res.MessageID
+	}
+	each(w.hooks.appended, func(h HookAppended) { h.OnAppended(w.info, e) })
+}
+
 func (w *walAdaptor) AppendAsync(ctx context.Context, msg message.MutableMessage, cb func(*wal.AppendResult, error)) {
 	if cb == nil {
 		cb = func(*wal.AppendResult, error) {}
@@ -156,20 +197,32 @@ func (w *walAdaptor) AppendAsync(ctx context.Context, msg message.MutableMessage
 		cb(nil, err)
 		return
 	}
-	if err := w.admit(msg); err != nil {
+	var start time.Time
+	if len(w.hooks.appended) > 0 {
+		start = time.Now()
+	}
+	fail := func(err error) {
+		if len(w.hooks.appended) > 0 {
+			w.appended(msg, start, nil, err)
+		}
 		w.inflight.Done()
 		cb(nil, err)
+	}
+	if err := w.admit(msg); err != nil {
+		fail(err)
 		return
 	}
 	n := int64(msg.EstimateSize())
 	if err := w.flow.Acquire(ctx, n); err != nil {
-		w.inflight.Done()
-		cb(nil, err)
+		fail(err)
 		return
 	}
 	go func() {
 		res, err := w.appendWithAbort(ctx, msg)
 		w.flow.Release(n)
+		if len(w.hooks.appended) > 0 {
+			w.appended(msg, start, res, err)
+		}
 		// The callback runs before the append counts as done, so once Close
 		// returns every callback has run, unless one blocked past twice the
 		// close timeout.
@@ -247,10 +300,19 @@ func (w *walAdaptor) Truncate(ctx context.Context, id message.MessageID) error {
 		return err
 	}
 	defer w.inflight.Done()
-	if err := w.impl.Truncate(ctx, id); err != nil {
+	var start time.Time
+	if len(w.hooks.truncated) > 0 {
+		start = time.Now()
+	}
+	err := w.impl.Truncate(ctx, id)
+	if len(w.hooks.truncated) > 0 {
+		e := TruncateEvent{Through: id, Duration: time.Since(start), Err: err}
+		each(w.hooks.truncated, func(h HookTruncated) { h.OnTruncated(w.info, e) })
+	}
+	if err != nil {
 		return err
 	}
-	w.log.Info("truncated", zap.Stringer("through", id))
+	w.log.Info("truncated", slog.String("through", fmt.Sprint(id)))
 	return nil
 }
 
@@ -286,6 +348,9 @@ func (w *walAdaptor) Read(ctx context.Context, opt wal.ReadOption) (wal.Scanner,
 	if w.cache != nil && len(w.scanners) == 1 {
 		w.cache.activate()
 	}
+	// Under w.mu, so that a concurrent Close reports the scanner's end
+	// after this.
+	each(w.hooks.scannerOpened, func(h HookScannerOpened) { h.OnScannerOpened(w.info, opt.Name) })
 	w.mu.Unlock()
 	s.start()
 	return s, nil
@@ -326,16 +391,19 @@ func (w *walAdaptor) claims(ctx context.Context) ([]walimpls.Claim, error) {
 	return claims, nil
 }
 
-func (w *walAdaptor) removeScanner(s *scanner) {
+// removeScanner untracks s and reports whether it was tracked (Read
+// returned it).
+func (w *walAdaptor) removeScanner(s *scanner) bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if _, ok := w.scanners[s]; !ok {
-		return
+		return false
 	}
 	delete(w.scanners, s)
 	if w.cache != nil && len(w.scanners) == 0 {
 		w.cache.deactivate()
 	}
+	return true
 }
 
 func (w *walAdaptor) Available() <-chan struct{} { return w.available }
@@ -352,7 +420,7 @@ func (w *walAdaptor) IsAvailable() bool {
 func (w *walAdaptor) markUnavailable(why string) {
 	w.availOnce.Do(func() {
 		close(w.available)
-		w.log.Info("wal unavailable", zap.String("reason", why))
+		w.log.Info("wal unavailable", slog.String("reason", why))
 	})
 }
 
@@ -369,12 +437,13 @@ func (w *walAdaptor) closeBy(deadline time.Time) {
 	w.closeOnce.Do(func() {
 		w.mu.Lock()
 		w.closed = true
+		announced := w.announced
 		w.mu.Unlock()
 		w.markUnavailable("closed")
 		drained := make(chan struct{})
 		go func() { w.inflight.Wait(); close(drained) }()
 		if !waitUntil(drained, deadline) {
-			w.log.Warn("close: in-flight appends still running after the close timeout; cancelling them", zap.Duration("timeout", w.o.opts.closeTimeout))
+			w.log.Warn("close: in-flight appends still running after the close timeout; cancelling them", slog.Duration("timeout", w.o.opts.closeTimeout))
 			w.abort()
 		}
 		w.stopScanners()
@@ -384,7 +453,7 @@ func (w *walAdaptor) closeBy(deadline time.Time) {
 		// then give up on it so Close stays bounded.
 		if !waitUntil(drained, deadline.Add(w.o.opts.closeTimeout)) {
 			w.log.Warn("close: appends or their AppendAsync callbacks still running after twice the close timeout; closing without them",
-				zap.Duration("timeout", w.o.opts.closeTimeout))
+				slog.Duration("timeout", w.o.opts.closeTimeout))
 		}
 		w.abort()
 		for _, ic := range w.ics {
@@ -395,6 +464,9 @@ func (w *walAdaptor) closeBy(deadline time.Time) {
 		}
 		w.o.remove(w)
 		w.log.Info("wal closed")
+		if announced {
+			each(w.hooks.walClosed, func(h HookWALClosed) { h.OnWALClosed(w.info) })
+		}
 	})
 }
 

@@ -4,43 +4,12 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/mqwal/mqwal/adaptor"
 	"github.com/mqwal/mqwal/adaptor/interceptors"
 	"github.com/mqwal/mqwal/impls/memory"
 	"github.com/mqwal/mqwal/message"
 	"github.com/mqwal/mqwal/wal"
 )
-
-// Metrics work with Prometheus (register the collector) and without it
-// (Snapshot).
-func ExampleNewMetrics() {
-	m := interceptors.NewMetrics()
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(m)
-
-	opener, _ := adaptor.NewOpenerBuilder(memory.NewBuilder(memory.WithStore(memory.NewStore())), adaptor.WithInterceptors(m)).Build()
-	defer opener.Close()
-	w, _ := opener.Open(context.Background(), &wal.OpenOption{Channel: wal.Channel{Name: "orders", Term: 1}})
-	for range 3 {
-		_, _ = w.Append(context.Background(), message.NewMutableMessage([]byte("x"), nil))
-	}
-
-	c, _ := m.Snapshot().Channel("memory", "orders")
-	fmt.Println("acked appends:", c.Appends) // 3 plus the fence record
-	families, _ := reg.Gather()
-	for _, f := range families {
-		fmt.Println(f.GetName())
-	}
-	// Output:
-	// acked appends: 4
-	// mqwal_append_bytes_total
-	// mqwal_append_latency_seconds
-	// mqwal_append_total
-	// mqwal_scan_bytes_total
-	// mqwal_scan_messages_total
-}
 
 // A message's term is in its properties; scanners never deliver fence
 // records and drop lower terms after a higher one.

@@ -2,12 +2,11 @@ package interceptors
 
 import (
 	"context"
+	"log/slog"
 	"math"
 	"slices"
 	"strconv"
 	"sync/atomic"
-
-	"go.uber.org/zap"
 
 	"github.com/mqwal/mqwal/message"
 	"github.com/mqwal/mqwal/wal"
@@ -64,7 +63,7 @@ type fence struct {
 	Nop
 	term    int64
 	termStr string
-	log     *zap.Logger
+	log     *slog.Logger
 	own     atomic.Pointer[walimpls.Claim] // set once the fence record is stored
 }
 
@@ -79,11 +78,11 @@ func (f *fence) DoAppend(ctx context.Context, msg message.MutableMessage, next A
 func (f *fence) OnOpen(ctx context.Context, appendFn AppendFunc) error {
 	res, err := appendFn(ctx, message.NewMutableMessage(nil, message.Properties{PropertyFence: f.termStr}))
 	if err != nil {
-		f.log.Warn("write fence record failed", zap.Int64("term", f.term), zap.Error(err))
+		f.log.Warn("write fence record failed", slog.Int64("term", f.term), slog.Any("error", err))
 		return err
 	}
 	f.own.Store(&walimpls.Claim{Term: f.term, After: res.MessageID})
-	f.log.Info("fence record written", zap.Int64("term", f.term), zap.Stringer("id", res.MessageID))
+	f.log.Info("fence record written", slog.Int64("term", f.term), slog.String("id", res.MessageID.String()))
 	return nil
 }
 

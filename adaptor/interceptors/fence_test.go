@@ -6,7 +6,7 @@ import (
 	"strconv"
 	"testing"
 
-	"go.uber.org/zap"
+	"log/slog"
 
 	"github.com/mqwal/mqwal/adaptor/interceptors"
 	"github.com/mqwal/mqwal/message"
@@ -28,7 +28,7 @@ func stamped(term string, extra ...string) message.ImmutableMessage {
 // TestFenceHookDropsLowerTermsAfterAFenceRecord: fence records raise the
 // floor; a message's own term never does.
 func TestFenceHookDropsLowerTermsAfterAFenceRecord(t *testing.T) {
-	ic := interceptors.Fence{}.Build(interceptors.Param{Channel: wal.Channel{Name: "ch", Term: 2}, Logger: zap.NewNop()})
+	ic := interceptors.Fence{}.Build(interceptors.Param{Channel: wal.Channel{Name: "ch", Term: 2}, Logger: slog.New(slog.DiscardHandler)})
 	hook := ic.(interceptors.ReadInterceptor).NewReadHook(wal.ReadOption{})
 	steps := []struct {
 		msg  message.ImmutableMessage
@@ -55,7 +55,7 @@ func TestFenceHookDropsLowerTermsAfterAFenceRecord(t *testing.T) {
 }
 
 func TestFenceStampsAndWritesFence(t *testing.T) {
-	ic := interceptors.Fence{}.Build(interceptors.Param{Channel: wal.Channel{Name: "ch", Term: 7}, Logger: zap.NewNop()})
+	ic := interceptors.Fence{}.Build(interceptors.Param{Channel: wal.Channel{Name: "ch", Term: 7}, Logger: slog.New(slog.DiscardHandler)})
 	var seen []message.Properties
 	next := func(_ context.Context, m message.MutableMessage) (*wal.AppendResult, error) {
 		seen = append(seen, m.Properties())
@@ -87,7 +87,7 @@ func at(id int, term string, extra ...string) message.ImmutableMessage {
 
 func newHook(t *testing.T, term int64, claims ...walimpls.Claim) interceptors.ReadHook {
 	t.Helper()
-	ic := interceptors.Fence{}.Build(interceptors.Param{Channel: wal.Channel{Name: "ch", Term: term}, Logger: zap.NewNop()})
+	ic := interceptors.Fence{}.Build(interceptors.Param{Channel: wal.Channel{Name: "ch", Term: term}, Logger: slog.New(slog.DiscardHandler)})
 	h := ic.(interceptors.ReadInterceptor).NewReadHook(wal.ReadOption{})
 	if len(claims) > 0 {
 		h.(interceptors.ClaimSeeder).SeedClaims(claims)
@@ -127,7 +127,7 @@ func TestFenceHookClaims(t *testing.T) {
 // TestFenceOwnClaim: once a WAL wrote its fence record, its scanners drop
 // lower terms stored after the record even if they start past it.
 func TestFenceOwnClaim(t *testing.T) {
-	ic := interceptors.Fence{}.Build(interceptors.Param{Channel: wal.Channel{Name: "ch", Term: 5}, Logger: zap.NewNop()})
+	ic := interceptors.Fence{}.Build(interceptors.Param{Channel: wal.Channel{Name: "ch", Term: 5}, Logger: slog.New(slog.DiscardHandler)})
 	before := ic.(interceptors.ReadInterceptor).NewReadHook(wal.ReadOption{})
 	next := func(context.Context, message.MutableMessage) (*wal.AppendResult, error) {
 		return &wal.AppendResult{MessageID: fakeID(7)}, nil
@@ -170,7 +170,7 @@ func FuzzFenceHook(f *testing.F) {
 		if claimAfter >= 0 {
 			claims = append(claims, walimpls.Claim{Term: claimTerm, After: fakeID(claimAfter)})
 		}
-		hook := interceptors.Fence{}.Build(interceptors.Param{Logger: zap.NewNop()}).(interceptors.ReadInterceptor).NewReadHook(wal.ReadOption{})
+		hook := interceptors.Fence{}.Build(interceptors.Param{Logger: slog.New(slog.DiscardHandler)}).(interceptors.ReadInterceptor).NewReadHook(wal.ReadOption{})
 		hook.(interceptors.ClaimSeeder).SeedClaims(claims)
 		msgs := []message.ImmutableMessage{at(1, t1), at(2, t1, interceptors.PropertyFence, fence), at(3, t2), at(4, t3)}
 		floor := int64(math.MinInt64)

@@ -2,8 +2,7 @@ package interceptors
 
 import (
 	"context"
-
-	"go.uber.org/zap"
+	"log/slog"
 
 	"github.com/mqwal/mqwal/message"
 	"github.com/mqwal/mqwal/wal"
@@ -19,7 +18,7 @@ type Param struct {
 	// MaxMessageSize net of ReservedOverhead.
 	Capabilities wal.Capabilities
 	// Logger is the adaptor's logger, named for the WAL; never nil.
-	Logger *zap.Logger
+	Logger *slog.Logger
 }
 
 // AppendFunc is the rest of the append chain.

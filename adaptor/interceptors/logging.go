@@ -3,10 +3,8 @@ package interceptors
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"time"
-
-	"go.uber.org/zap"
-	"go.uber.org/zap/zapcore"
 
 	"github.com/mqwal/mqwal/message"
 	"github.com/mqwal/mqwal/wal"
@@ -17,7 +15,7 @@ import (
 // (open, close, fence, scanner reconnects) are logged by the adaptor itself
 // with the same logger. Logger nil means the adaptor's logger.
 type Logging struct {
-	Logger *zap.Logger
+	Logger *slog.Logger
 }
 
 // Build returns the interceptor of one WAL.
@@ -26,14 +24,14 @@ func (l Logging) Build(p Param) Interceptor {
 	if log == nil {
 		log = p.Logger
 	} else {
-		log = log.With(zap.String("backend", p.WALName), zap.String("channel", p.Channel.Name), zap.Int64("term", p.Channel.Term))
+		log = log.With(slog.String("backend", p.WALName), slog.String("channel", p.Channel.Name), slog.Int64("term", p.Channel.Term))
 	}
-	return &logging{log: log, debug: log.Core().Enabled(zapcore.DebugLevel)}
+	return &logging{log: log, debug: log.Enabled(context.Background(), slog.LevelDebug)}
 }
 
 type logging struct {
 	Nop
-	log   *zap.Logger
+	log   *slog.Logger
 	debug bool
 }
 
@@ -43,16 +41,16 @@ func (l *logging) DoAppend(ctx context.Context, msg message.MutableMessage, next
 	switch {
 	case err == nil:
 		if l.debug {
-			l.log.Debug("append", zap.Stringer("id", res.MessageID), zap.Int("bytes", msg.EstimateSize()), zap.Duration("took", time.Since(start)))
+			l.log.Debug("append", slog.String("id", res.MessageID.String()), slog.Int("bytes", msg.EstimateSize()), slog.Duration("took", time.Since(start)))
 		}
 	case errors.Is(err, wal.ErrFenced):
-		l.log.Error("append fenced: a higher term owns the channel", zap.Error(err))
+		l.log.Error("append fenced: a higher term owns the channel", slog.Any("error", err))
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		if l.debug {
-			l.log.Debug("append cancelled", zap.Error(err))
+			l.log.Debug("append cancelled", slog.Any("error", err))
 		}
 	default:
-		l.log.Warn("append failed", zap.Int("bytes", msg.EstimateSize()), zap.Duration("took", time.Since(start)), zap.Error(err))
+		l.log.Warn("append failed", slog.Int("bytes", msg.EstimateSize()), slog.Duration("took", time.Since(start)), slog.Any("error", err))
 	}
 	return res, err
 }
