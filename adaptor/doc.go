@@ -6,9 +6,13 @@
 //     deadline (then cancels them), ends scanners, and closes the driver,
 //     once; afterwards every call returns ErrClosed;
 //   - an interceptor chain around Append (package interceptors): the
-//     application's interceptors and metrics, then term stamping with
-//     read-side fencing and a size limit; flow control bounds the bytes in
-//     flight per WAL before the chain runs;
+//     application's interceptors, then term stamping with read-side
+//     fencing and a size limit; flow control bounds the bytes in flight per
+//     WAL before the chain runs;
+//   - hooks (WithHooks): metrics and tracing see append, delivery,
+//     truncate and scanner events without the adaptor importing any
+//     metrics library (adaptor/prommetrics is the Prometheus one); logging
+//     goes through a *slog.Logger (WithLogger), silent by default;
 //   - resilient scanners: a retryable driver scanner error reopens the
 //     driver scanner after the last message seen, with capped exponential
 //     backoff and jitter, and drops anything at or below that message;

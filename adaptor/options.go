@@ -104,8 +104,8 @@ func WithHooks(hs ...Hook) Option {
 
 // WithInterceptors adds interceptors, outermost first, around every Append
 // of every WAL (after the built-in Logging, before the built-in SizeLimit
-// and Fence, which run closest to the driver). A *interceptors.Metrics is
-// one.
+// and Fence, which run closest to the driver). To observe rather than
+// change appends, use WithHooks.
 func WithInterceptors(b ...interceptors.Builder) Option {
 	return optionFunc(func(o *options) {
 		for _, x := range b {

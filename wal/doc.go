@@ -4,8 +4,8 @@
 //
 // The implementation behind these interfaces is package adaptor, which turns
 // any walimpls driver into a WAL with lifetime management, interceptors
-// (term stamping and read-side fencing, size limit, metrics, logging, flow
-// control), resilient scanners and a write-ahead cache. Most programs get an
+// (term stamping and read-side fencing, size limit, flow control), hooks
+// for metrics, slog logging, resilient scanners and a write-ahead cache. Most programs get an
 // Opener in one line from wal/registry:
 //
 //	opener, err := registry.MustGetBuilder("rmq").Build()

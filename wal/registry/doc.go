@@ -5,7 +5,7 @@
 //
 // gives a wal.Opener. Drivers register themselves when imported (import _
 // "github.com/mqwal/mqwal/impls/rmq"). Options for the adaptor (logger,
-// interceptors, metrics, cache, flow control) go to Build or to the builder's
+// hooks for metrics, interceptors, cache, flow control) go to Build or to the builder's
 // With. To adapt a driver builder constructed with its own options (as
 // config does), use adaptor.NewOpenerBuilder directly.
 package registry
