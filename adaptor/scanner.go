@@ -179,8 +179,11 @@ func (s *scanner) loop() error {
 				s.switched(false)
 				if s.paused != nil && cursor-s.pausedAt <= s.resumeWindow() {
 					s.inner, s.paused = s.paused, nil
-				} else if err := s.reopen(nil); err != nil {
-					return err
+				} else {
+					s.closePaused()
+					if err := s.reopen(nil); err != nil {
+						return err
+					}
 				}
 			}
 			continue
