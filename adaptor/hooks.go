@@ -155,29 +155,20 @@ type hooks struct {
 }
 
 func (h *hooks) add(x Hook) {
-	if v, ok := x.(HookWALOpened); ok {
-		h.walOpened = append(h.walOpened, v)
-	}
-	if v, ok := x.(HookWALClosed); ok {
-		h.walClosed = append(h.walClosed, v)
-	}
-	if v, ok := x.(HookAppended); ok {
-		h.appended = append(h.appended, v)
-	}
-	if v, ok := x.(HookTruncated); ok {
-		h.truncated = append(h.truncated, v)
-	}
-	if v, ok := x.(HookDelivered); ok {
-		h.delivered = append(h.delivered, v)
-	}
-	if v, ok := x.(HookScannerOpened); ok {
-		h.scannerOpened = append(h.scannerOpened, v)
-	}
-	if v, ok := x.(HookScannerClosed); ok {
-		h.scannerClosed = append(h.scannerClosed, v)
-	}
-	if v, ok := x.(HookScannerReconnected); ok {
-		h.scannerReconnected = append(h.scannerReconnected, v)
+	addIf(&h.walOpened, x)
+	addIf(&h.walClosed, x)
+	addIf(&h.appended, x)
+	addIf(&h.truncated, x)
+	addIf(&h.delivered, x)
+	addIf(&h.scannerOpened, x)
+	addIf(&h.scannerClosed, x)
+	addIf(&h.scannerReconnected, x)
+}
+
+// addIf appends x to dst if it implements dst's kind of hook.
+func addIf[H any](dst *[]H, x Hook) {
+	if v, ok := x.(H); ok {
+		*dst = append(*dst, v)
 	}
 }
 

@@ -17,19 +17,7 @@ import (
 // connections a second for 100 channels with a message every 2 s, and
 // none on the bare driver).
 func TestIdleTailingScannerDoesNotReconnect(t *testing.T) {
-	impl, _ := memory.NewBuilder(memory.WithStore(memory.NewStore())).Build()
-	fo := newFaultyOpener(impl, faults{}, 1)
-	fo.hold = newGate()
-	o := adaptor.NewOpener(memory.Name, fo, adaptor.WithWriteAheadCache(1<<20), adaptor.WithIdleRecheck(5*time.Millisecond))
-	defer o.Close()
-	w := open(t, o, newChannel(t), 1, wal.ReadWrite)
-	switches := make(chan bool, 64)
-	adaptor.SetSwitchHook(w, func(_ string, toCache bool) { switches <- toCache })
-	s, err := w.Read(context.Background(), wal.ReadOption{Name: "tail", DeliverPolicy: wal.DeliverLatest()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	fo, w, s, switches := tailingScanner(t, 5*time.Millisecond, 0)
 	waitSwitch := func(toCache bool) {
 		t.Helper()
 		select {
@@ -66,19 +54,7 @@ func TestIdleTailingScannerDoesNotReconnect(t *testing.T) {
 // cheaply (its read-ahead), so the paused one does not hold a full buffer;
 // the next return to the backend reopens, once.
 func TestBusyTailingScannerClosesPausedDriverScanner(t *testing.T) {
-	impl, _ := memory.NewBuilder(memory.WithStore(memory.NewStore())).Build()
-	fo := newFaultyOpener(impl, faults{}, 1)
-	fo.hold = newGate()
-	o := adaptor.NewOpener(memory.Name, fo, adaptor.WithWriteAheadCache(1<<20), adaptor.WithIdleRecheck(time.Hour))
-	defer o.Close()
-	w := open(t, o, newChannel(t), 1, wal.ReadWrite)
-	switches := make(chan bool, 64)
-	adaptor.SetSwitchHook(w, func(_ string, toCache bool) { switches <- toCache })
-	s, err := w.Read(context.Background(), wal.ReadOption{Name: "tail", DeliverPolicy: wal.DeliverLatest(), ReadAheadBufferSize: 16})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	fo, w, s, switches := tailingScanner(t, time.Hour, 16)
 	fo.hold.close()
 	appendN(t, w, 0, 1)
 	fo.hold.release()
@@ -105,4 +81,26 @@ func TestBusyTailingScannerClosesPausedDriverScanner(t *testing.T) {
 	if fromCache, _, _ := adaptor.ScannerStats(s); fromCache < 40 {
 		t.Fatalf("%d messages from the cache, want 40", fromCache)
 	}
+}
+
+// tailingScanner opens a WAL with a write-ahead cache over a memory driver
+// whose scanners can be held (fo.hold) and counted, and a DeliverLatest
+// scanner of it; switches receives its switches (true: to the cache).
+// Everything closes with the test.
+func tailingScanner(t *testing.T, idleRecheck time.Duration, readAhead int) (*faultyOpener, wal.WAL, wal.Scanner, <-chan bool) {
+	t.Helper()
+	impl, _ := memory.NewBuilder(memory.WithStore(memory.NewStore())).Build()
+	fo := newFaultyOpener(impl, faults{}, 1)
+	fo.hold = newGate()
+	o := adaptor.NewOpener(memory.Name, fo, adaptor.WithWriteAheadCache(1<<20), adaptor.WithIdleRecheck(idleRecheck))
+	t.Cleanup(o.Close)
+	w := open(t, o, newChannel(t), 1, wal.ReadWrite)
+	switches := make(chan bool, 64)
+	adaptor.SetSwitchHook(w, func(_ string, toCache bool) { switches <- toCache })
+	s, err := w.Read(context.Background(), wal.ReadOption{Name: "tail", DeliverPolicy: wal.DeliverLatest(), ReadAheadBufferSize: readAhead})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return fo, w, s, switches
 }
