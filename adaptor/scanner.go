@@ -66,6 +66,7 @@ type scanner struct {
 	// the cache; pausedAt is the cache position where it was paused.
 	paused   walimpls.ScannerImpls
 	pausedAt uint64
+	buf      []cacheEntry // tail's batch
 
 	// stats, read by tests (export_test.go)
 	fromCache, switchesIn, switchesOut atomic.Int64
@@ -263,8 +264,13 @@ func (s *scanner) tail(cursor uint64) (next uint64, ok bool, err error) {
 			wakeAt = 0
 		}
 	}
-	var buf [32]cacheEntry
-	entries, ok := c.read(cursor, buf[:0])
+	if s.buf == nil {
+		// On the heap, not the stack: a 768-byte array there made every
+		// scanner goroutine grow its stack (a copy each, with thousands).
+		s.buf = make([]cacheEntry, 0, 32)
+	}
+	entries, ok := c.read(cursor, s.buf[:0])
+	defer clear(entries) // keep no message alive from here
 	if !ok {
 		return cursor, false, nil
 	}
