@@ -11,7 +11,7 @@ import (
 const (
 	DefaultMaxInFlightBytes    = 64 << 20
 	DefaultCloseTimeout        = 10 * time.Second
-	DefaultWriteAheadCache     = 64 << 20
+	DefaultWriteAheadCache     = 64 << 20 // per opener, shared by its WALs
 	DefaultScannerBackoffStart = 10 * time.Millisecond
 	DefaultScannerBackoffMax   = 2 * time.Second
 )
