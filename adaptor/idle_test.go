@@ -104,3 +104,55 @@ func tailingScanner(t *testing.T, idleRecheck time.Duration, readAhead int) (*fa
 	t.Cleanup(func() { _ = s.Close() })
 	return fo, w, s, switches
 }
+
+// One WAL's appends evict another WAL's cache entries (the budget is the
+// opener's); a scanner whose next entries went falls back to the backend
+// and still delivers every message once, in order.
+func TestEvictionByAnotherWALFallsBackToTheBackend(t *testing.T) {
+	impl, _ := memory.NewBuilder(memory.WithStore(memory.NewStore())).Build()
+	fo := newFaultyOpener(impl, faults{}, 1)
+	fo.hold = newGate()
+	// About 60 entries of appendN's messages (9 bytes, the term property,
+	// the entry overhead) fit.
+	o := adaptor.NewOpener(memory.Name, fo, adaptor.WithWriteAheadCache(60*100))
+	t.Cleanup(o.Close)
+	quiet, busy := open(t, o, newChannel(t), 1, wal.ReadWrite), open(t, o, newChannel(t), 1, wal.ReadWrite)
+	switches := make(chan bool, 64)
+	adaptor.SetSwitchHook(quiet, func(_ string, toCache bool) { switches <- toCache })
+	s, err := quiet.Read(context.Background(), wal.ReadOption{Name: "quiet", DeliverPolicy: wal.DeliverLatest(), ReadAheadBufferSize: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	fo.hold.close()
+	appendN(t, quiet, 0, 1)
+	fo.hold.release()
+	recv(t, s, 10*time.Second)
+	select {
+	case <-switches:
+	case <-time.After(10 * time.Second):
+		t.Fatal("scanner did not switch to the cache")
+	}
+	// The consumer waits: the scanner takes one batch (32) from the cache,
+	// the rest stay there.
+	want := appendN(t, quiet, 1, 50)
+	// The busy WAL needs a scanner to cache at all.
+	bs, err := busy.Read(context.Background(), wal.ReadOption{Name: "busy", DeliverPolicy: wal.DeliverLatest()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = bs.Close() })
+	for i := range 100 {
+		appendN(t, busy, i, 1)
+		recv(t, bs, 10*time.Second)
+	}
+	for _, id := range want {
+		if m := recv(t, s, 10*time.Second); !m.MessageID().EQ(id) {
+			t.Fatalf("got %v, want %v", m.MessageID(), id)
+		}
+	}
+	expectNone(t, s, 20*time.Millisecond)
+	if _, _, out := adaptor.ScannerStats(s); out == 0 {
+		t.Fatal("the scanner never left the cache: its entries were not evicted")
+	}
+}
