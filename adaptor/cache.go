@@ -11,8 +11,12 @@ import (
 	"github.com/mqwal/mqwal/wal"
 )
 
-// entryOverhead is what a cached entry costs besides its message bytes.
-const entryOverhead = 64
+// entryOverhead is what a cached entry costs besides its message bytes:
+// the message and its properties map, its ID, the window's and the
+// budget queue's slots (about 490 bytes measured for a message with one
+// property; counting 64, as before, let a 64 MiB budget of 1 KiB
+// messages hold ~90 MiB).
+const entryOverhead = 512
 
 type cacheEntry struct {
 	msg  message.ImmutableMessage

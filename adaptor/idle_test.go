@@ -67,7 +67,7 @@ func TestBusyTailingScannerClosesPausedDriverScanner(t *testing.T) {
 	if n := fo.running.Load(); n != 1 {
 		t.Fatalf("%d driver scanners running after the switch, want the paused one", n)
 	}
-	for i := 1; i <= 40; i++ { // more than the resume window (16)
+	for i := 1; i <= 40; i++ { // more than the resume window
 		appendN(t, w, i, 1)
 		recv(t, s, 10*time.Second)
 	}
@@ -114,7 +114,7 @@ func TestEvictionByAnotherWALFallsBackToTheBackend(t *testing.T) {
 	fo.hold = newGate()
 	// About 60 entries of appendN's messages (9 bytes, the term property,
 	// the entry overhead) fit.
-	o := adaptor.NewOpener(memory.Name, fo, adaptor.WithWriteAheadCache(60*100))
+	o := adaptor.NewOpener(memory.Name, fo, adaptor.WithWriteAheadCache(60*550))
 	t.Cleanup(o.Close)
 	quiet, busy := open(t, o, newChannel(t), 1, wal.ReadWrite), open(t, o, newChannel(t), 1, wal.ReadWrite)
 	switches := make(chan bool, 64)

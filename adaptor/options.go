@@ -141,7 +141,7 @@ func WithCloseTimeout(d time.Duration) Option {
 }
 
 // WithWriteAheadCache sets the opener's write-ahead cache budget: at most
-// maxBytes (message bytes plus about 64 bytes per entry) for all its WALs
+// maxBytes (message bytes plus 512 bytes per entry) for all its WALs
 // together; 0 disables the cache. By default the cache is on
 // (DefaultWriteAheadCache, 64 MiB per opener) for backends that declare
 // Fencing and off for the others.
@@ -154,8 +154,8 @@ func WithCloseTimeout(d time.Duration) Option {
 // shows a gap or a duplicate; it only costs a backend read. A scanner that
 // tails the cache keeps its driver scanner open and unread, so going back
 // to the backend costs no reconnect, unless the cache has delivered more
-// than that scanner's ReadAheadBufferSize since (then the driver scanner
-// is closed, so it holds no full buffer, and reopened when needed).
+// than 8 messages since (then the driver scanner, which holds what it read
+// ahead meanwhile, is closed, and reopened when needed).
 //
 // The cache holds the WAL's own appends and feeds its caught-up scanners
 // from them, so a message another writer stores in between is not seen by

@@ -33,14 +33,19 @@ const switchCheckEvery = 64
 // Reading the backend again costs no reconnect: a scanner that switches to
 // the cache keeps its driver scanner open, unread (paused), and resumes it,
 // dropping what the cache delivered meanwhile. Only once the cache has
-// delivered more than the driver scanner's read-ahead since the switch is
-// the paused scanner closed (resuming it would re-read all of that, and it
-// holds a full buffer); the next return to the backend then reopens.
+// delivered more than resumeWindow messages since the switch is the paused
+// scanner closed; the next return to the backend then reopens.
 const cacheIdleRecheck = time.Second
 
-// minResumeWindow is the least number of cache deliveries after which a
-// paused driver scanner is still resumed rather than reopened.
-const minResumeWindow = 16
+// resumeWindow is how many cache deliveries after the switch a paused
+// driver scanner is still resumed rather than reopened. A paused driver
+// scanner reads ahead what the cache delivers, up to its buffer, so it
+// holds about this many messages: small, so that thousands of tailing
+// scanners on busy channels do not hold a second copy of their messages
+// (with its 128-message buffer, 1,000 scanners of 62 messages each held
+// 62 MiB); enough for a quiet channel, which gets a message or so per
+// idle period.
+const resumeWindow = 8
 
 // scanner is a wal.Scanner. One goroutine (run) reads either the driver
 // scanner (catch-up) or the WAL's write-ahead cache (tailing), runs the read
@@ -178,7 +183,7 @@ func (s *scanner) loop() error {
 				// not too far behind.
 				s.switchesOut.Add(1)
 				s.switched(false)
-				if s.paused != nil && cursor-s.pausedAt <= s.resumeWindow() {
+				if s.paused != nil && cursor-s.pausedAt <= resumeWindow {
 					s.inner, s.paused = s.paused, nil
 				} else {
 					s.closePaused()
@@ -234,13 +239,6 @@ func (s *scanner) switched(toCache bool) {
 	}
 }
 
-// resumeWindow is how many cache deliveries after the switch a paused
-// driver scanner is still resumed: about what it read ahead before its
-// buffer filled.
-func (s *scanner) resumeWindow() uint64 {
-	return uint64(max(s.opt.Impls().BufferSize(), minResumeWindow))
-}
-
 // closePaused closes the paused driver scanner, if any.
 func (s *scanner) closePaused() {
 	if s.paused != nil {
@@ -257,7 +255,7 @@ func (s *scanner) tail(cursor uint64) (next uint64, ok bool, err error) {
 	c := s.w.cache
 	var wakeAt uint64
 	if s.paused != nil {
-		wakeAt = s.pausedAt + s.resumeWindow() + 1
+		wakeAt = s.pausedAt + resumeWindow + 1
 		if cursor >= wakeAt {
 			// Too far ahead of the paused driver scanner to resume it.
 			s.closePaused()
