@@ -171,10 +171,3 @@ func addIf[H any](dst *[]H, x Hook) {
 		*dst = append(*dst, v)
 	}
 }
-
-// each calls f for every hook of a kind.
-func each[H any](hs []H, f func(H)) {
-	for _, h := range hs {
-		f(h)
-	}
-}

@@ -160,7 +160,9 @@ func (s *scanner) run() {
 	close(s.done)
 	if s.w.removeScanner(s) {
 		e := ScannerClosedEvent{Scanner: s.opt.Name, Err: err}
-		each(s.w.hooks.scannerClosed, func(h HookScannerClosed) { h.OnScannerClosed(s.w.info, e) })
+		for _, h := range s.w.hooks.scannerClosed {
+			h.OnScannerClosed(s.w.info, e)
+		}
 	}
 }
 
@@ -343,7 +345,9 @@ func (s *scanner) deliver(msg message.ImmutableMessage, fromCache bool) error {
 func (s *scanner) delivered(msg message.ImmutableMessage, fromCache bool) {
 	if hs := s.w.hooks.delivered; len(hs) > 0 {
 		e := DeliverEvent{Scanner: s.opt.Name, Bytes: msg.EstimateSize(), FromCache: fromCache}
-		each(hs, func(h HookDelivered) { h.OnDelivered(s.w.info, e) })
+		for _, h := range hs {
+			h.OnDelivered(s.w.info, e)
+		}
 	}
 }
 
@@ -368,7 +372,9 @@ func (s *scanner) reopen(cause error) error {
 			s.log.Info("scanner reconnecting", slog.Int("attempt", attempt), slog.Duration("backoff", delay), slog.Any("error", cause))
 			if hs := s.w.hooks.scannerReconnected; len(hs) > 0 {
 				e := ReconnectEvent{Scanner: s.opt.Name, Attempt: attempt, Backoff: delay, Cause: cause}
-				each(hs, func(h HookScannerReconnected) { h.OnScannerReconnected(s.w.info, e) })
+				for _, h := range hs {
+					h.OnScannerReconnected(s.w.info, e)
+				}
 			}
 			if err := s.sleep(jitter(delay)); err != nil {
 				return nil

@@ -107,7 +107,9 @@ func (w *walAdaptor) announce() {
 		return
 	}
 	w.announced = true
-	each(w.hooks.walOpened, func(h HookWALOpened) { h.OnWALOpened(w.info) })
+	for _, h := range w.hooks.walOpened {
+		h.OnWALOpened(w.info)
+	}
 }
 
 func (w *walAdaptor) runOpenHooks(ctx context.Context) error {
@@ -186,7 +188,9 @@ func (w *walAdaptor) appended(msg message.MutableMessage, start time.Time, res *
 	if res != nil && err == nil {
 		e.ID = res.MessageID
 	}
-	each(w.hooks.appended, func(h HookAppended) { h.OnAppended(w.info, e) })
+	for _, h := range w.hooks.appended {
+		h.OnAppended(w.info, e)
+	}
 }
 
 func (w *walAdaptor) AppendAsync(ctx context.Context, msg message.MutableMessage, cb func(*wal.AppendResult, error)) {
@@ -307,7 +311,9 @@ func (w *walAdaptor) Truncate(ctx context.Context, id message.MessageID) error {
 	err := w.impl.Truncate(ctx, id)
 	if len(w.hooks.truncated) > 0 {
 		e := TruncateEvent{Through: id, Duration: time.Since(start), Err: err}
-		each(w.hooks.truncated, func(h HookTruncated) { h.OnTruncated(w.info, e) })
+		for _, h := range w.hooks.truncated {
+			h.OnTruncated(w.info, e)
+		}
 	}
 	if err != nil {
 		return err
@@ -350,7 +356,9 @@ func (w *walAdaptor) Read(ctx context.Context, opt wal.ReadOption) (wal.Scanner,
 	}
 	// Under w.mu, so that a concurrent Close reports the scanner's end
 	// after this.
-	each(w.hooks.scannerOpened, func(h HookScannerOpened) { h.OnScannerOpened(w.info, opt.Name) })
+	for _, h := range w.hooks.scannerOpened {
+		h.OnScannerOpened(w.info, opt.Name)
+	}
 	w.mu.Unlock()
 	s.start()
 	return s, nil
@@ -465,7 +473,9 @@ func (w *walAdaptor) closeBy(deadline time.Time) {
 		w.o.remove(w)
 		w.log.Info("wal closed")
 		if announced {
-			each(w.hooks.walClosed, func(h HookWALClosed) { h.OnWALClosed(w.info) })
+			for _, h := range w.hooks.walClosed {
+				h.OnWALClosed(w.info)
+			}
 		}
 	})
 }
