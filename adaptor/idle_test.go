@@ -55,15 +55,7 @@ func TestIdleTailingScannerDoesNotReconnect(t *testing.T) {
 // the next return to the backend reopens, once.
 func TestBusyTailingScannerClosesPausedDriverScanner(t *testing.T) {
 	fo, w, s, switches := tailingScanner(t, time.Hour, 16)
-	fo.hold.close()
-	appendN(t, w, 0, 1)
-	fo.hold.release()
-	recv(t, s, 10*time.Second)
-	select {
-	case <-switches:
-	case <-time.After(10 * time.Second):
-		t.Fatal("scanner did not switch to the cache")
-	}
+	switchToCache(t, fo, w, s, switches)
 	if n := fo.running.Load(); n != 1 {
 		t.Fatalf("%d driver scanners running after the switch, want the paused one", n)
 	}
@@ -124,15 +116,7 @@ func TestEvictionByAnotherWALFallsBackToTheBackend(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = s.Close() })
-	fo.hold.close()
-	appendN(t, quiet, 0, 1)
-	fo.hold.release()
-	recv(t, s, 10*time.Second)
-	select {
-	case <-switches:
-	case <-time.After(10 * time.Second):
-		t.Fatal("scanner did not switch to the cache")
-	}
+	switchToCache(t, fo, quiet, s, switches)
 	// The consumer waits: the scanner takes one batch (32) from the cache,
 	// the rest stay there.
 	want := appendN(t, quiet, 1, 50)
@@ -154,5 +138,24 @@ func TestEvictionByAnotherWALFallsBackToTheBackend(t *testing.T) {
 	expectNone(t, s, 20*time.Millisecond)
 	if _, _, out := adaptor.ScannerStats(s); out == 0 {
 		t.Fatal("the scanner never left the cache: its entries were not evicted")
+	}
+}
+
+// switchToCache appends one message to w while fo holds its driver
+// scanners, so the message is in the cache when s reads it from the
+// backend, and waits for s to switch to the cache.
+func switchToCache(t *testing.T, fo *faultyOpener, w wal.WAL, s wal.Scanner, switches <-chan bool) {
+	t.Helper()
+	fo.hold.close()
+	appendN(t, w, 0, 1)
+	fo.hold.release()
+	recv(t, s, 10*time.Second)
+	select {
+	case toCache := <-switches:
+		if !toCache {
+			t.Fatal("scanner switched to the backend, want to the cache")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("scanner did not switch to the cache")
 	}
 }
