@@ -50,9 +50,9 @@ func TestIdleTailingScannerDoesNotReconnect(t *testing.T) {
 }
 
 // A scanner tailing a busy cache closes its paused driver scanner once the
-// cache has delivered more than the driver scanner could resume from
-// cheaply (its read-ahead), so the paused one does not hold a full buffer;
-// the next return to the backend reopens, once.
+// cache has delivered more than a few messages (resumeWindow) since the
+// switch, so the paused one does not hold a second copy of them; the next
+// return to the backend reopens, once.
 func TestBusyTailingScannerClosesPausedDriverScanner(t *testing.T) {
 	fo, w, s, switches := tailingScanner(t, time.Hour, 16)
 	switchToCache(t, fo, w, s, switches)
