@@ -157,13 +157,15 @@ func (s *scanner) run() {
 	s.err = err
 	s.mu.Unlock()
 	close(s.ch)
-	close(s.done)
+	// The hooks hear of the end before Close returns, so a caller that
+	// closed a scanner sees it gone from its metrics.
 	if s.w.removeScanner(s) {
 		e := ScannerClosedEvent{Scanner: s.opt.Name, Err: err}
 		for _, h := range s.w.hooks.scannerClosed {
 			h.OnScannerClosed(s.w.info, e)
 		}
 	}
+	close(s.done)
 }
 
 func (s *scanner) loop() error {
