@@ -14,11 +14,47 @@
 // writer's term in TermProperty ("_mqwal.pulsar.term"), which scanners
 // remove again. A writer whose term takes the channel first stores a claim:
 // an empty message with ClaimProperty ("_mqwal.pulsar.claim"), which
-// scanners skip and other clients see. Appending a message that sets any of
-// the three is ErrInvalidArgument; the adaptor's other "_mqwal." properties
-// pass through. A MessageID is the position (ledger, entry, batch index),
-// written "ledger:entry:batch" and ordered by those three numbers, so other
-// Pulsar clients can read what mqwal wrote and the other way round.
+// scanners skip and other clients see. The message key, ordering key and
+// event time are the properties KeyProperty ("pulsar.key"),
+// OrderingKeyProperty and EventTimeProperty, both ways. Appending a message
+// with a property under "_mqwal.pulsar." is ErrInvalidArgument; the
+// adaptor's other "_mqwal." properties pass through. A MessageID is the
+// position (ledger, entry, batch index), written "ledger:entry:batch" and
+// ordered by those three numbers, so other Pulsar clients can read what
+// mqwal wrote and the other way round.
+//
+// # Sharing topics
+//
+// What other clients see of a channel's topic: every message mqwal appended,
+// with the application's properties, SeqProperty and TermProperty, the
+// adaptor's "_mqwal.term" (and its fence records: empty messages with
+// "_mqwal.fence"), producer name "mqwal-writer", and the key, ordering key
+// and event time set through the field properties (as fields, not
+// properties); plus one claim per term (an empty message with
+// ClaimProperty). The truncation subscription "mqwal-truncate" is durable
+// and lags behind on purpose.
+//
+// What mqwal delivers of theirs: every message, single or batched, once and
+// in position order, also across reconnects and restarts, with its
+// properties, its key, ordering key and event time as the field properties,
+// and its ID. A message is the driver's own only if its producer name is
+// "mqwal-writer" and it carries both SeqProperty and TermProperty; any other
+// message is another client's, whatever properties it carries, and cannot
+// move a term, a sequence number or a claim: its "_mqwal." properties (and
+// any stored property named like a field property) are delivered under
+// ForeignPropertyPrefix + the name, so a forged "_mqwal.term=99" or
+// "_mqwal.fence" neither fences the writer nor hides its appends from the
+// adaptor's read fence, and a forged claim is delivered as a message. Keep
+// the producer name "mqwal-writer" to mqwal. A key a Java client set as bytes
+// is delivered in its base64 form (pulsar-client-go does not expose the
+// flag).
+//
+// What is refused: Append of "_mqwal.pulsar." properties, of an empty key or ordering key, and of an
+// event time that is not a positive number of milliseconds. Another
+// producer cannot write while a ReadWrite WAL holds the topic (the driver's
+// producer is exclusive: theirs gets ProducerBusy or ProducerFenced), and a
+// ReadWrite Open waits for another client's producer to go, up to the
+// operation timeout (ErrUnavailable).
 //
 // # What the driver guards against
 //

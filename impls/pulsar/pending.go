@@ -2,6 +2,7 @@ package pulsar
 
 import (
 	"fmt"
+	"strings"
 	"sync/atomic"
 
 	pc "github.com/apache/pulsar-client-go/pulsar"
@@ -34,14 +35,22 @@ func (w *writer) fill(msg message.MutableMessage) (*pending, error) {
 	p := w.getPending()
 	wire := len(msg.Payload()) + 128 + len(SeqProperty) + len(TermProperty) + 48
 	for k, v := range msg.Properties() {
-		if k == SeqProperty || k == TermProperty || k == ClaimProperty {
-			w.recycle(p)
-			// It would forge the driver's own bookkeeping; the adaptor's
-			// reserved properties use other keys and pass through.
-			return nil, fmt.Errorf("%w: property %q is reserved for the pulsar driver", walimpls.ErrInvalidArgument, k)
-		}
 		wire += len(k) + len(v) + 8 // protobuf framing
-		p.msg.Properties[k] = v
+		switch {
+		case strings.HasPrefix(k, driverPropertyPrefix):
+			w.recycle(p)
+			// It would forge the driver's own bookkeeping (or pass another
+			// client's reserved property off as this one's); the adaptor's
+			// reserved properties use other keys and pass through.
+			return nil, fmt.Errorf("%w: property %q: the prefix %q is reserved for the pulsar driver", walimpls.ErrInvalidArgument, k, driverPropertyPrefix)
+		case isFieldProperty(k):
+			if err := setField(&p.msg, k, v); err != nil {
+				w.recycle(p)
+				return nil, err
+			}
+		default:
+			p.msg.Properties[k] = v
+		}
 	}
 	if wire > w.o.cfg.maxMessageSize {
 		w.recycle(p)

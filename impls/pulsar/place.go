@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 
 	pc "github.com/apache/pulsar-client-go/pulsar"
 
@@ -236,14 +235,14 @@ func (w *writer) readForwardOnce(ctx context.Context, seq int64, until ID) (ID, 
 			return ID{}, fmt.Errorf("%w: %v after %v", errSkipped, pos, prev)
 		}
 		prev, hasPrev = pos, true
-		term, hasTerm := termOf(m)
-		if hasTerm && term > w.term {
+		st, own := stampOf(m)
+		if own && st.term > w.term {
 			w.higher = true
 			return keep(pos)
 		}
-		if s, ok := seqOf(m); ok && s >= seq && hasTerm && term == w.term {
-			if _, seen := found[s]; !seen {
-				found[s] = pos
+		if own && st.seq >= seq && st.term == w.term {
+			if _, seen := found[st.seq]; !seen {
+				found[st.seq] = pos
 			}
 		}
 		_, hit := found[seq]
@@ -264,21 +263,6 @@ func follows(prev, next ID) bool {
 		return next.Entry == prev.Entry+1 && next.Batch == 0
 	}
 	return next.Ledger > prev.Ledger && next.Entry == 0 && next.Batch == 0
-}
-
-// seqOf returns the driver's sequence number of m, if it has one.
-func seqOf(m pc.Message) (int64, bool) { return intProperty(m, SeqProperty) }
-
-// termOf returns the term of the writer of m, if it has one.
-func termOf(m pc.Message) (int64, bool) { return intProperty(m, TermProperty) }
-
-func intProperty(m pc.Message, key string) (int64, bool) {
-	v, ok := m.Properties()[key]
-	if !ok {
-		return 0, false
-	}
-	n, err := strconv.ParseInt(v, 10, 64)
-	return n, err == nil && n >= 0
 }
 
 // noPosition is an invalid ID: "read until the sequence number is found".

@@ -81,8 +81,9 @@ func (w *wal) Read(ctx context.Context, opt walimpls.ReadOption) (walimpls.Scann
 //     only when the same suspect comes next maxConfirm times is the gap taken
 //     as stored (a real broker's markers, or a message a failed writer never
 //     stored) and the message delivered.
-//   - Messages without SeqProperty (written by other producers) take part in
-//     the position check only.
+//   - Messages of other clients (see stampOf) take part in the position
+//     check only, and their reserved properties are renamed
+//     (deliveredProperties).
 type scanState struct {
 	w            *wal
 	queue        int // the reader's receiver queue: what it prefetches
@@ -184,13 +185,14 @@ func (st *scanState) run(ctx context.Context, emit helper.Emit) error {
 					continue // the resume position itself: seen already
 				}
 				st.last, st.hasLast = pos, true
-				if s, ok := seqOf(m); ok {
-					st.lastSeq, st.lastTerm = s, termOrNone(m)
+				stp, own := stampOf(m)
+				if own {
+					st.lastSeq, st.lastTerm = stp.seq, stp.term
 				}
-				if !st.deliverStart || isClaim(m) {
+				if !st.deliverStart || stp.claim {
 					continue
 				}
-				if err := emit(st.toMessage(m, pos)); err != nil {
+				if err := emit(st.toMessage(m, pos, own)); err != nil {
 					return err
 				}
 				continue
@@ -199,17 +201,18 @@ func (st *scanState) run(ctx context.Context, emit helper.Emit) error {
 		if st.hasLast && pos.cmp(st.last) <= 0 {
 			continue // a repeat
 		}
-		s, hasSeq := seqOf(m)
-		term := termOrNone(m)
+		// Only the driver's own messages carry a sequence number; other
+		// clients' take part in the position check only.
+		stp, own := stampOf(m)
 		gap := st.hasLast && !follows(st.last, pos)
-		if hasSeq && st.seen(term, s) {
+		if own && st.seen(stp.term, stp.seq) {
 			if !gap {
 				st.last = pos // a second copy or a zombie's: seen, not delivered
 				continue
 			}
-		} else if hasSeq && st.lastSeq >= 0 && s > st.lastSeq+1 {
+		} else if own && st.lastSeq >= 0 && stp.seq > st.lastSeq+1 {
 			gap = true
-		} else if hasSeq && st.lastSeq < 0 && s != 0 && !st.hasLast {
+		} else if own && st.lastSeq < 0 && stp.seq != 0 && !st.hasLast {
 			gap = true // the first message read from the earliest: is it really the first?
 		}
 		if gap && !st.confirmed(pos) {
@@ -220,16 +223,16 @@ func (st *scanState) run(ctx context.Context, emit helper.Emit) error {
 			continue
 		}
 		st.last, st.hasLast = pos, true
-		if hasSeq {
-			if st.seen(term, s) {
+		if own {
+			if st.seen(stp.term, stp.seq) {
 				continue // a second copy right after a confirmed gap
 			}
-			st.lastSeq, st.lastTerm = s, term
+			st.lastSeq, st.lastTerm = stp.seq, stp.term
 		}
-		if isClaim(m) {
+		if stp.claim {
 			continue // seen, not delivered
 		}
-		if err := emit(st.toMessage(m, pos)); err != nil {
+		if err := emit(st.toMessage(m, pos, own)); err != nil {
 			return err
 		}
 	}
@@ -242,21 +245,6 @@ func (st *scanState) run(ctx context.Context, emit helper.Emit) error {
 // stored) and is delivered.
 func (st *scanState) seen(term, s int64) bool {
 	return st.lastSeq >= 0 && (term < st.lastTerm || (term == st.lastTerm && s <= st.lastSeq))
-}
-
-// isClaim reports whether m is a writer's claim (ClaimProperty), which takes
-// a position and a sequence number but is no message of the channel.
-func isClaim(m pc.Message) bool {
-	_, ok := m.Properties()[ClaimProperty]
-	return ok
-}
-
-// termOrNone is m's term, -1 if it has none.
-func termOrNone(m pc.Message) int64 {
-	if t, ok := termOf(m); ok {
-		return t
-	}
-	return -1
 }
 
 // confirmed reports whether pos has been the suspect maxConfirm times.
@@ -304,15 +292,8 @@ func (st *scanState) reopen(ctx context.Context, failures int) error {
 	}
 }
 
-func (st *scanState) toMessage(m pc.Message, pos ID) message.ImmutableMessage {
-	src := m.Properties()
-	props := make(message.Properties, len(src))
-	for k, v := range src {
-		if k != SeqProperty && k != TermProperty {
-			props[k] = v
-		}
-	}
-	return message.NewImmutableMessage(pos, st.w.Channel().Name, m.Payload(), props)
+func (st *scanState) toMessage(m pc.Message, pos ID, own bool) message.ImmutableMessage {
+	return message.NewImmutableMessage(pos, st.w.Channel().Name, m.Payload(), deliveredProperties(m, own))
 }
 
 // closedReader stands in after a failed reopen so the deferred Close is safe.

@@ -15,17 +15,21 @@ import (
 )
 
 // Scanners drop second copies, pass a gap that is really stored (after
-// re-reading to be sure), and deliver messages of other producers.
+// re-reading to be sure), and deliver messages of other producers. The
+// driver's messages are forged here by a producer with the driver's name.
 func TestScannerCopiesGapsAndForeignMessages(t *testing.T) {
 	b := startBroker(t)
 	c := rawClient(t, b)
-	p := rawProducer(t, c, topicPrefix+"mixed", false)
+	driver := namedProducer(t, c, topicPrefix+"mixed", "mqwal-writer")
+	foreign := rawProducer(t, c, topicPrefix+"mixed", false)
 	for _, m := range []struct{ payload, seq string }{
 		{"s0", "0"}, {"s1", "1"}, {"s1-copy", "1"}, {"foreign", ""}, {"s2", "2"}, {"s5", "5"}, {"s6", "6"}, {"s5-copy", "5"},
 	} {
 		props := map[string]string{"app": m.payload}
+		p := foreign
 		if m.seq != "" {
-			props[pulsar.SeqProperty] = m.seq
+			props[pulsar.SeqProperty], props[pulsar.TermProperty] = m.seq, "1"
+			p = driver
 		}
 		if _, err := p.Send(context.Background(), &pc.ProducerMessage{Payload: []byte(m.payload), Properties: props}); err != nil {
 			t.Fatal(err)

@@ -70,11 +70,8 @@ func (t *tail) scan(ctx context.Context, o *opener, topic string, from pc.Messag
 		if err != nil {
 			return err
 		}
-		if s, ok := seqOf(m); ok {
-			t.maxSeq = max(t.maxSeq, s)
-		}
-		if term, ok := termOf(m); ok {
-			t.maxTerm = max(t.maxTerm, term)
+		if st, own := stampOf(m); own {
+			t.maxSeq, t.maxTerm = max(t.maxSeq, st.seq), max(t.maxTerm, st.term)
 		}
 		if idOf(m.ID()).cmp(t.last) >= 0 {
 			return nil

@@ -39,6 +39,18 @@ func rawProducer(t testing.TB, c pc.Client, topic string, batching bool) pc.Prod
 	return p
 }
 
+// namedProducer is a shared producer with the given name, batching off;
+// with the driver's name ("mqwal-writer") it forges the driver's messages.
+func namedProducer(t testing.TB, c pc.Client, topic, name string) pc.Producer {
+	t.Helper()
+	p, err := c.CreateProducer(pc.ProducerOptions{Topic: topic, Name: name, DisableBatching: true, SendTimeout: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Close)
+	return p
+}
+
 // openChannel opens ch on a new opener for b (both closed with the test)
 // and returns Open's result.
 func openChannel(t testing.TB, b *pulsartest.Broker, ch string, term int64, mode walimpls.AccessMode, opts ...pulsar.Option) (walimpls.WALImpls, error) {
