@@ -207,6 +207,7 @@ func (w *writer) readForwardOnce(ctx context.Context, seq int64, until ID) (ID, 
 		end = idOf(last)
 	}
 	prev, hasPrev := w.cursor, w.hasCursor
+	prevSize := int32(1) // the cursor is a receipt or a read position of the driver's own, never batched
 	if hasPrev && (!end.valid() || end.cmp(prev) <= 0) {
 		return prev, nil // nothing stored after the cursor
 	}
@@ -231,10 +232,10 @@ func (w *writer) readForwardOnce(ctx context.Context, seq int64, until ID) (ID, 
 			}
 			continue
 		}
-		if hasPrev && !follows(prev, pos) {
+		if hasPrev && !follows(prev, prevSize, pos) {
 			return ID{}, fmt.Errorf("%w: %v after %v", errSkipped, pos, prev)
 		}
-		prev, hasPrev = pos, true
+		prev, prevSize, hasPrev = pos, m.ID().BatchSize(), true
 		st, own := stampOf(m)
 		if own && st.term > w.term {
 			w.higher = true
@@ -254,11 +255,17 @@ func (w *writer) readForwardOnce(ctx context.Context, seq int64, until ID) (ID, 
 
 // follows reports whether next is the position right after prev: the next
 // message of the same batch, the next entry of the same ledger, or the first
-// entry of a later ledger.
-func follows(prev, next ID) bool {
+// entry of a later ledger. size is the size of prev's batch as the client
+// reports it (1 for a message that is not batched, 0 if unknown): the next
+// entry follows only the last message of a batch, so a skipped batch tail
+// (the client's reader can skip messages across a reconnect) is a gap.
+func follows(prev ID, size int32, next ID) bool {
+	if prev.Batch+1 < size {
+		return next.Ledger == prev.Ledger && next.Entry == prev.Entry && next.Batch == prev.Batch+1
+	}
 	switch {
 	case next.Ledger == prev.Ledger && next.Entry == prev.Entry:
-		return next.Batch == prev.Batch+1
+		return next.Batch == prev.Batch+1 && size == 0
 	case next.Ledger == prev.Ledger:
 		return next.Entry == prev.Entry+1 && next.Batch == 0
 	}

@@ -74,8 +74,9 @@ func (w *wal) Read(ctx context.Context, opt walimpls.ReadOption) (walimpls.Scann
 //     after a higher term's, which a broker that does not fence the
 //     zombie's reconnect lets through): dropped. The writer never
 //     acknowledges either.
-//   - A position that does not follow the last one (same ledger, next
-//     entry; or entry 0 of a later ledger), or a sequence number above the
+//   - A position that does not follow the last one (the next message of its
+//     batch; after a batch's last message, the same ledger's next entry or
+//     entry 0 of a later ledger), or a sequence number above the
 //     last plus one, is suspect: the client's reader can skip a message
 //     across a reconnect. The reader is recreated at the last good position;
 //     only when the same suspect comes next maxConfirm times is the gap taken
@@ -92,7 +93,8 @@ type scanState struct {
 	start        ID   // first position to read, inclusive, when !fromEarliest
 	deliverStart bool // StartFrom: start itself is delivered
 
-	last     ID // last position seen (delivered or dropped)
+	last     ID    // last position seen (delivered or dropped)
+	lastSize int32 // the size of last's batch (1: not batched; see follows)
 	hasLast  bool
 	lastSeq  int64 // sequence number of the last delivered message, -1 if none yet
 	lastTerm int64 // and its term (-1 for a message without one)
@@ -184,7 +186,7 @@ func (st *scanState) run(ctx context.Context, emit helper.Emit) error {
 				if st.hasLast {
 					continue // the resume position itself: seen already
 				}
-				st.last, st.hasLast = pos, true
+				st.last, st.lastSize, st.hasLast = pos, m.ID().BatchSize(), true
 				stp, own := stampOf(m)
 				if own {
 					st.lastSeq, st.lastTerm = stp.seq, stp.term
@@ -204,10 +206,10 @@ func (st *scanState) run(ctx context.Context, emit helper.Emit) error {
 		// Only the driver's own messages carry a sequence number; other
 		// clients' take part in the position check only.
 		stp, own := stampOf(m)
-		gap := st.hasLast && !follows(st.last, pos)
+		gap := st.hasLast && !follows(st.last, st.lastSize, pos)
 		if own && st.seen(stp.term, stp.seq) {
 			if !gap {
-				st.last = pos // a second copy or a zombie's: seen, not delivered
+				st.last, st.lastSize = pos, m.ID().BatchSize() // a second copy or a zombie's: seen, not delivered
 				continue
 			}
 		} else if own && st.lastSeq >= 0 && stp.seq > st.lastSeq+1 {
@@ -222,7 +224,7 @@ func (st *scanState) run(ctx context.Context, emit helper.Emit) error {
 			anchored = false
 			continue
 		}
-		st.last, st.hasLast = pos, true
+		st.last, st.lastSize, st.hasLast = pos, m.ID().BatchSize(), true
 		if own {
 			if st.seen(stp.term, stp.seq) {
 				continue // a second copy right after a confirmed gap
