@@ -19,6 +19,8 @@ import (
 //	GET /admin/v2/namespaces/{tenant}/{namespace}/retention
 //	GET /admin/v2/namespaces/{tenant}/{namespace}/backlogQuotaMap
 //	GET /admin/v2/namespaces/{tenant}/{namespace}/subscriptionExpirationTime
+//	PUT /admin/v2/persistent/{tenant}/{namespace}/{topic}/partitions (body: the count)
+//	GET /admin/v2/persistent/{tenant}/{namespace}/{topic}/partitions
 //
 // As on a real broker, a topic level request without applied=true reports
 // what is set on the topic itself, with it the effective value (topic, else
@@ -34,6 +36,8 @@ func (b *Broker) startAdmin() error {
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /admin/v2/persistent/{tenant}/{namespace}/{topic}/{policy}", b.handleTopicPolicy)
+	mux.HandleFunc("PUT /admin/v2/persistent/{tenant}/{namespace}/{topic}/partitions", b.handleCreatePartitioned)
+	mux.HandleFunc("GET /admin/v2/persistent/{tenant}/{namespace}/{topic}/partitions", b.handleGetPartitions)
 	mux.HandleFunc("GET /admin/v2/namespaces/{tenant}/{namespace}/{policy}", b.handleNamespacePolicy)
 	b.admin = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	b.adminAddr = ln.Addr().String()

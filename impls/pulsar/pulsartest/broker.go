@@ -47,6 +47,7 @@ type Broker struct {
 	storeHook      func(StoredMessage) bool
 	producerHook   func(ProducerRequest) error
 	policies       map[string]Policies // by namespace or topic name
+	partitioned    map[string]int      // partition count by partitioned topic name; replaced, never changed
 }
 
 // Start is New under the name tests read best with: it returns a broker
@@ -256,9 +257,14 @@ func (b *Broker) load() error {
 	if err != nil {
 		return err
 	}
+	partitioned, err := st.loadPartitioned()
+	if err != nil {
+		return err
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.store = st
+	b.partitioned = partitioned
 	b.nextLedger = st.nextLedger
 	for _, td := range topics {
 		b.topics[td.name] = newTopicFromDisk(b, td)

@@ -252,10 +252,13 @@ func (c *conn) handle(cmd *pb.BaseCommand, payload []byte) error {
 		if cmd.PartitionMetadata == nil {
 			return errMissing(t)
 		}
+		b.mu.Lock()
+		n := b.partitionsLocked(cmd.PartitionMetadata.GetTopic())
+		b.mu.Unlock()
 		r := command(pb.BaseCommand_PARTITIONED_METADATA_RESPONSE)
 		r.PartitionMetadataResponse = &pb.CommandPartitionedTopicMetadataResponse{
 			RequestId:  proto.Uint64(cmd.PartitionMetadata.GetRequestId()),
-			Partitions: proto.Uint32(0),
+			Partitions: proto.Uint32(uint32(n)),
 			Response:   pb.CommandPartitionedTopicMetadataResponse_Success.Enum(),
 		}
 		c.write(r, nil)

@@ -19,9 +19,15 @@ func (b *Broker) handleSubscribe(c *conn, s *pb.CommandSubscribe) {
 		c.writeSuccess(reqID)
 		return
 	}
+	if b.topics[s.GetTopic()] == nil && s.ForceTopicCreation != nil && !s.GetForceTopicCreation() {
+		// A pattern consumer subscribes to the topics it listed, without
+		// creating one that went meanwhile.
+		c.writeError(reqID, pb.ServerError_TopicNotFound, "Topic "+s.GetTopic()+" does not exist")
+		return
+	}
 	t, err := b.topicLocked(s.GetTopic())
 	if err != nil {
-		c.writeError(reqID, pb.ServerError_PersistenceError, err.Error())
+		c.writeError(reqID, topicErrorCode(err), err.Error())
 		return
 	}
 	name := s.GetSubscription()

@@ -16,9 +16,21 @@
 //     PING/PONG both ways (the broker pings idle clients and drops those
 //     silent for twice the keep-alive interval), frame checksums (CRC32C,
 //     magic 0x0e01) verified on every SEND.
-//   - LOOKUP (always this broker, authoritative) and PARTITIONED_METADATA
-//     (always 0 partitions: every topic is non-partitioned), topic
-//     auto-creation on first use, GET_TOPICS_OF_NAMESPACE.
+//   - LOOKUP (always this broker, authoritative), topic auto-creation on
+//     first use (not for a SUBSCRIBE with force_topic_creation=false, which
+//     gets TopicNotFound, as a pattern consumer's does), and
+//     GET_TOPICS_OF_NAMESPACE (every topic, partitions by their own names).
+//   - Partitioned topics, created as an admin does (CreatePartitionedTopic,
+//     or PUT /admin/v2/persistent/{tenant}/{namespace}/{topic}/partitions
+//     with the count as body: 204; 409 "This topic already exists" for a
+//     partitioned or non-partitioned topic of that name; 406 for fewer than
+//     one partition; 412 for a name with "-partition-"), with their
+//     partitions "<topic>-partition-<i>" created at once and the metadata
+//     kept across Restart (and in the data directory). PARTITIONED_METADATA
+//     answers the partition count (0 for any other name), and GET
+//     .../partitions {"partitions": n}. A producer or consumer on the
+//     partitioned name itself is refused (NotAllowedError): clients use the
+//     partitions.
 //   - PRODUCER with access modes Shared and Exclusive, with a real broker's
 //     answers (AbstractTopic.incrementTopicEpochIfNeeded in Pulsar 2.8 to
 //     4.x): an exclusive producer next to any other producer gets
@@ -84,7 +96,9 @@
 //     405 with WithTopicPolicies(false)).
 //
 // Not implemented: authentication and authorization (any credentials are
-// accepted), TLS, partitioned topics, schemas (GET_SCHEMA and
+// accepted), TLS, partitioned topic auto-creation
+// (allowAutoTopicCreationType=partitioned: PARTITIONED_METADATA never creates
+// metadata), updating or deleting partitioned topics, schemas (GET_SCHEMA and
 // GET_OR_CREATE_SCHEMA are answered with an error; a schema sent with
 // PRODUCER or SUBSCRIBE is ignored), transactions (the coordinator connect
 // is refused), geo-replication, delayed delivery

@@ -29,7 +29,7 @@ func (b *Broker) handleProducer(c *conn, p *pb.CommandProducer) {
 	}
 	t, err := b.topicLocked(p.GetTopic())
 	if err != nil {
-		c.writeError(reqID, pb.ServerError_PersistenceError, err.Error())
+		c.writeError(reqID, topicErrorCode(err), err.Error())
 		return
 	}
 	name := p.GetProducerName()

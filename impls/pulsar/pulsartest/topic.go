@@ -1,6 +1,8 @@
 package pulsartest
 
 import (
+	"errors"
+	"fmt"
 	"math"
 	"sort"
 	"strings"
@@ -78,10 +80,14 @@ func (b *Broker) newTopic(name string) *topic {
 }
 
 // topicLocked returns the topic, creating it (and its file) on first use,
-// as a broker with topic auto-creation does.
+// as a broker with topic auto-creation does. The name of a partitioned
+// topic is no topic: errPartitioned.
 func (b *Broker) topicLocked(name string) (*topic, error) {
 	if t := b.topics[name]; t != nil {
 		return t, nil
+	}
+	if n := b.partitionsLocked(name); n > 0 {
+		return nil, fmt.Errorf("%w: %s has %d partitions: use %s%s<i>", errPartitioned, name, n, name, partitionSuffix)
 	}
 	t := b.newTopic(name)
 	if b.store != nil {
@@ -230,6 +236,18 @@ func (t *topic) lastIDData() *pb.MessageIdData {
 		EntryId:    proto.Uint64(t.last.entry),
 		BatchIndex: proto.Int32(t.lastBatch),
 	}
+}
+
+// errPartitioned refuses a producer or consumer on the name of a
+// partitioned topic (clients use its partitions).
+var errPartitioned = errors.New("a partitioned topic")
+
+// topicErrorCode is the error code for a topicLocked error.
+func topicErrorCode(err error) pb.ServerError {
+	if errors.Is(err, errPartitioned) {
+		return pb.ServerError_NotAllowedError
+	}
+	return pb.ServerError_PersistenceError
 }
 
 // namespaceOf returns "tenant/namespace" of a full topic name.
