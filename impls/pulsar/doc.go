@@ -49,7 +49,11 @@
 // is delivered in its base64 form (pulsar-client-go does not expose the
 // flag).
 //
-// What is refused: Append of "_mqwal.pulsar." properties, of an empty key or ordering key, and of an
+// What is refused: a partitioned topic, at Open in both modes
+// (ErrInvalidArgument naming the topic and its partition count; a channel
+// is one non-partitioned topic and one partition would be a partial read),
+// and so a channel name containing "-partition-" (Pulsar clients read it as
+// a partition's); Append of "_mqwal.pulsar." properties, of an empty key or ordering key, and of an
 // event time that is not a positive number of milliseconds. Another
 // producer cannot write while a ReadWrite WAL holds the topic (the driver's
 // producer is exclusive: theirs gets ProducerBusy or ProducerFenced), and a
@@ -168,8 +172,15 @@
 // # Limits users should know
 //
 //   - Topics and the control topic <topic>=mqwal-fence are created by the
-//     broker on first use: allow topic auto-creation in the namespace, or
-//     create both. Without the control topic a busy channel cannot be taken
+//     broker on first use by a ReadWrite Open: allow topic auto-creation in
+//     the namespace (as non-partitioned topics, the default
+//     allowAutoTopicCreationType; a namespace that auto-creates partitioned
+//     topics gets every new channel refused as partitioned), or create both.
+//     A ReadOnly Open never creates a topic: a missing channel is
+//     ErrInvalidArgument with "no such channel". It finds the topic through
+//     a non-durable pattern subscription (the only call of the client that
+//     lists topics instead of creating them), which costs the list of the
+//     namespace's topics per ReadOnly Open. Without the control topic a busy channel cannot be taken
 //     over (Open waits at most the operation timeout, then Append reports
 //     that the topic is held until the old writer goes).
 //   - Each open ReadWrite WAL holds one producer and one reader (the control

@@ -121,10 +121,14 @@ func (o *opener) Open(ctx context.Context, opt *walimpls.OpenOption) (walimpls.W
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	topic := o.cfg.topic(opt.Channel.Name)
+	if err := o.checkTopic(ctx, opt.Channel, topic); err != nil {
+		return nil, err
+	}
 	w := &wal{
 		WALBase: helper.NewWALBase(Name, opt.Channel, o.cfg.maxSize()),
 		o:       o,
-		topic:   o.cfg.topic(opt.Channel.Name),
+		topic:   topic,
 	}
 	if opt.Channel.AccessMode == walimpls.ReadWrite {
 		w.w = newWriter(o, w.topic, opt.Channel.Name, opt.Channel.Term)

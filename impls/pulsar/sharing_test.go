@@ -294,6 +294,7 @@ func TestForeignMessagesAcrossReconnects(t *testing.T) {
 	}
 	ao := adaptor.NewOpener(pulsar.Name, d)
 	defer ao.Close()
+	appendAs(t, b, ch, 1) // the channel exists (its claim), so it opens ReadOnly
 	ar, err := ao.Open(context.Background(), &wal.OpenOption{Channel: wal.Channel{Name: ch, AccessMode: wal.ReadOnly}})
 	if err != nil {
 		t.Fatal(err)

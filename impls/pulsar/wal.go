@@ -85,17 +85,9 @@ func subscribeTruncation(o *opener, topic string) (pc.Consumer, error) {
 	})
 }
 
-// runCtx runs a blocking client call, returning early if ctx ends; the call
-// itself is bounded by the client's operation timeout.
+// runCtx is runCtx on the channel's topic.
 func (w *wal) runCtx(ctx context.Context, op string, f func() error) error {
-	done := make(chan error, 1)
-	go func() { done <- f() }()
-	select {
-	case err := <-done:
-		return classify(op, w.topic, err)
-	case <-ctx.Done():
-		return fmt.Errorf("pulsar: %s %s: %w", op, w.topic, ctx.Err())
-	}
+	return runCtx(ctx, op, w.topic, f)
 }
 
 func (w *wal) Close() {
