@@ -191,6 +191,13 @@
 //     sequence number and term (the whole topic if those carry no sequence
 //     number, e.g. a topic written by other producers), and stores the claim
 //     when its term is new to the channel.
+//   - pulsar-client-go retries a refused connection until the operation
+//     timeout and then says only "context deadline exceeded", and waits up to
+//     30 s for a broker that accepts and never answers. So until an Open
+//     succeeds, an opener first dials the service URL itself (bounded by the
+//     connection timeout): a URL where nothing listens fails Open at once
+//     with ErrUnavailable naming the address and "connection refused". Open's
+//     lookups are bounded by the operation timeout (ErrUnavailable).
 //   - ReadWrite terms are 0..MaxTerm (524,287): the term is part of the
 //     producer sequence id. Readers may use any term.
 //   - A confirmed gap costs a scanner two reader re-creations; it only

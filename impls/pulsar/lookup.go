@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"regexp"
 	"strings"
 	"time"
@@ -39,7 +40,7 @@ func (o *opener) checkTopic(ctx context.Context, ch walimpls.Channel, topic stri
 		}
 	}
 	var parts []string
-	err := runCtx(ctx, "look up the partitions of", topic, func() (err error) { parts, err = o.client.TopicPartitions(topic); return err })
+	err := runBounded(ctx, o.cfg.operationTimeout, "look up the partitions of", topic, func() (err error) { parts, err = o.client.TopicPartitions(topic); return err })
 	if err != nil {
 		return err
 	}
@@ -65,7 +66,7 @@ func (o *opener) topicExists(ctx context.Context, topic string) (bool, error) {
 	local := strings.TrimPrefix(topic, "persistent://"+o.cfg.tenant+"/"+o.cfg.namespace+"/")
 	pattern := "persistent://" + o.cfg.tenant + "/" + o.cfg.namespace + "/" + regexp.QuoteMeta(local) + "$"
 	var n int
-	err := runCtx(ctx, "look up", topic, func() error {
+	err := runBounded(ctx, o.cfg.operationTimeout, "look up", topic, func() error {
 		c, err := o.client.Subscribe(pc.ConsumerOptions{
 			TopicsPattern:       pattern,
 			SubscriptionName:    "mqwal-exists-" + newNonce(),
@@ -85,10 +86,24 @@ func (o *opener) topicExists(ctx context.Context, topic string) (bool, error) {
 	return n > 0, err
 }
 
-// runCtx runs a blocking client call, returning early if ctx ends; the call
-// itself is bounded by the client's operation timeout. Errors are
-// classified (op and topic name what was done).
+// runCtx runs a blocking client call, returning early if ctx ends. Errors
+// are classified (op and topic name what was done).
 func runCtx(ctx context.Context, op, topic string, f func() error) error {
+	return runBounded(ctx, 0, op, topic, f)
+}
+
+// runBounded is runCtx that also returns after timeout (when positive)
+// with a retryable ErrUnavailable: the client bounds some calls by its
+// operation timeout, but waits up to 30 s for a connection that accepts
+// and never answers. The call goes on in the background until the client
+// gives up or closes.
+func runBounded(ctx context.Context, timeout time.Duration, op, topic string, f func() error) error {
+	var expired <-chan time.Time
+	if timeout > 0 {
+		t := time.NewTimer(timeout)
+		defer t.Stop()
+		expired = t.C
+	}
 	done := make(chan error, 1)
 	go func() { done <- f() }()
 	select {
@@ -96,5 +111,57 @@ func runCtx(ctx context.Context, op, topic string, f func() error) error {
 		return classify(op, topic, err)
 	case <-ctx.Done():
 		return fmt.Errorf("pulsar: %s %s: %w", op, topic, ctx.Err())
+	case <-expired:
+		return fmt.Errorf("%w: pulsar: %s %s: no answer within the operation timeout %v", walimpls.ErrUnavailable, op, topic, timeout)
 	}
+}
+
+// serviceAddrs are the host:port pairs of a service URL
+// ("pulsar://h1:6650,h2:6650"), with the default port where none is given.
+func serviceAddrs(url string) []string {
+	rest, port := strings.TrimPrefix(url, "pulsar://"), "6650"
+	if strings.HasPrefix(url, "pulsar+ssl://") {
+		rest, port = strings.TrimPrefix(url, "pulsar+ssl://"), "6651"
+	}
+	if i := strings.IndexByte(rest, '/'); i >= 0 {
+		rest = rest[:i]
+	}
+	var addrs []string
+	for _, h := range strings.Split(rest, ",") {
+		if h == "" {
+			continue
+		}
+		if _, _, err := net.SplitHostPort(h); err != nil {
+			h = net.JoinHostPort(strings.Trim(h, "[]"), port)
+		}
+		addrs = append(addrs, h)
+	}
+	return addrs
+}
+
+// probe dials the service URL until one of its hosts accepts a TCP
+// connection, each dial bounded by the connection timeout, and reports why
+// none did. pulsar-client-go retries a refused connection until the
+// operation timeout and then reports "context deadline exceeded", so an
+// opener probes until its first Open succeeds: a wrong URL fails with the
+// address and the dialler's reason ("connection refused") within the
+// connection timeout.
+func (o *opener) probe(ctx context.Context) error {
+	if o.reached.Load() {
+		return nil
+	}
+	d := net.Dialer{Timeout: o.cfg.connectionTimeout}
+	var errs []error
+	for _, addr := range serviceAddrs(o.cfg.url) {
+		c, err := d.DialContext(ctx, "tcp", addr)
+		if err == nil {
+			_ = c.Close()
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		errs = append(errs, err)
+	}
+	return fmt.Errorf("%w: pulsar: cannot reach the broker at %s: %w", walimpls.ErrUnavailable, o.cfg.url, errors.Join(errs...))
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	pc "github.com/apache/pulsar-client-go/pulsar"
 
@@ -101,6 +102,7 @@ type opener struct {
 	admin          *adminClient // nil without WithAdminURL
 	noAdminWarning sync.Once
 	wals           helper.Lifetime
+	reached        atomic.Bool // an Open succeeded: the URL is right (see probe)
 }
 
 func (o *opener) Capabilities() walimpls.Capabilities {
@@ -122,6 +124,9 @@ func (o *opener) Open(ctx context.Context, opt *walimpls.OpenOption) (walimpls.W
 		return nil, err
 	}
 	topic := o.cfg.topic(opt.Channel.Name)
+	if err := o.probe(ctx); err != nil {
+		return nil, err
+	}
 	if err := o.checkTopic(ctx, opt.Channel, topic); err != nil {
 		return nil, err
 	}
@@ -145,6 +150,7 @@ func (o *opener) Open(ctx context.Context, opt *walimpls.OpenOption) (walimpls.W
 			return nil, err
 		}
 	}
+	o.reached.Store(true)
 	return w, nil
 }
 
@@ -168,8 +174,12 @@ func classify(op, topic string, err error) error {
 	switch {
 	case errors.Is(err, walimpls.ErrInvalidArgument):
 		return err
-	case errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded):
+	case errors.Is(err, context.Canceled):
 		return fmt.Errorf("pulsar: %s %s: %w", op, topic, err)
+	case errors.Is(err, context.DeadlineExceeded):
+		// The client's own operation timeout (a caller's ctx that ended is
+		// reported by the caller): the broker did not answer in time.
+		return fmt.Errorf("%w: pulsar: %s %s: the broker did not answer in time: %w", walimpls.ErrUnavailable, op, topic, err)
 	case errors.Is(err, pc.ErrProducerFenced) || strings.Contains(msg, "ProducerFenced"):
 		return fmt.Errorf("%w: pulsar: %s %s: %w", walimpls.ErrFenced, op, topic, err)
 	case errors.Is(err, pc.ErrMessageTooLarge):
