@@ -51,18 +51,23 @@ func (t *topic) end() int { return t.base + len(t.entries) }
 // at returns the retained entry with index i (base <= i < end).
 func (t *topic) at(i int) *entry { return &t.entries[i-t.base] }
 
-// arenaSize is the chunk small entries are copied into: one allocation per
-// MiB instead of one per message keeps the garbage collector out of the
-// produce path.
-const arenaSize = 1 << 20
+// Small entries are copied into chunks: one allocation per MiB instead of
+// one per message keeps the garbage collector out of the produce path. A
+// topic's chunks start small and double up to maxArena, so thousands of
+// topics with a message or two each do not hold a MiB each.
+const (
+	minArena = 4 << 10
+	maxArena = 1 << 20
+)
 
 // keep copies an entry's bytes out of the reused frame buffer.
 func (t *topic) keep(hp []byte) []byte {
-	if len(hp) > arenaSize/8 {
+	if len(hp) > maxArena/8 {
 		return append([]byte(nil), hp...)
 	}
 	if cap(t.arena)-len(t.arena) < len(hp) {
-		t.arena = make([]byte, 0, arenaSize)
+		size := min(max(2*cap(t.arena), minArena), maxArena)
+		t.arena = make([]byte, 0, max(size, len(hp)))
 	}
 	start := len(t.arena)
 	t.arena = append(t.arena, hp...)
