@@ -117,9 +117,11 @@
 //     a second exclusive producer with ProducerFenced ("Topic has an existing
 //     exclusive producer"), which at creation means "held", not "fenced":
 //     the driver treats it like ProducerBusy. If it is held, the new
-//     writer publishes a request with its term on the channel's control
-//     topic (<topic>=mqwal-fence); the holder, which watches that topic,
-//     flushes what it has in flight, closes its producer and fails every
+//     writer publishes a request with its term and topic on the namespace's
+//     control topic ("mqwal=fence"), which every opener with a ReadWrite WAL
+//     watches with one reader; the holder's opener hands the request to the
+//     holder, which flushes what it has in flight, closes its producer and
+//     fails every
 //     later Append with ErrFenced if the request's term is higher, or
 //     answers with its own term (a higher one fences the requester at Open;
 //     an equal one lets Open succeed, and Append reports the busy topic as a
@@ -171,20 +173,27 @@
 // anything is sent.
 // # Limits users should know
 //
-//   - Topics and the control topic <topic>=mqwal-fence are created by the
-//     broker on first use by a ReadWrite Open: allow topic auto-creation in
-//     the namespace (as non-partitioned topics, the default
-//     allowAutoTopicCreationType; a namespace that auto-creates partitioned
-//     topics gets every new channel refused as partitioned), or create both.
-//     A ReadOnly Open never creates a topic: a missing channel is
-//     ErrInvalidArgument with "no such channel". It finds the topic through
-//     a non-durable pattern subscription (the only call of the client that
-//     lists topics instead of creating them), which costs the list of the
-//     namespace's topics per ReadOnly Open. Without the control topic a busy channel cannot be taken
-//     over (Open waits at most the operation timeout, then Append reports
-//     that the topic is held until the old writer goes).
-//   - Each open ReadWrite WAL holds one producer and one reader (the control
-//     topic watcher); each scanner one reader.
+//   - Topics and the namespace's control topic "mqwal=fence" are created by
+//     the broker on first use by a ReadWrite Open: allow topic
+//     auto-creation in the namespace (as non-partitioned topics, the
+//     default allowAutoTopicCreationType; a namespace that auto-creates
+//     partitioned topics gets every new channel refused as partitioned), or
+//     create them. Without the control topic a busy channel cannot be taken
+//     over (Open waits at most the operation timeout and fails). A ReadOnly
+//     Open never creates a topic: a missing channel is ErrInvalidArgument
+//     with "no such channel". It finds the topic through a non-durable
+//     pattern subscription (the only call of the client that lists topics
+//     instead of creating them), which costs the list of the namespace's
+//     topics per ReadOnly Open.
+//   - Writers of drivers before the shared control topic watched one per
+//     channel ("<topic>=mqwal-fence") and do not see requests on the shared
+//     one: while such a writer holds a channel, Open of a newer driver fails
+//     (ErrUnavailable) until it closes. Upgrade a channel's writers
+//     together.
+//   - Each open ReadWrite WAL holds one producer (the client's: three
+//     goroutines, its pending queue of WithMaxInFlight slots) and nothing
+//     else while idle; the opener holds one reader of the control topic
+//     from its first ReadWrite WAL on; each scanner holds one reader.
 //   - Open ReadWrite does I/O: it creates the truncation subscription (once
 //     per WAL), with WithAdminURL reads the topic's policies, creates the
 //     producer, reads up to the last 64 entries of the topic to recover the

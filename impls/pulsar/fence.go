@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 	"time"
 
 	pc "github.com/apache/pulsar-client-go/pulsar"
@@ -16,28 +17,36 @@ import (
 
 // Fencing without ExclusiveWithFencing: pulsar-client-go v0.19.0 cannot take
 // a topic from a live exclusive producer, so writers take it from each
-// other through a small control topic per channel. A writer opening with
-// term T that finds the producer busy publishes a request with T; the
-// holder, which watches the control topic while it holds the producer,
-// steps down if T is higher (it flushes, closes its producer, and fails
-// every later Append with ErrFenced) and says "released", or says "refused"
-// with its own term. The exclusive producer keeps the log linear: nothing
-// the new owner writes can interleave with the old owner's appends.
+// other through one control topic per namespace, controlTopicName. A writer
+// opening with term T that finds the producer busy publishes a request with
+// T and its topic; every opener of the namespace watches the control topic
+// with one reader (not one per writer: an idle channel costs no reader), and
+// the opener whose writer holds that topic's producer steps it down if T is
+// higher (it flushes, closes the producer, and fails every later Append with
+// ErrFenced) and says "released", or says "refused" with its own term. The
+// exclusive producer keeps the log linear: nothing the new owner writes can
+// interleave with the old owner's appends.
 
-// fenceSuffix makes the control topic's name; '=' cannot occur in a
-// channel name, so it never collides with a channel's topic.
-const fenceSuffix = "=mqwal-fence"
+// controlTopicName is the control topic's name in the channels' namespace;
+// '=' cannot occur in a channel name (nor in a prefix), so it never
+// collides with a channel's topic.
+const controlTopicName = "mqwal=fence"
 
 // Properties of control messages.
 const (
 	fenceKind  = "mqwal.fence.kind" // request, released or refused
 	fenceTerm  = "mqwal.fence.term"
 	fenceNonce = "mqwal.fence.nonce"
+	fenceTopic = "mqwal.fence.topic" // the channel's topic
 )
 
-// requestEvery is how often a waiting writer repeats its request: a new
-// holder only watches messages published after it took the producer.
+// requestEvery is how often a waiting writer repeats its request: a watcher
+// that (re)connects only sees messages published after it did.
 const requestEvery = 300 * time.Millisecond
+
+func (c *config) controlTopic() string {
+	return "persistent://" + c.tenant + "/" + c.namespace + "/" + controlTopicName
+}
 
 func isBusy(err error) bool { return errors.Is(err, errHeld) }
 
@@ -65,7 +74,7 @@ func (w *writer) open(parent context.Context) error {
 		return settle(err)
 	}
 	held := err
-	fence := w.topic + fenceSuffix
+	fence := w.o.cfg.controlTopic()
 	r, rerr := w.o.client.CreateReader(pc.ReaderOptions{Topic: fence, StartMessageID: pc.LatestMessageID(), ReceiverQueueSize: 16})
 	if rerr != nil {
 		return settle(held)
@@ -78,7 +87,7 @@ func (w *writer) open(parent context.Context) error {
 	defer p.Close()
 	nonce := newNonce()
 	for ctx.Err() == nil {
-		if _, err := p.Send(ctx, fenceMessage("request", w.term, nonce)); err != nil {
+		if _, err := p.Send(ctx, fenceMessage("request", w.topic, w.term, nonce)); err != nil {
 			return settle(held)
 		}
 		kind, term := awaitAnswer(ctx, r, nonce)
@@ -133,9 +142,9 @@ func awaitAnswer(ctx context.Context, r pc.Reader, nonce string) (kind string, t
 	}
 }
 
-func fenceMessage(kind string, term int64, nonce string) *pc.ProducerMessage {
+func fenceMessage(kind, topic string, term int64, nonce string) *pc.ProducerMessage {
 	return &pc.ProducerMessage{Properties: map[string]string{
-		fenceKind: kind, fenceTerm: strconv.FormatInt(term, 10), fenceNonce: nonce,
+		fenceKind: kind, fenceTerm: strconv.FormatInt(term, 10), fenceNonce: nonce, fenceTopic: topic,
 	}}
 }
 
@@ -145,24 +154,90 @@ func newNonce() string {
 	return hex.EncodeToString(b[:])
 }
 
-// watch answers requests on the control topic while the writer lives.
-func (w *writer) watch() {
-	defer w.bg.Done()
-	fence := w.topic + fenceSuffix
-	for failures := 0; w.ctx.Err() == nil; failures++ {
+// fenceWatcher is an opener's reader of the control topic: it hands each
+// request to the writers of the opener that hold the request's topic. It
+// runs from the first ReadWrite WAL the opener opens until the opener
+// closes.
+type fenceWatcher struct {
+	o       *opener
+	ctx     context.Context
+	cancel  context.CancelFunc
+	done    chan struct{}
+	answers sync.WaitGroup
+
+	mu      sync.Mutex
+	writers map[string]map[*writer]struct{} // by topic
+	prod    pc.Producer                     // answers; created on first use
+}
+
+// watch registers w for requests on its topic, starting the watcher if
+// this is the opener's first writer.
+func (o *opener) watch(w *writer) {
+	o.watcherOnce.Do(func() {
+		ctx, cancel := context.WithCancel(context.Background())
+		o.watcher = &fenceWatcher{o: o, ctx: ctx, cancel: cancel, done: make(chan struct{}), writers: map[string]map[*writer]struct{}{}}
+		go o.watcher.run()
+	})
+	fw := o.watcher
+	fw.mu.Lock()
+	defer fw.mu.Unlock()
+	ws := fw.writers[w.topic]
+	if ws == nil {
+		ws = map[*writer]struct{}{}
+		fw.writers[w.topic] = ws
+	}
+	ws[w] = struct{}{}
+}
+
+// unwatch removes w (on close).
+func (o *opener) unwatch(w *writer) {
+	fw := o.watcher
+	if fw == nil {
+		return
+	}
+	fw.mu.Lock()
+	defer fw.mu.Unlock()
+	if ws := fw.writers[w.topic]; ws != nil {
+		delete(ws, w)
+		if len(ws) == 0 {
+			delete(fw.writers, w.topic)
+		}
+	}
+}
+
+// stopWatcher ends the watcher and the answers it started; the opener's
+// WALs are closed by then.
+func (o *opener) stopWatcher() {
+	o.watcherOnce.Do(func() {}) // no watcher can start after this
+	fw := o.watcher
+	if fw == nil {
+		return
+	}
+	fw.cancel()
+	<-fw.done
+	fw.answers.Wait()
+	if fw.prod != nil {
+		fw.prod.Close()
+	}
+}
+
+func (fw *fenceWatcher) run() {
+	defer close(fw.done)
+	fence := fw.o.cfg.controlTopic()
+	for failures := 0; fw.ctx.Err() == nil; failures++ {
 		if failures > 0 {
 			select {
 			case <-time.After(min(time.Duration(failures)*100*time.Millisecond, 2*time.Second)):
-			case <-w.ctx.Done():
+			case <-fw.ctx.Done():
 				return
 			}
 		}
-		r, err := w.o.client.CreateReader(pc.ReaderOptions{Topic: fence, StartMessageID: pc.LatestMessageID(), ReceiverQueueSize: 16})
+		r, err := fw.o.client.CreateReader(pc.ReaderOptions{Topic: fence, StartMessageID: pc.LatestMessageID(), ReceiverQueueSize: 16})
 		if err != nil {
 			continue
 		}
 		for {
-			m, err := r.Next(w.ctx)
+			m, err := r.Next(fw.ctx)
 			if err != nil {
 				break
 			}
@@ -175,25 +250,55 @@ func (w *writer) watch() {
 			if err != nil {
 				continue
 			}
-			w.answer(fence, term, props[fenceNonce])
+			topic, nonce := props[fenceTopic], props[fenceNonce]
+			fw.mu.Lock()
+			for w := range fw.writers[topic] {
+				fw.answers.Add(1)
+				go func() {
+					defer fw.answers.Done()
+					if kind, ok := w.answer(term); ok {
+						fw.send(fenceMessage(kind, topic, w.term, nonce))
+					}
+				}()
+			}
+			fw.mu.Unlock()
 		}
 		r.Close()
 	}
 }
 
-// answer steps down for a higher term or refuses, if this writer holds the
-// producer; otherwise the holder answers.
-func (w *writer) answer(fence string, term int64, nonce string) {
+// send publishes an answer through the watcher's producer.
+func (fw *fenceWatcher) send(m *pc.ProducerMessage) {
+	fw.mu.Lock()
+	if fw.prod == nil {
+		p, err := fw.o.client.CreateProducer(pc.ProducerOptions{Topic: fw.o.cfg.controlTopic(), DisableBatching: true, SendTimeout: -1})
+		if err != nil {
+			fw.mu.Unlock()
+			return // the requester asks again
+		}
+		fw.prod = p
+	}
+	p := fw.prod
+	fw.mu.Unlock()
+	ctx, cancel := context.WithTimeout(fw.ctx, fw.o.cfg.operationTimeout)
+	defer cancel()
+	_, _ = p.Send(ctx, m)
+}
+
+// answer steps down for a higher term ("released") or refuses, if this
+// writer holds the producer; ok is false if it does not (another writer,
+// or none, holds it).
+func (w *writer) answer(term int64) (kind string, ok bool) {
 	select {
 	case w.lock <- struct{}{}:
 	case <-w.ctx.Done():
-		return
+		return "", false
 	}
 	if w.prod == nil || w.fenced != nil {
 		<-w.lock
-		return
+		return "", false
 	}
-	kind := "refused"
+	kind = "refused"
 	var prod pc.Producer
 	if term > w.term {
 		kind, prod = "released", w.setProducer(nil)
@@ -208,12 +313,5 @@ func (w *writer) answer(fence string, term int64, nonce string) {
 		cancel()
 		prod.Close()
 	}
-	p, err := w.o.client.CreateProducer(pc.ProducerOptions{Topic: fence, DisableBatching: true, SendTimeout: -1})
-	if err != nil {
-		return
-	}
-	defer p.Close()
-	ctx, cancel := context.WithTimeout(w.ctx, w.o.cfg.operationTimeout)
-	defer cancel()
-	_, _ = p.Send(ctx, fenceMessage(kind, w.term, nonce))
+	return kind, true
 }

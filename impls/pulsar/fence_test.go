@@ -3,6 +3,7 @@ package pulsar_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -173,4 +174,52 @@ func TestIdleHigherTermKeepsLowerTermOut(t *testing.T) {
 		t.Fatalf("channel holds %q, want term1, maybe (an unknown outcome), term2", p)
 	}
 	readN(t, high, walimpls.StartAfter(id), 0) // and nothing after
+}
+
+// One opener holds many channels and watches the namespace's control topic
+// once for all of them: a higher term that takes one channel (from another
+// opener, or from the same one) fences that channel's writer and no other.
+func TestTakeoverAmongManyWritersOfOneOpener(t *testing.T) {
+	b := startBroker(t)
+	o, err := builder(b).Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer o.Close()
+	const n = 20
+	ws := make([]walimpls.WALImpls, n)
+	for i := range ws {
+		ws[i], err = o.Open(context.Background(), &walimpls.OpenOption{Channel: walimpls.Channel{Name: fmt.Sprintf("many-%d", i), Term: 1}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		mustAppend(t, ws[i], "t1", nil)
+	}
+	// From another opener.
+	other := openOrFenced(t, b, "many-7", 2)
+	if other == nil {
+		t.Fatal("term 2 was fenced")
+	}
+	// From the same opener.
+	same, err := o.Open(context.Background(), &walimpls.OpenOption{Channel: walimpls.Channel{Name: "many-3", Term: 2}})
+	if err != nil {
+		t.Fatalf("term 2 through the holder's own opener: %v", err)
+	}
+	for i, w := range ws {
+		_, err := w.Append(context.Background(), message.NewMutableMessage([]byte("again"), nil))
+		switch {
+		case i == 3 || i == 7:
+			if !errors.Is(err, walimpls.ErrFenced) {
+				t.Errorf("writer of many-%d after the takeover: %v, want ErrFenced", i, err)
+			}
+		case err != nil:
+			t.Errorf("writer of many-%d: %v", i, err)
+		}
+	}
+	for _, w := range []walimpls.WALImpls{other, same} {
+		mustAppend(t, w, "t2", nil)
+		if p := payloads(readN(t, w, walimpls.DeliverAll(), 2)); p != "t1 t2 " {
+			t.Errorf("%s holds %q", w.Channel().Name, p)
+		}
+	}
 }

@@ -27,8 +27,11 @@ const (
 	// DefaultMaxMessageSize is a Pulsar broker's default maxMessageSize
 	// (5 MiB), which it announces in CONNECTED.
 	DefaultMaxMessageSize = 5 << 20
-	// DefaultMaxInFlight bounds the appends of one WAL waiting for a receipt.
-	DefaultMaxInFlight = 1000
+	// DefaultMaxInFlight bounds the appends of one WAL waiting for a
+	// receipt. The producer's pending queue is allocated at this size for
+	// every open ReadWrite WAL (24 bytes a slot), idle or not: at the
+	// client's default of 1000 it was half of an idle channel's heap.
+	DefaultMaxInFlight = 128
 )
 
 // Option configures a Builder. Options are values: keep them in a slice,
@@ -121,7 +124,10 @@ func WithMaxMessageSize(n int) Option {
 }
 
 // WithMaxInFlight bounds how many appends of one WAL wait for their receipt
-// at a time (default 1000); further Appends wait for room, honouring ctx.
+// at a time (default 128); further Appends wait for room, honouring ctx.
+// Each open ReadWrite WAL's producer allocates its pending queue at this
+// size (24 bytes a slot); raise it for a few channels with many
+// asynchronous appends over a slow link.
 func WithMaxInFlight(n int) Option { return optionFunc(func(c *config) { c.maxInFlight = n }) }
 
 // WithTruncateSubscription names the durable subscription whose cumulative

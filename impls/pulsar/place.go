@@ -35,11 +35,12 @@ func (w *writer) receipt(r receipt) {
 		}
 	}
 	w.queue = append(w.queue, r)
-	w.resMu.Unlock()
-	select {
-	case w.wake <- struct{}{}:
-	default:
+	if w.resolving == nil {
+		done := make(chan struct{})
+		w.resolving = done
+		go w.resolve(done)
 	}
+	w.resMu.Unlock()
 }
 
 func (w *writer) finish(r receipt, res result) {
@@ -51,29 +52,24 @@ func (w *writer) finish(r receipt, res result) {
 	}
 }
 
-// resolve places queued receipts in order until the writer closes.
-func (w *writer) resolve() {
-	defer close(w.done)
+// resolve places queued receipts in order until the queue is empty, then
+// ends (closing done); the next queued receipt starts another.
+func (w *writer) resolve(done chan struct{}) {
+	defer close(done)
 	for {
-		select {
-		case <-w.wake:
-		case <-w.ctx.Done():
+		w.resMu.Lock()
+		if len(w.queue) == 0 {
+			w.resolving = nil
+			w.resMu.Unlock()
 			return
 		}
-		for {
-			w.resMu.Lock()
-			if len(w.queue) == 0 {
-				w.resMu.Unlock()
-				break
-			}
-			r := w.queue[0]
-			w.resMu.Unlock()
-			res := w.place(r)
-			w.resMu.Lock()
-			w.queue = w.queue[1:]
-			w.resMu.Unlock()
-			w.finish(r, res)
-		}
+		r := w.queue[0]
+		w.resMu.Unlock()
+		res := w.place(r)
+		w.resMu.Lock()
+		w.queue = w.queue[1:]
+		w.resMu.Unlock()
+		w.finish(r, res)
 	}
 }
 

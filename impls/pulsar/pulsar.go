@@ -102,6 +102,8 @@ type opener struct {
 	admin          *adminClient // nil without WithAdminURL
 	noAdminWarning sync.Once
 	wals           helper.Lifetime
+	watcherOnce    sync.Once
+	watcher        *fenceWatcher // see fence.go; started by the first ReadWrite WAL
 	reached        atomic.Bool // an Open succeeded: the URL is right (see probe)
 }
 
@@ -156,6 +158,7 @@ func (o *opener) Open(ctx context.Context, opt *walimpls.OpenOption) (walimpls.W
 
 func (o *opener) Close() {
 	if o.wals.Close() {
+		o.stopWatcher()
 		o.client.Close()
 		if o.admin != nil {
 			o.admin.close()

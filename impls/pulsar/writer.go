@@ -56,21 +56,19 @@ type writer struct {
 	subscribed bool // the truncation subscription exists (changed under lock)
 
 	inflight sync.WaitGroup
-	bg       sync.WaitGroup // the fence watcher
-	watching sync.Once
-	broken   atomic.Bool   // an outcome was unknown: recreate the producer and recover
-	wake     chan struct{} // the resolver has work
-	done     chan struct{} // resolver ended
+	broken   atomic.Bool // an outcome was unknown: recreate the producer and recover
 
-	// resMu guards queue. While queue is empty the client's callback places
-	// a receipt itself when that needs no read (the common case, saving a
-	// goroutine hand-off); otherwise the receipt and every later one go to
-	// the resolver, in order. The placement state below is touched by the
-	// callback only under resMu with an empty queue, and by the resolver
-	// only while the queue is not empty; acquire resets it while nothing is
-	// in flight.
+	// resMu guards queue and resolving. While queue is empty the client's
+	// callback places a receipt itself when that needs no read (the common
+	// case, saving a goroutine hand-off); otherwise the receipt and every
+	// later one go to the queue, in order, which a resolver goroutine works
+	// off and ends with (an idle writer has none). The placement state
+	// below is touched by the callback only under resMu with an empty
+	// queue, and by the resolver only while the queue is not empty; acquire
+	// resets it while nothing is in flight.
 	resMu     sync.Mutex
 	queue     []receipt
+	resolving chan struct{} // closed when the running resolver ends; nil if none runs
 	cursor    ID
 	hasCursor bool
 	first     map[int64]ID // first stored copy of this term's sequence numbers not yet placed
@@ -95,11 +93,9 @@ func newWriter(o *opener, topic, channel string, term int64) *writer {
 		lock:   make(chan struct{}, 1),
 		ctx:    ctx,
 		cancel: cancel,
-		wake:   make(chan struct{}, 1),
-		done:   make(chan struct{}),
 		first:  map[int64]ID{},
 	}
-	go w.resolve()
+	o.watch(w)
 	return w
 }
 
@@ -194,6 +190,27 @@ func (w *writer) sendLocked(p *pending) {
 	}
 }
 
+// producerOptions are a writer's producer's.
+func producerOptions(topic string, maxInFlight int) pc.ProducerOptions {
+	return pc.ProducerOptions{
+		Topic:              topic,
+		Name:               producerName,
+		ProducerAccessMode: pc.ProducerAccessModeExclusive,
+		DisableBatching:    true,
+		SendTimeout:        -1, // a timed-out message is dropped while later ones go out: a gap
+		MaxPendingMessages: maxInFlight,
+		// The topic is not partitioned (Open checks), so the producer's
+		// partition lookup every minute is traffic for nothing; the client
+		// cannot turn it off.
+		PartitionsAutoDiscoveryInterval: partitionDiscoveryInterval,
+	}
+}
+
+// partitionDiscoveryInterval is how often the client looks for new
+// partitions of a producer's or consumer's topic: rarely, the driver's
+// topics are not partitioned.
+const partitionDiscoveryInterval = 24 * time.Hour
+
 // setProducer and setFenced change what submitFast reads; the caller holds
 // lock.
 func (w *writer) setProducer(p pc.Producer) (old pc.Producer) {
@@ -240,14 +257,7 @@ func (w *writer) acquire(ctx context.Context) error {
 		}
 		w.subscribed = true
 	}
-	prod, err := w.o.client.CreateProducer(pc.ProducerOptions{
-		Topic:              w.topic,
-		Name:               producerName,
-		ProducerAccessMode: pc.ProducerAccessModeExclusive,
-		DisableBatching:    true,
-		SendTimeout:        -1, // a timed-out message is dropped while later ones go out: a gap
-		MaxPendingMessages: w.o.cfg.maxInFlight,
-	})
+	prod, err := w.o.client.CreateProducer(producerOptions(w.topic, w.o.cfg.maxInFlight))
 	if err != nil {
 		err = classifyCreate(w.topic, err)
 		if isBusy(err) {
@@ -273,6 +283,12 @@ func (w *writer) acquire(ctx context.Context) error {
 		prod.Close()
 		return fmt.Errorf("%w: pulsar channel %q has used all %d sequence numbers", walimpls.ErrInvalidArgument, w.channel, int64(1)<<seqBits)
 	}
+	if !nonEmpty && last.Ledger >= 0 && last.Entry == -1 {
+		// An empty topic reports (current ledger, -1): the first receipt
+		// at entry 0 of that ledger follows it, so the claim is placed
+		// without reading the topic.
+		nonEmpty = true
+	}
 	w.resMu.Lock()
 	w.cursor, w.hasCursor = last, nonEmpty
 	w.higher = false
@@ -287,10 +303,6 @@ func (w *writer) acquire(ctx context.Context) error {
 	w.prod = prod
 	w.broken.Store(false)
 	w.mu.Unlock()
-	w.watching.Do(func() {
-		w.bg.Add(1)
-		go w.watch()
-	})
 	if tail.maxTerm < w.term {
 		return w.claim(ctx)
 	}
@@ -357,6 +369,11 @@ func (w *writer) close() {
 	}
 	w.waitInflight()
 	w.cancel()
-	<-w.done
-	w.bg.Wait()
+	w.resMu.Lock()
+	resolving := w.resolving
+	w.resMu.Unlock()
+	if resolving != nil {
+		<-resolving // fails fast: its reads end with ctx
+	}
+	w.o.unwatch(w)
 }
