@@ -104,7 +104,7 @@ type opener struct {
 	wals           helper.Lifetime
 	watcherOnce    sync.Once
 	watcher        *fenceWatcher // see fence.go; started by the first ReadWrite WAL
-	reached        atomic.Bool // an Open succeeded: the URL is right (see probe)
+	reached        atomic.Bool   // an Open succeeded: the URL is right (see probe)
 }
 
 func (o *opener) Capabilities() walimpls.Capabilities {
