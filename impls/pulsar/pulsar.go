@@ -82,14 +82,14 @@ func (b *Builder) Build() (walimpls.OpenerImpls, error) {
 	if cfg.token != "" {
 		copts.Authentication = pc.NewAuthenticationToken(cfg.token)
 	}
-	client, err := pc.NewClient(copts)
+	c, err := pc.NewClient(copts)
 	if err != nil {
 		return nil, fmt.Errorf("%w: pulsar: client for %s: %w", errInvalid, cfg.url, err)
 	}
-	o := &opener{cfg: cfg, client: client}
+	o := &opener{cfg: cfg, client: client{c}}
 	if cfg.adminURL != "" {
 		if o.admin, err = newAdminClient(&cfg); err != nil {
-			client.Close()
+			c.Close()
 			return nil, err
 		}
 	}

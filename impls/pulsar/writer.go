@@ -203,6 +203,7 @@ func producerOptions(topic string, maxInFlight int) pc.ProducerOptions {
 		// partition lookup every minute is traffic for nothing; the client
 		// cannot turn it off.
 		PartitionsAutoDiscoveryInterval: partitionDiscoveryInterval,
+		BackOffPolicyFunc:               newReconnectBackoff,
 	}
 }
 
