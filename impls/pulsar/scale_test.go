@@ -161,9 +161,6 @@ func measureScale(tb testing.TB, mode scaleMode, n int, scanners bool, idleWindo
 		closeAll = o.Close
 	}
 
-	// The first channel warms up connections and lazily built state.
-	warm := func() error { return nil }
-	_ = warm
 	runtime.GC()
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
@@ -280,4 +277,90 @@ func BenchmarkScale(b *testing.B) {
 	}
 }
 
-var _ = sync.Mutex{}
+// BenchmarkScaleThroughput compares 16 appenders spread over 1,000
+// channels (appender k appends to channels k, k+16, k+32, ... in turn) with
+// 16 appenders on one channel, in alternating rounds of 2,000 appends on
+// one opener (or client) and broker, and reports both rates and their ratio
+// (issue 18: >= 0.8), for the driver and for plain producers with the
+// driver's options.
+//
+//	go test -run '^$' -bench ScaleThroughput -benchtime 20x ./impls/pulsar/
+func BenchmarkScaleThroughput(b *testing.B) {
+	const channels = 1000
+	payload := payload1K()
+	b.Run("raw", func(b *testing.B) {
+		c := rawClient(b, benchBroker(b))
+		prefix := benchChannel() + "-"
+		ps := make([]pc.Producer, channels+1)
+		for i := range ps {
+			var err error
+			if ps[i], err = c.CreateProducer(pulsar.ProducerOptions(topicPrefix+prefix+strconv.Itoa(i), pulsar.DefaultMaxInFlight)); err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(ps[i].Close)
+		}
+		spreadVsSingle(b, channels, func(ch int) error {
+			_, err := ps[ch].Send(context.Background(), &pc.ProducerMessage{Payload: payload})
+			return err
+		})
+	})
+	b.Run("driver", func(b *testing.B) {
+		o, err := builder(benchBroker(b)).Build()
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer o.Close()
+		prefix := benchChannel() + "-"
+		ws := make([]walimpls.WALImpls, channels+1)
+		for i := range ws {
+			if ws[i], err = o.Open(context.Background(), &walimpls.OpenOption{Channel: walimpls.Channel{Name: prefix + strconv.Itoa(i), Term: 1}}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		msg := message.NewMutableMessage(payload, nil)
+		spreadVsSingle(b, channels, func(ch int) error {
+			_, err := ws[ch].Append(context.Background(), msg)
+			return err
+		})
+	})
+}
+
+// spreadVsSingle runs b.N pairs of rounds: 16 appenders over channels
+// 0..n-1, then 16 appenders on channel n.
+func spreadVsSingle(b *testing.B, n int, appendTo func(ch int) error) {
+	const appenders, round = 16, 2000
+	run := func(pick func(appender, k int) int) time.Duration {
+		var wg sync.WaitGroup
+		errs := make(chan error, appenders)
+		start := time.Now()
+		for a := range appenders {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for k := range round / appenders {
+					if err := appendTo(pick(a, k)); err != nil {
+						errs <- err
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			b.Fatal(err)
+		}
+		return time.Since(start)
+	}
+	var spread, single time.Duration
+	b.ResetTimer()
+	for range b.N {
+		spread += run(func(a, k int) int { return (a + k*appenders) % n })
+		single += run(func(int, int) int { return n })
+	}
+	b.StopTimer()
+	ops := float64(b.N * round)
+	b.ReportMetric(ops/spread.Seconds(), "spread-appends/s")
+	b.ReportMetric(ops/single.Seconds(), "single-appends/s")
+	b.ReportMetric(float64(single)/float64(spread), "spread/single")
+}
