@@ -54,11 +54,6 @@ type scaleResult struct {
 	close           time.Duration // closing the opener (or client) with everything open
 }
 
-// scaleChannels holds what one configuration opened.
-type scaleChannels struct {
-	close func()
-}
-
 func measureScale(tb testing.TB, mode scaleMode, n int, scanners bool, idleWindow time.Duration) scaleResult {
 	tb.Helper()
 	br, err := pulsartest.Start(pulsartest.WithKeepAlive(0))
@@ -116,20 +111,16 @@ func measureScale(tb testing.TB, mode scaleMode, n int, scanners bool, idleWindo
 			if err != nil {
 				return err
 			}
-			if _, err := w.Append(context.Background(), message.NewMutableMessage(payload, nil)); err != nil {
+			return useChannel(scanners, func() error {
+				_, err := w.Append(context.Background(), message.NewMutableMessage(payload, nil))
 				return err
-			}
-			if !scanners {
-				return nil
-			}
-			s, err := w.Read(context.Background(), walimpls.ReadOption{DeliverPolicy: walimpls.DeliverAll()})
-			if err != nil {
-				return err
-			}
-			if _, ok := <-s.Chan(); !ok {
-				return s.Error()
-			}
-			return nil
+			}, func() (<-chan message.ImmutableMessage, func() error, error) {
+				s, err := w.Read(context.Background(), walimpls.ReadOption{DeliverPolicy: walimpls.DeliverAll()})
+				if err != nil {
+					return nil, nil, err
+				}
+				return s.Chan(), s.Error, nil
+			})
 		}
 		closeAll = o.Close
 	case scaleAdaptor:
@@ -143,20 +134,16 @@ func measureScale(tb testing.TB, mode scaleMode, n int, scanners bool, idleWindo
 			if err != nil {
 				return err
 			}
-			if _, err := w.Append(context.Background(), message.NewMutableMessage(payload, nil)); err != nil {
+			return useChannel(scanners, func() error {
+				_, err := w.Append(context.Background(), message.NewMutableMessage(payload, nil))
 				return err
-			}
-			if !scanners {
-				return nil
-			}
-			s, err := w.Read(context.Background(), wal.ReadOption{DeliverPolicy: wal.DeliverAll()})
-			if err != nil {
-				return err
-			}
-			if _, ok := <-s.Chan(); !ok {
-				return s.Error()
-			}
-			return nil
+			}, func() (<-chan message.ImmutableMessage, func() error, error) {
+				s, err := w.Read(context.Background(), wal.ReadOption{DeliverPolicy: wal.DeliverAll()})
+				if err != nil {
+					return nil, nil, err
+				}
+				return s.Chan(), s.Error, nil
+			})
 		}
 		closeAll = o.Close
 	}
@@ -209,6 +196,22 @@ func measureScale(tb testing.TB, mode scaleMode, n int, scanners bool, idleWindo
 	closeAll()
 	res.close = time.Since(t0)
 	return res
+}
+
+// useChannel appends one message and, with scanners, opens a scanner that
+// reads it and stays open.
+func useChannel(scanners bool, appendOne func() error, read func() (<-chan message.ImmutableMessage, func() error, error)) error {
+	if err := appendOne(); err != nil || !scanners {
+		return err
+	}
+	ch, errf, err := read()
+	if err != nil {
+		return err
+	}
+	if _, ok := <-ch; !ok {
+		return errf()
+	}
+	return nil
 }
 
 // cpuTime is the process's user and system CPU time.
