@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -166,7 +167,7 @@ type fenceWatcher struct {
 	answers sync.WaitGroup
 
 	mu      sync.Mutex
-	writers map[string]map[*writer]struct{} // by topic
+	writers map[string][]*writer // by topic (more than one only with several WALs of a channel in one opener)
 	prod    pc.Producer                     // answers; created on first use
 }
 
@@ -175,18 +176,13 @@ type fenceWatcher struct {
 func (o *opener) watch(w *writer) {
 	o.watcherOnce.Do(func() {
 		ctx, cancel := context.WithCancel(context.Background())
-		o.watcher = &fenceWatcher{o: o, ctx: ctx, cancel: cancel, done: make(chan struct{}), writers: map[string]map[*writer]struct{}{}}
+		o.watcher = &fenceWatcher{o: o, ctx: ctx, cancel: cancel, done: make(chan struct{}), writers: map[string][]*writer{}}
 		go o.watcher.run()
 	})
 	fw := o.watcher
 	fw.mu.Lock()
 	defer fw.mu.Unlock()
-	ws := fw.writers[w.topic]
-	if ws == nil {
-		ws = map[*writer]struct{}{}
-		fw.writers[w.topic] = ws
-	}
-	ws[w] = struct{}{}
+	fw.writers[w.topic] = append(fw.writers[w.topic], w)
 }
 
 // unwatch removes w (on close).
@@ -197,11 +193,11 @@ func (o *opener) unwatch(w *writer) {
 	}
 	fw.mu.Lock()
 	defer fw.mu.Unlock()
-	if ws := fw.writers[w.topic]; ws != nil {
-		delete(ws, w)
-		if len(ws) == 0 {
-			delete(fw.writers, w.topic)
-		}
+	ws := slices.DeleteFunc(fw.writers[w.topic], func(x *writer) bool { return x == w })
+	if len(ws) == 0 {
+		delete(fw.writers, w.topic)
+	} else {
+		fw.writers[w.topic] = ws
 	}
 }
 
@@ -252,7 +248,7 @@ func (fw *fenceWatcher) run() {
 			}
 			topic, nonce := props[fenceTopic], props[fenceNonce]
 			fw.mu.Lock()
-			for w := range fw.writers[topic] {
+			for _, w := range fw.writers[topic] {
 				fw.answers.Add(1)
 				go func() {
 					defer fw.answers.Done()

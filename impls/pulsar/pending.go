@@ -3,6 +3,7 @@ package pulsar
 import (
 	"fmt"
 	"strings"
+	"sync"
 	"sync/atomic"
 
 	pc "github.com/apache/pulsar-client-go/pulsar"
@@ -15,6 +16,7 @@ import (
 // their property map, result channel and callback): they were a third of
 // the driver's allocations per append.
 type pending struct {
+	w        *writer // whose it is, from getPending to recycle
 	seq      int64 // the driver's sequence number (SeqProperty)
 	wire     int64 // the producer sequence id: term and seq (wireSeq)
 	msg      pc.ProducerMessage
@@ -62,13 +64,18 @@ func (w *writer) fill(msg message.MutableMessage) (*pending, error) {
 	return p, nil
 }
 
+// pendings are shared by every writer of the process: a pool per writer
+// kept a pending (and the pool's per-P arrays) for each idle channel.
+var pendings sync.Pool // of *pending
+
 func (w *writer) getPending() *pending {
-	if p, ok := w.pendings.Get().(*pending); ok {
-		return p
+	p, ok := pendings.Get().(*pending)
+	if !ok {
+		p = &pending{done: make(chan result, 1)}
+		p.msg.Properties = make(map[string]string, 4)
+		p.callback = func(id pc.MessageID, _ *pc.ProducerMessage, err error) { p.w.receipt(receipt{p: p, id: id, err: err}) }
 	}
-	p := &pending{done: make(chan result, 1)}
-	p.msg.Properties = make(map[string]string, 4)
-	p.callback = func(id pc.MessageID, _ *pc.ProducerMessage, err error) { w.receipt(receipt{p: p, id: id, err: err}) }
+	p.w = w
 	return p
 }
 
@@ -80,5 +87,6 @@ func (w *writer) recycle(p *pending) {
 	p.msg = pc.ProducerMessage{Properties: p.msg.Properties}
 	p.rejected.Store(false)
 	p.claim = false
-	w.pendings.Put(p)
+	p.w = nil
+	pendings.Put(p)
 }

@@ -23,11 +23,18 @@ type tail struct {
 // highest sequence number and term among the last recoverWindow entries, or
 // in the whole topic if those carry none (-1 if no message has one).
 func recoverTail(ctx context.Context, o *opener, topic string) (tail, error) {
-	t := tail{maxSeq: -1, maxTerm: -1}
-	var err error
-	t.last, t.nonEmpty, err = lastPosition(o, topic)
-	if err != nil || !t.nonEmpty {
-		return t, err
+	last, nonEmpty, err := lastPosition(o, topic)
+	if err != nil {
+		return tail{maxSeq: -1, maxTerm: -1}, err
+	}
+	return recoverTailFrom(ctx, o, topic, last, nonEmpty)
+}
+
+// recoverTailFrom is recoverTail with the last position known.
+func recoverTailFrom(ctx context.Context, o *opener, topic string, last ID, nonEmpty bool) (tail, error) {
+	t := tail{last: last, nonEmpty: nonEmpty, maxSeq: -1, maxTerm: -1}
+	if !t.nonEmpty {
+		return t, nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, o.cfg.operationTimeout)
 	defer cancel()

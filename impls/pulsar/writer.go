@@ -77,7 +77,6 @@ type writer struct {
 	// scanners drop, so it is never acknowledged.
 	higher bool
 
-	pendings sync.Pool // of *pending
 }
 
 type result struct {
@@ -239,13 +238,22 @@ func (w *writer) acquire(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	// trunc is the truncation subscription's consumer while acquire holds
+	// it: once the producer is held it also tells the topic's last position,
+	// which saves a reader.
+	var trunc pc.Consumer
+	defer func() {
+		if trunc != nil {
+			trunc.Close()
+		}
+	}()
 	if !w.subscribed {
 		// Before anything is sent: the broker keeps only what a durable
 		// subscription has not acknowledged.
 		c, err := subscribeTruncation(w.o, w.topic)
 		switch {
 		case err == nil:
-			c.Close()
+			trunc = c
 		case strings.Contains(err.Error(), "ConsumerBusy"):
 			// A Truncate holds it: it exists.
 		default:
@@ -270,7 +278,23 @@ func (w *writer) acquire(ctx context.Context) error {
 		}
 		return err
 	}
-	tail, err := recoverTail(ctx, w.o, w.topic)
+	var tail tail
+	if trunc != nil {
+		// Read while the producer is held: nothing can be stored after it
+		// but this writer's messages.
+		var ids []pc.TopicMessageID
+		if ids, err = trunc.GetLastMessageIDs(); err == nil && len(ids) != 1 {
+			err = fmt.Errorf("%d last message ids for one topic", len(ids))
+		}
+		trunc.Close()
+		trunc = nil
+		if err == nil {
+			last := idOf(ids[0])
+			tail, err = recoverTailFrom(ctx, w.o, w.topic, last, last.valid())
+		}
+	} else {
+		tail, err = recoverTail(ctx, w.o, w.topic)
+	}
 	if err != nil {
 		prod.Close()
 		return classify("recover the last sequence number of", w.topic, err)
