@@ -168,7 +168,7 @@ type fenceWatcher struct {
 
 	mu      sync.Mutex
 	writers map[string][]*writer // by topic (more than one only with several WALs of a channel in one opener)
-	prod    pc.Producer                     // answers; created on first use
+	prod    pc.Producer          // answers; created on first use
 }
 
 // watch registers w for requests on its topic, starting the watcher if

@@ -17,8 +17,8 @@ import (
 // the driver's allocations per append.
 type pending struct {
 	w        *writer // whose it is, from getPending to recycle
-	seq      int64 // the driver's sequence number (SeqProperty)
-	wire     int64 // the producer sequence id: term and seq (wireSeq)
+	seq      int64   // the driver's sequence number (SeqProperty)
+	wire     int64   // the producer sequence id: term and seq (wireSeq)
 	msg      pc.ProducerMessage
 	done     chan result
 	callback func(pc.MessageID, *pc.ProducerMessage, error)

@@ -76,7 +76,6 @@ type writer struct {
 	// cursor: a copy of this writer's stored after it is a zombie's, which
 	// scanners drop, so it is never acknowledged.
 	higher bool
-
 }
 
 type result struct {
