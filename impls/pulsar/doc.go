@@ -180,8 +180,8 @@
 //     partitioned topics gets every new channel refused as partitioned), or
 //     create them. Without the control topic a busy channel cannot be taken
 //     over (Open waits at most the operation timeout and fails). A ReadOnly
-//     Open never creates a topic: a missing channel is ErrInvalidArgument
-//     with "no such channel". It finds the topic through a non-durable
+//     Open never creates a topic: a missing channel is
+//     walimpls.ErrNotFound ("no such channel"). It finds the topic through a non-durable
 //     pattern subscription (the only call of the client that lists topics
 //     instead of creating them), which costs the list of the namespace's
 //     topics per ReadOnly Open.

@@ -35,8 +35,8 @@ func (o *opener) checkTopic(ctx context.Context, ch walimpls.Channel, topic stri
 			return err
 		}
 		if !exists {
-			return fmt.Errorf("%w: pulsar channel %q: %w: topic %s does not exist, and a ReadOnly open never creates one",
-				walimpls.ErrInvalidArgument, ch.Name, errNoChannel, topic)
+			return fmt.Errorf("%w: pulsar channel %q: topic %s does not exist (a ReadOnly open never creates one)",
+				walimpls.ErrNotFound, ch.Name, topic)
 		}
 	}
 	var parts []string
@@ -50,9 +50,6 @@ func (o *opener) checkTopic(ctx context.Context, ch walimpls.Channel, topic stri
 	}
 	return nil
 }
-
-// errNoChannel says what a ReadOnly open of a missing channel found.
-var errNoChannel = errors.New("no such channel")
 
 // topicExists reports whether topic exists, without creating it. Every
 // call of pulsar-client-go v0.19.0 that names a topic (producer, reader,

@@ -65,11 +65,11 @@ func TestPartitionedTopicRefused(t *testing.T) {
 }
 
 // A ReadOnly open never creates the channel's topic: a missing channel is
-// "no such channel", and stays missing.
+// ErrNotFound ("no such channel"), and stays missing.
 func TestReadOnlyOpenCreatesNoTopic(t *testing.T) {
 	b := startBroker(t)
 	_, err := openChannel(t, b, "typo", 1, walimpls.ReadOnly)
-	if !errors.Is(err, walimpls.ErrInvalidArgument) || !strings.Contains(err.Error(), "no such channel") || !strings.Contains(err.Error(), topicPrefix+"typo") {
+	if !errors.Is(err, walimpls.ErrNotFound) || !strings.Contains(err.Error(), "no such channel") || !strings.Contains(err.Error(), topicPrefix+"typo") || walimpls.IsRetryable(err) {
 		t.Fatalf("ReadOnly open of a missing channel: %v", err)
 	}
 	if topicKnown(t, b, "typo") {
