@@ -180,6 +180,9 @@ func (o *opener) watch(w *writer) {
 		go o.watcher.run()
 	})
 	fw := o.watcher
+	if fw == nil {
+		return // the opener is closing: this WAL's Open fails
+	}
 	fw.mu.Lock()
 	defer fw.mu.Unlock()
 	fw.writers[w.topic] = append(fw.writers[w.topic], w)
