@@ -223,3 +223,27 @@ func TestTakeoverAmongManyWritersOfOneOpener(t *testing.T) {
 		}
 	}
 }
+
+// An Open racing the opener's Close either succeeds (and is closed with the
+// opener) or fails with an error; neither panics nor leaks.
+func TestOpenRacingClose(t *testing.T) {
+	b := startBroker(t)
+	for i := range 30 {
+		o, err := builder(b).Build()
+		if err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() {
+			_, err := o.Open(context.Background(), &walimpls.OpenOption{Channel: walimpls.Channel{Name: fmt.Sprintf("race-%d", i), Term: 1}})
+			done <- err
+		}()
+		if i%2 == 0 {
+			time.Sleep(time.Duration(i) * 100 * time.Microsecond) // spread the race over Open's steps
+		}
+		o.Close()
+		if err := <-done; err != nil && !errors.Is(err, walimpls.ErrClosed) && !errors.Is(err, walimpls.ErrUnavailable) && !errors.Is(err, context.Canceled) {
+			t.Errorf("Open racing Close: %v", err)
+		}
+	}
+}
