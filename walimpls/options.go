@@ -118,6 +118,16 @@ type Capabilities struct {
 	// truncation point gives ErrOutOfRange. Without it, truncation only
 	// marks data as discardable and such reads may still succeed.
 	PhysicalTruncate bool
+	// ExclusiveLog: a channel's log holds only what this driver's WALs
+	// store (their Appends and the driver's own records); nothing else can
+	// write to it (rmq's embedded store, memory's process-local one). With
+	// it, nothing can land between two consecutive appends of a channel's
+	// only writer, so the adaptor may feed that writer's scanners from its
+	// write-ahead cache. A backend other clients can produce to (a Kafka or
+	// Pulsar topic) leaves it false, as does any driver that cannot promise
+	// it: false is the safe value (the adaptor then reads every scanner from
+	// the backend).
+	ExclusiveLog bool
 	// MaxMessageSize is the largest message.EstimateSize() Append accepts; 0
 	// means no limit of the driver's own.
 	MaxMessageSize int

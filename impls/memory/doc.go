@@ -11,8 +11,9 @@
 // with a real backend) but not the process. NewBuilder(WithStore(s)) gives a
 // test its own isolated Store.
 //
-// Capabilities: PhysicalTruncate (truncated messages are dropped), a
-// configurable MaxMessageSize (default 4 MiB), and no Fencing: a memory WAL
+// Capabilities: PhysicalTruncate (truncated messages are dropped),
+// ExclusiveLog (only memory WALs write to a Store), a configurable
+// MaxMessageSize (default 4 MiB), and no Fencing: a memory WAL
 // does not stop a lower-term writer; the adaptor's read-side fence does.
 // For that fence to be the same for every reader, a memory WAL lists the
 // channel's claims (walimpls.ClaimReader): each term's first stored message

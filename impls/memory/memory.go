@@ -61,7 +61,7 @@ func (b *Builder) Name() string { return Name }
 
 // Build returns an opener over the builder's store. It cannot fail.
 func (b *Builder) Build() (walimpls.OpenerImpls, error) {
-	return &opener{store: b.store, caps: walimpls.Capabilities{PhysicalTruncate: true, MaxMessageSize: b.maxSize}}, nil
+	return &opener{store: b.store, caps: walimpls.Capabilities{PhysicalTruncate: true, ExclusiveLog: true, MaxMessageSize: b.maxSize}}, nil
 }
 
 type opener struct {
