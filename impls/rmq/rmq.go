@@ -31,7 +31,7 @@ func (b *Builder) Build() (walimpls.OpenerImpls, error) {
 	}
 	o := &opener{
 		store: s,
-		caps:  walimpls.Capabilities{Fencing: true, PhysicalTruncate: true, MaxMessageSize: b.maxSize},
+		caps:  walimpls.Capabilities{Fencing: true, PhysicalTruncate: true, ExclusiveLog: true, MaxMessageSize: b.maxSize},
 		write: pebble.Sync,
 		large: b.vlogThreshold,
 	}
