@@ -33,6 +33,7 @@ const (
 	endsAtBacklog     breakage = "ends a scanner at the channel's end instead of tailing"
 	misreportsClaims  breakage = "lists a claim for every open, not each term's first"
 	statStale         breakage = "reports the message before the newest as Stat's Last"
+	claimsExclusive   breakage = "declares ExclusiveLog though other clients write to its channels"
 )
 
 // faultName is the self-test's one fault: it ends every running scanner
@@ -72,6 +73,7 @@ var expectations = map[breakage]expectation{
 	endsAtBacklog:     {[]string{"ChannelIsolation", "ConcurrentAppenders", historyUnderFault}, "scanner ended"},
 	misreportsClaims:  {[]string{"Fencing"}, "Claims through"},
 	statStale:         {[]string{"Stat"}, "Last"},
+	claimsExclusive:   {[]string{"ForeignRecords"}, "ExclusiveLog"},
 }
 
 // TestHarnessFailsBrokenDrivers proves the harness can fail: each driver
@@ -85,10 +87,11 @@ func TestHarnessFailsBrokenDrivers(t *testing.T) {
 			t.Parallel()
 			be := newBackend(b, release)
 			h := walimplstest.Harness{
-				NewOpener:   be.newOpener,
-				Faults:      []walimplstest.Fault{{Name: faultName, Inject: be.injectFault}},
-				Timeout:     time.Second,
-				QuietPeriod: 50 * time.Millisecond,
+				NewOpener:     be.newOpener,
+				Faults:        []walimplstest.Fault{{Name: faultName, Inject: be.injectFault}},
+				ForeignAppend: be.foreignAppend,
+				Timeout:       time.Second,
+				QuietPeriod:   50 * time.Millisecond,
 			}
 			logs := map[string]string{}
 			var failed []string

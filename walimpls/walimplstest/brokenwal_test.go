@@ -99,6 +99,25 @@ func (be *backend) channel(name string) *channelState {
 	return c
 }
 
+// foreignAppend stores a record through a bare memory opener of the
+// store, as another client of a shared backend would.
+func (be *backend) foreignAppend(ctx context.Context, channel string, payload []byte) error {
+	be.mu.Lock()
+	store := be.store
+	be.mu.Unlock()
+	o, err := memory.NewBuilder(memory.WithStore(store)).Build()
+	if err != nil {
+		return err
+	}
+	defer o.Close()
+	w, err := o.Open(ctx, &walimpls.OpenOption{Channel: walimpls.Channel{Name: channel}})
+	if err != nil {
+		return err
+	}
+	_, err = w.Append(ctx, message.NewMutableMessage(payload, nil))
+	return err
+}
+
 func (be *backend) fences() bool { return be.b == intactFencing || be.b == fencedButStored }
 
 type brokenOpener struct {
@@ -114,6 +133,8 @@ type brokenOpener struct {
 func (o *brokenOpener) Capabilities() walimpls.Capabilities {
 	c := o.OpenerImpls.Capabilities()
 	c.MaxMessageSize = 4096
+	// The self-test's backend takes foreign records (foreignAppend).
+	c.ExclusiveLog = o.be.b == claimsExclusive
 	switch o.be.b {
 	case intactFencing, fencingBypass, fencedButStored:
 		c.Fencing = true

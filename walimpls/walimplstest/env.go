@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -164,6 +165,18 @@ func (e *env) expectIDs(what string, msgs []message.ImmutableMessage, ids []mess
 		if m.MessageID() == nil || !m.MessageID().EQ(ids[i]) {
 			e.r.Fatalf("%s: message %d has ID %v, want %v", what, i, m.MessageID(), ids[i])
 		}
+	}
+}
+
+// expectPayloads checks msgs carry exactly payloads, in order.
+func (e *env) expectPayloads(what string, msgs []message.ImmutableMessage, payloads ...string) {
+	e.r.Helper()
+	got := make([]string, len(msgs))
+	for i, m := range msgs {
+		got[i] = string(clip(m.Payload()))
+	}
+	if !slices.Equal(got, payloads) {
+		e.r.Fatalf("%s delivered %q, want %q", what, got, payloads)
 	}
 }
 

@@ -54,6 +54,15 @@ type Harness struct {
 	ChannelPrefix string
 	// Scale multiplies the message counts of the concurrent cases; default 1.
 	Scale int
+	// ForeignAppend stores a record with payload in channel's log the way
+	// another client of the backend would, not through a WAL of the driver
+	// under test (a Kafka producer of the channel's topic), and returns
+	// once it is durable. Set it for a backend other clients can write to:
+	// the ForeignRecords case then checks that scanners deliver such records
+	// in their place, a scanner of the channel's own writer included, and
+	// that the driver does not declare ExclusiveLog. Optional: without it
+	// that case is skipped.
+	ForeignAppend func(ctx context.Context, channel string, payload []byte) error
 }
 
 func (h Harness) withDefaults() Harness {
@@ -99,6 +108,7 @@ func Cases(h Harness) []Case {
 		{"Fencing", testFencing},
 		{"LatestID", testLatestID},
 		{"Stat", testStat},
+		{"ForeignRecords", testForeignRecords},
 		{"ConcurrentAppenders", func(r R, h Harness) { runHistory(r, h, nil) }},
 	}
 	for _, f := range h.Faults {
