@@ -12,7 +12,9 @@ import (
 )
 
 // TestConformanceKafka runs the harness through the adaptor over the Kafka
-// driver and an in-process broker (write-ahead cache on: Kafka fences).
+// driver and an in-process broker, with the adaptor's defaults (no
+// write-ahead cache: other clients can produce to the topics) and kgo
+// producing foreign records for the ForeignRecords case.
 func TestConformanceKafka(t *testing.T) {
 	c, err := kafkatest.Start(context.Background())
 	if err != nil {
@@ -23,5 +25,6 @@ func TestConformanceKafka(t *testing.T) {
 		NewOpener: func() (walimpls.OpenerImpls, error) {
 			return asDriver(adaptor.NewOpenerBuilder(kafka.NewBuilder(kafka.WithBrokers(c.Addrs()...))).Build())
 		},
+		ForeignAppend: kgoForeignAppend(t, c),
 	})
 }

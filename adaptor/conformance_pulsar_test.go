@@ -20,9 +20,9 @@ import (
 var pulsarLeak = goleak.IgnoreAnyFunction("github.com/apache/pulsar-client-go/pulsar.(*partitionConsumer).grabConn.func1")
 
 // TestConformancePulsar runs the harness through the adaptor over the
-// Pulsar driver and the in-process broker, with the write-ahead cache on
-// (Pulsar IDs are (ledger, entry, batch) and not dense, and the driver does
-// not fence: each harness case has one writer per channel).
+// Pulsar driver and the in-process broker. The write-ahead cache is asked
+// for, but stays off: the driver declares no ExclusiveLog (other clients
+// can produce to its topics).
 func TestConformancePulsar(t *testing.T) {
 	b, err := pulsartest.Start(pulsartest.WithDeduplication(true))
 	if err != nil {

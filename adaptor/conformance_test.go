@@ -46,6 +46,21 @@ func TestConformanceMemoryCacheFaults(t *testing.T) {
 	})
 }
 
+// TestConformanceMemorySharedLog presents the memory store as a backend
+// other clients write to (no ExclusiveLog, records stored through a bare
+// memory opener), with the write-ahead cache asked for: the cache must stay
+// off, so the writer's scanners deliver the foreign records.
+func TestConformanceMemorySharedLog(t *testing.T) {
+	store := memory.NewStore()
+	walimplstest.Run(t, walimplstest.Harness{
+		NewOpener: func() (walimpls.OpenerImpls, error) {
+			impl, _ := memory.NewBuilder(memory.WithStore(store)).Build()
+			return asDriver(adaptor.NewOpener(memory.Name, sharedLog{impl}, adaptor.WithWriteAheadCache(1<<20)), nil)
+		},
+		ForeignAppend: memoryForeignAppend(store),
+	})
+}
+
 func TestConformanceRMQ(t *testing.T) {
 	dir := t.TempDir()
 	walimplstest.Run(t, walimplstest.Harness{

@@ -18,7 +18,9 @@
 //     backoff and jitter, and drops anything at or below that message;
 //   - a write-ahead cache: a window of each read WAL's newest appends,
 //     from which caught-up scanners are fed without reading the backend,
-//     bounded by one byte budget per opener (WithWriteAheadCache).
+//     bounded by one byte budget per opener (WithWriteAheadCache), for
+//     drivers whose channels nothing else writes to
+//     (walimpls.Capabilities.ExclusiveLog).
 //
 // The cache window is contiguous: it holds messages only in ID order and
 // never with a hole between two of them. Concurrent appends complete out of
@@ -32,8 +34,10 @@
 // gap or a duplicate. A scanner that has caught up with the window parks on
 // it, and the appender that publishes an entry hands it to the scanner's
 // channel directly (when there is room), so a tailing reader gets a message
-// without waking an extra goroutine. See WithWriteAheadCache for the
-// single-writer rule.
+// without waking an extra goroutine. Contiguous means no hole among the
+// WAL's own appends; that nothing else lies between two of them in the
+// backend is what ExclusiveLog promises, which is why the cache is used
+// only with it. See WithWriteAheadCache for the single-writer rule.
 //
 // Drivers never import this package, and it imports no driver.
 package adaptor

@@ -63,17 +63,30 @@ func NewOpener(walName string, impl walimpls.OpenerImpls, opts ...Option) wal.Op
 		log:     withAttrs(o.logger, slog.String("backend", walName)),
 		wals:    map[*walAdaptor]struct{}{},
 	}
-	size := o.cacheBytes
-	if size < 0 {
-		size = 0
-		if impl.Capabilities().Fencing {
-			size = DefaultWriteAheadCache
-		}
-	}
-	if size > 0 {
+	if size := cacheSize(o.cacheBytes, impl.Capabilities()); size > 0 {
 		op.cacheBudget = newCacheBudget(int64(size))
+	} else if o.cacheBytes > 0 {
+		op.log.Info("write-ahead cache off: other clients can write to the backend's channels (the driver declares no ExclusiveLog)")
 	}
 	return op
+}
+
+// cacheSize is the write-ahead cache budget for a driver with caps, given
+// WithWriteAheadCache's value (-1: not given). The cache feeds a WAL's
+// scanners only its own appends, so it is never used on a log others can
+// write to, whatever was asked: a record stored between two cached
+// appends would be skipped. By default it is on where the channel also
+// has only one writer at a time (Fencing).
+func cacheSize(asked int, caps walimpls.Capabilities) int {
+	switch {
+	case !caps.ExclusiveLog:
+		return 0
+	case asked >= 0:
+		return asked
+	case caps.Fencing:
+		return DefaultWriteAheadCache
+	}
+	return 0
 }
 
 type opener struct {
