@@ -18,6 +18,14 @@
 // AccessMode, DeliverPolicy, Capabilities, the sentinel errors) are aliases
 // of the walimpls ones, so an application imports only wal and message.
 //
+// What a backend can tell beyond messages comes through small optional
+// interfaces, as in walimpls: LatestIDReader (the newest record's ID) and
+// StatReader (a channel's retained range, counts, term and writer) on a
+// WAL, ChannelLister on an Opener. The adaptor's WALs and openers
+// implement them all, answering from the driver, and fail with an error
+// wrapping ErrUnsupported where the driver cannot; the functions LatestID,
+// Stat and ListChannels ask any WAL or Opener that way.
+//
 // Lifetimes nest as in walimpls: closing an Opener closes its WALs, closing a
 // WAL ends its scanners. After Close every call returns an error wrapping
 // ErrClosed.
