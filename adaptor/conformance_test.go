@@ -2,6 +2,7 @@ package adaptor_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -90,7 +91,32 @@ func (d driverOpener) Open(ctx context.Context, opt *walimpls.OpenOption) (walim
 	if err != nil {
 		return nil, err
 	}
-	return driverWAL{w}, nil
+	// The harness checks LatestID and Stat where a WAL has them; through
+	// the adaptor, a WAL has them when its driver answers (not
+	// ErrUnsupported).
+	d0 := driverWAL{w}
+	_, latestErr := wal.LatestID(ctx, w)
+	_, statErr := wal.Stat(ctx, w)
+	latest, stat := !errors.Is(latestErr, wal.ErrUnsupported), !errors.Is(statErr, wal.ErrUnsupported)
+	switch {
+	case latest && stat:
+		return struct {
+			driverWAL
+			wal.LatestIDReader
+			wal.StatReader
+		}{d0, w.(wal.LatestIDReader), w.(wal.StatReader)}, nil
+	case latest:
+		return struct {
+			driverWAL
+			wal.LatestIDReader
+		}{d0, w.(wal.LatestIDReader)}, nil
+	case stat:
+		return struct {
+			driverWAL
+			wal.StatReader
+		}{d0, w.(wal.StatReader)}, nil
+	}
+	return d0, nil
 }
 
 type driverWAL struct{ w wal.WAL }

@@ -176,6 +176,25 @@ func (o *opener) buildInterceptors(ch wal.Channel, log *slog.Logger) []intercept
 	return ics
 }
 
+var _ wal.ChannelLister = (*opener)(nil)
+
+// ListChannels implements wal.ChannelLister through the driver's
+// walimpls.ChannelLister; without it, the error wraps ErrUnsupported.
+func (o *opener) ListChannels(ctx context.Context) ([]string, error) {
+	if err := o.checkOpen(); err != nil {
+		return nil, err
+	}
+	l, ok := o.impl.(walimpls.ChannelLister)
+	if !ok {
+		return nil, fmt.Errorf("%w: %s cannot list its channels (the driver does not implement walimpls.ChannelLister)", wal.ErrUnsupported, o.walName)
+	}
+	chs, err := l.ListChannels(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list %s channels: %w", o.walName, err)
+	}
+	return chs, nil
+}
+
 func (o *opener) checkOpen() error {
 	o.mu.Lock()
 	defer o.mu.Unlock()

@@ -46,7 +46,11 @@ type walAdaptor struct {
 	closeOnce sync.Once
 }
 
-var _ wal.WAL = (*walAdaptor)(nil)
+var (
+	_ wal.WAL            = (*walAdaptor)(nil)
+	_ wal.LatestIDReader = (*walAdaptor)(nil)
+	_ wal.StatReader     = (*walAdaptor)(nil)
+)
 
 func newWAL(o *opener, impl walimpls.WALImpls, log *slog.Logger, ics []interceptors.Interceptor) *walAdaptor {
 	ch := impl.Channel()
@@ -368,12 +372,13 @@ func (w *walAdaptor) Read(ctx context.Context, opt wal.ReadOption) (wal.Scanner,
 // driver can tell it, so the scanner's reconnects (which reuse the policy
 // until a first message arrives) never skip what was appended meanwhile.
 func (w *walAdaptor) resolveLatest(ctx context.Context, opt wal.ReadOption) (wal.ReadOption, error) {
-	r, ok := w.impl.(walimpls.LatestIDReader)
-	if !ok || opt.DeliverPolicy.Kind() != walimpls.DeliverKindLatest {
+	if opt.DeliverPolicy.Kind() != walimpls.DeliverKindLatest {
 		return opt, nil
 	}
-	id, err := r.LatestID(ctx)
+	id, err := w.latestID(ctx)
 	switch {
+	case errors.Is(err, wal.ErrUnsupported): // the driver cannot tell
+		return opt, nil
 	case err != nil:
 		return opt, err
 	case id == nil:
@@ -382,6 +387,46 @@ func (w *walAdaptor) resolveLatest(ctx context.Context, opt wal.ReadOption) (wal
 		opt.DeliverPolicy = walimpls.StartAfter(id)
 	}
 	return opt, nil
+}
+
+// LatestID implements wal.LatestIDReader through the driver's
+// walimpls.LatestIDReader; without it, the error wraps ErrUnsupported.
+func (w *walAdaptor) LatestID(ctx context.Context) (message.MessageID, error) {
+	if err := w.begin(); err != nil {
+		return nil, err
+	}
+	defer w.inflight.Done()
+	return w.latestID(ctx)
+}
+
+func (w *walAdaptor) latestID(ctx context.Context) (message.MessageID, error) {
+	r, ok := w.impl.(walimpls.LatestIDReader)
+	if !ok {
+		return nil, fmt.Errorf("%w: %s cannot tell its newest ID (the driver does not implement walimpls.LatestIDReader)", wal.ErrUnsupported, w.describe())
+	}
+	id, err := r.LatestID(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("newest ID of %s: %w", w.describe(), err)
+	}
+	return id, nil
+}
+
+// Stat implements wal.StatReader through the driver's walimpls.StatReader;
+// without it, the error wraps ErrUnsupported.
+func (w *walAdaptor) Stat(ctx context.Context) (wal.ChannelStat, error) {
+	if err := w.begin(); err != nil {
+		return wal.ChannelStat{}, err
+	}
+	defer w.inflight.Done()
+	r, ok := w.impl.(walimpls.StatReader)
+	if !ok {
+		return wal.ChannelStat{}, fmt.Errorf("%w: %s cannot describe its channel (the driver does not implement walimpls.StatReader)", wal.ErrUnsupported, w.describe())
+	}
+	st, err := r.Stat(ctx)
+	if err != nil {
+		return wal.ChannelStat{}, fmt.Errorf("stat %s: %w", w.describe(), err)
+	}
+	return st, nil
 }
 
 // claims lists the driver's claims for the read fence, if it keeps them.
