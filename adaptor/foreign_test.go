@@ -10,6 +10,7 @@ import (
 	"github.com/mqwal/mqwal/message"
 	"github.com/mqwal/mqwal/wal"
 	"github.com/mqwal/mqwal/walimpls"
+	"github.com/mqwal/mqwal/walimpls/walimplstest"
 )
 
 // sharedLog presents a driver opener as one whose logs other clients can
@@ -26,19 +27,7 @@ func (s sharedLog) Capabilities() walimpls.Capabilities {
 // memory opener, as another client of a shared backend would: without the
 // adaptor's term or fence properties.
 func memoryForeignAppend(store *memory.Store) func(ctx context.Context, channel string, payload []byte) error {
-	return func(ctx context.Context, channel string, payload []byte) error {
-		o, err := memory.NewBuilder(memory.WithStore(store)).Build()
-		if err != nil {
-			return err
-		}
-		defer o.Close()
-		w, err := o.Open(ctx, &walimpls.OpenOption{Channel: walimpls.Channel{Name: channel}})
-		if err != nil {
-			return err
-		}
-		_, err = w.Append(ctx, message.NewMutableMessage(payload, nil))
-		return err
-	}
+	return walimplstest.AppendThrough(memory.NewBuilder(memory.WithStore(store)).Build)
 }
 
 // A scanner of the channel's ReadWrite WAL that has caught up must still

@@ -89,7 +89,7 @@ func TestHarnessFailsBrokenDrivers(t *testing.T) {
 			h := walimplstest.Harness{
 				NewOpener:     be.newOpener,
 				Faults:        []walimplstest.Fault{{Name: faultName, Inject: be.injectFault}},
-				ForeignAppend: be.foreignAppend,
+				ForeignAppend: walimplstest.AppendThrough(be.bareOpener),
 				Timeout:       time.Second,
 				QuietPeriod:   50 * time.Millisecond,
 			}

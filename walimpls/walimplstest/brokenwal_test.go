@@ -99,23 +99,13 @@ func (be *backend) channel(name string) *channelState {
 	return c
 }
 
-// foreignAppend stores a record through a bare memory opener of the
-// store, as another client of a shared backend would.
-func (be *backend) foreignAppend(ctx context.Context, channel string, payload []byte) error {
+// bareOpener is another client of the backend: a memory opener of its
+// store, without the wrapper (foreign records for the ForeignRecords case).
+func (be *backend) bareOpener() (walimpls.OpenerImpls, error) {
 	be.mu.Lock()
 	store := be.store
 	be.mu.Unlock()
-	o, err := memory.NewBuilder(memory.WithStore(store)).Build()
-	if err != nil {
-		return err
-	}
-	defer o.Close()
-	w, err := o.Open(ctx, &walimpls.OpenOption{Channel: walimpls.Channel{Name: channel}})
-	if err != nil {
-		return err
-	}
-	_, err = w.Append(ctx, message.NewMutableMessage(payload, nil))
-	return err
+	return memory.NewBuilder(memory.WithStore(store)).Build()
 }
 
 func (be *backend) fences() bool { return be.b == intactFencing || be.b == fencedButStored }

@@ -3,6 +3,7 @@ package walimplstest
 import (
 	"context"
 
+	"github.com/mqwal/mqwal/message"
 	"github.com/mqwal/mqwal/walimpls"
 )
 
@@ -52,4 +53,25 @@ func testForeignRecords(r R, h Harness) {
 	e.expectQuiet(s, "the writer's scanner after every record")
 	e.expectPayloads("a ReadOnly scanner", e.collect(ro, len(all)), all...)
 	e.expectQuiet(ro, "a ReadOnly scanner after every record")
+}
+
+// AppendThrough returns a Harness.ForeignAppend that stores each record
+// through a WAL of a new opener from newOpener, opened ReadWrite with term
+// 0 and closed after the append: a second client of the backend, for a
+// harness that presents a driver (or the adaptor over it) as one whose
+// channels others write to.
+func AppendThrough(newOpener func() (walimpls.OpenerImpls, error)) func(ctx context.Context, channel string, payload []byte) error {
+	return func(ctx context.Context, channel string, payload []byte) error {
+		o, err := newOpener()
+		if err != nil {
+			return err
+		}
+		defer o.Close()
+		w, err := o.Open(ctx, &walimpls.OpenOption{Channel: walimpls.Channel{Name: channel}})
+		if err != nil {
+			return err
+		}
+		_, err = w.Append(ctx, message.NewMutableMessage(payload, nil))
+		return err
+	}
 }
