@@ -1,6 +1,7 @@
 package walimplstest_test
 
 import (
+	"context"
 	"slices"
 	"strings"
 	"testing"
@@ -122,8 +123,9 @@ func TestHarnessFailsBrokenDrivers(t *testing.T) {
 // cannot turn an expectation into one that never fails.
 func TestExpectationsNameRealCases(t *testing.T) {
 	h := walimplstest.Harness{
-		NewOpener: func() (walimpls.OpenerImpls, error) { return nil, nil },
-		Faults:    []walimplstest.Fault{{Name: faultName}},
+		NewOpener:     func() (walimpls.OpenerImpls, error) { return nil, nil },
+		Faults:        []walimplstest.Fault{{Name: faultName}},
+		ForeignAppend: func(context.Context, string, []byte) error { return nil },
 	}
 	var names []string
 	for _, c := range walimplstest.Cases(h) {

@@ -61,7 +61,7 @@ type Harness struct {
 	// the ForeignRecords case then checks that scanners deliver such records
 	// in their place, a scanner of the channel's own writer included, and
 	// that the driver does not declare ExclusiveLog. Optional: without it
-	// that case is skipped.
+	// there is no such case.
 	ForeignAppend func(ctx context.Context, channel string, payload []byte) error
 }
 
@@ -89,8 +89,9 @@ type Case struct {
 	Run  func(r R, h Harness)
 }
 
-// Cases returns every case, in the order Run runs them. Fault cases come
-// last, one per Harness fault, named "HistoryUnderFault/<fault>".
+// Cases returns every case, in the order Run runs them. ForeignRecords is
+// listed only with Harness.ForeignAppend. Fault cases come last, one per
+// Harness fault, named "HistoryUnderFault/<fault>".
 func Cases(h Harness) []Case {
 	cases := []Case{
 		{"OptionValidation", testOptionValidation},
@@ -108,8 +109,10 @@ func Cases(h Harness) []Case {
 		{"Fencing", testFencing},
 		{"LatestID", testLatestID},
 		{"Stat", testStat},
-		{"ForeignRecords", testForeignRecords},
 		{"ConcurrentAppenders", func(r R, h Harness) { runHistory(r, h, nil) }},
+	}
+	if h.ForeignAppend != nil {
+		cases = append(cases, Case{"ForeignRecords", testForeignRecords})
 	}
 	for _, f := range h.Faults {
 		cases = append(cases, Case{"HistoryUnderFault/" + f.Name, func(r R, h Harness) { runHistory(r, h, &f) }})
