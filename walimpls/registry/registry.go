@@ -2,7 +2,8 @@ package registry
 
 import (
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 	"sync"
 
@@ -54,10 +55,5 @@ func MustGetBuilder(name string) walimpls.OpenerBuilderImpls {
 func Names() []string {
 	builders.RLock()
 	defer builders.RUnlock()
-	names := make([]string, 0, len(builders.m))
-	for n := range builders.m {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
+	return slices.Sorted(maps.Keys(builders.m))
 }
