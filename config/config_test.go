@@ -1,43 +1,49 @@
 package config_test
 
 import (
+	"context"
 	"errors"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/mqwal/mqwal/adaptor"
 	"github.com/mqwal/mqwal/config"
+	"github.com/mqwal/mqwal/config/configtest"
+	"github.com/mqwal/mqwal/impls/memory"
 	"github.com/mqwal/mqwal/impls/rmq"
+	"github.com/mqwal/mqwal/message"
+	"github.com/mqwal/mqwal/wal"
 	"github.com/mqwal/mqwal/walimpls"
 )
 
+// This test binary links memory and rmq only: kafka and pulsar are the
+// built-in backends that are not compiled in.
+
 // env returns a lookup over vars only, so tests never see the process's.
-func env(vars ...string) config.LoadOption {
-	m := map[string]string{}
-	for i := 0; i+1 < len(vars); i += 2 {
-		m[vars[i]] = vars[i+1]
-	}
-	return config.WithEnv(func(k string) (string, bool) { v, ok := m[k]; return v, ok })
+var env = configtest.Env
+
+var writeFile = configtest.WriteFile
+
+// warnings collects Load's warnings.
+type warnings []string
+
+func (w *warnings) opt() config.LoadOption {
+	return config.WithWarnings(func(e *config.Error) { *w = append(*w, e.Error()) })
 }
 
-func writeFile(t *testing.T, body string) string {
-	t.Helper()
-	p := filepath.Join(t.TempDir(), "mqwal.yaml")
-	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
+func rmqSection(c *config.Config) *rmq.Section { return c.Section("rmq").(*rmq.Section) }
 
 func TestNoConfigIsRMQInDefaultDir(t *testing.T) {
 	c, err := config.Load("", env())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Backend != "rmq" || c.RMQ.Path != "./mqwal-data" || c.RMQ.Sync != "sync" {
-		t.Fatalf("default = %q %q %q, want rmq ./mqwal-data sync", c.Backend, c.RMQ.Path, c.RMQ.Sync)
+	if r := rmqSection(c); c.Backend != "rmq" || r.Path != "./mqwal-data" || r.Sync != "sync" {
+		t.Fatalf("default = %q %q %q, want rmq ./mqwal-data sync", c.Backend, r.Path, r.Sync)
 	}
 	b, err := c.DriverBuilder()
 	if err != nil {
@@ -54,23 +60,66 @@ func TestNoConfigIsRMQInDefaultDir(t *testing.T) {
 	if err != nil || ob.Name() != "rmq" {
 		t.Fatalf("OpenerBuilder = %v, %v", ob, err)
 	}
+	if len(c.Warnings()) != 0 {
+		t.Fatalf("warnings: %v", c.Warnings())
+	}
 }
 
-func TestEmptyFileIsDefault(t *testing.T) {
-	for _, body := range []string{"", "# only a comment\n", "---\n"} {
-		c, err := config.Load(writeFile(t, body), env())
+// An empty file loads as the defaults, with a warning: it is almost always a
+// config another process has not written yet.
+func TestEmptyFileIsDefaultWithWarning(t *testing.T) {
+	for _, body := range []string{"", "# only a comment\n", "---\n", "\n\n"} {
+		var w warnings
+		p := writeFile(t, body)
+		c, err := config.Load(p, env(), w.opt())
 		if err != nil {
 			t.Fatalf("%q: %v", body, err)
 		}
-		if c.Backend != "rmq" || c.RMQ.Path != rmq.DefaultPath {
-			t.Fatalf("%q: got %q %q", body, c.Backend, c.RMQ.Path)
+		if c.Backend != "rmq" || rmqSection(c).Path != rmq.DefaultPath {
+			t.Fatalf("%q: got %q %q", body, c.Backend, rmqSection(c).Path)
 		}
+		if len(w) != 1 || !strings.HasPrefix(w[0], "config: "+p+": the file is empty, so the defaults apply (backend rmq)") ||
+			!strings.Contains(w[0], "walctl dev-broker --config-out writes it whole") {
+			t.Fatalf("%q: warnings %q", body, w)
+		}
+	}
+}
+
+// A file that configures a backend but does not select it runs the default
+// backend: say so, unless the environment or --backend selects one.
+func TestFileThatNamesNoBackendWarns(t *testing.T) {
+	p := writeFile(t, "memory:\n  max_message_size: 10\n")
+	var w warnings
+	if _, err := config.Load(p, env(), w.opt()); err != nil {
+		t.Fatal(err)
+	}
+	want := "config: backend: " + p + " configures memory but names no backend; add backend: memory (using rmq, the default)"
+	if len(w) != 1 || w[0] != want {
+		t.Fatalf("warnings %q, want %q", w, want)
+	}
+	for _, opt := range []config.LoadOption{env("MQWAL_BACKEND", "memory"), config.WithBackend("rmq")} {
+		w = nil
+		if _, err := config.Load(p, env(), opt, w.opt()); err != nil || len(w) != 0 {
+			t.Fatalf("backend selected elsewhere: %v, warnings %q", err, w)
+		}
+	}
+	w = nil
+	if _, err := config.Load(writeFile(t, "rmq:\n  sync: group\n"), env(), w.opt()); err != nil || len(w) != 0 {
+		t.Fatalf("a file configuring the default backend: %v, warnings %q", err, w)
 	}
 }
 
 func TestFileValues(t *testing.T) {
 	p := writeFile(t, `
 backend: memory
+adaptor:
+  write_ahead_cache: 1048576
+  max_in_flight_bytes: 0
+  close_timeout: 2s
+  max_message_size: 1000
+log:
+  level: info
+  format: json
 rmq:
   path: /var/lib/wal
   sync: group
@@ -78,58 +127,25 @@ rmq:
   max_message_size: 1024
 memory:
   max_message_size: 2048
-kafka:
-  brokers: [a:9092, "b:9093"]
-  topic_prefix: wal-
-  create_topics: false
-  allow_retention: true
-  producer_id_expiration: 2h
-  max_queued_appends: 100
-  max_queued_bytes: 1048576
-  replication_factor: 3
-  client_id: svc
-  timeouts: {dial: 1s, request: 2s, write: 3s}
-  sasl: {mechanism: SCRAM-SHA-512, username: u, password: p}
-pulsar:
-  url: pulsar://p:6650
-  tenant: t
-  namespace: ns
-  topic_prefix: x-
-  auth: {token: tok}
-  max_message_size: 1048576
-  max_in_flight: 10
-  truncate_subscription: trunc
-  admin_url: https://p:8443
-  allow_expiring_policies: true
-  timeouts: {connection: 4s, operation: 5s}
 `)
 	c, err := config.Load(p, env())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Backend != "memory" || c.RMQ.Path != "/var/lib/wal" || c.RMQ.Sync != "group" ||
-		c.RMQ.GroupCommitWindow != 250*time.Microsecond || c.RMQ.MaxMessageSize != 1024 || c.Memory.MaxMessageSize != 2048 {
-		t.Fatalf("rmq/memory: %+v %+v", c.RMQ, c.Memory)
+	r := rmqSection(c)
+	if c.Backend != "memory" || r.Path != "/var/lib/wal" || r.Sync != "group" ||
+		r.GroupCommitWindow != 250*time.Microsecond || r.MaxMessageSize != 1024 || c.Section("memory").(*memory.Section).MaxMessageSize != 2048 {
+		t.Fatalf("rmq/memory: %+v %+v", r, c.Section("memory"))
 	}
-	k := c.Kafka
-	if strings.Join(k.Brokers, ",") != "a:9092,b:9093" || k.TopicPrefix != "wal-" || k.CreateTopics || !k.AllowRetention ||
-		k.ReplicationFactor == nil || *k.ReplicationFactor != 3 || k.ClientID != "svc" ||
-		k.Timeouts != (config.KafkaTimeouts{Dial: time.Second, Request: 2 * time.Second, Write: 3 * time.Second}) ||
-		k.SASL != (config.KafkaSASL{Mechanism: "SCRAM-SHA-512", Username: "u", Password: "p"}) {
-		t.Fatalf("kafka: %+v", k)
+	a := c.Adaptor
+	if a.WriteAheadCache == nil || *a.WriteAheadCache != 1<<20 || a.MaxInFlightBytes != 0 || a.CloseTimeout != 2*time.Second || a.MaxMessageSize != 1000 {
+		t.Fatalf("adaptor: %+v", a)
 	}
-	pu := c.Pulsar
-	if pu.URL != "pulsar://p:6650" || pu.Tenant != "t" || pu.Namespace != "ns" || pu.TopicPrefix != "x-" || pu.Auth.Token != "tok" ||
-		pu.MaxMessageSize != 1<<20 || pu.MaxInFlight != 10 || pu.TruncateSubscription != "trunc" ||
-		pu.AdminURL != "https://p:8443" || !pu.AllowExpiringPolicies ||
-		pu.Timeouts != (config.PulsarTimeouts{Connection: 4 * time.Second, Operation: 5 * time.Second}) {
-		t.Fatalf("pulsar: %+v", pu)
+	if c.Log != (config.Log{Level: "info", Format: "json"}) {
+		t.Fatalf("log: %+v", c.Log)
 	}
-	if k.ProducerIDExpiration != 2*time.Hour || k.MaxQueuedAppends != 100 || k.MaxQueuedBytes != 1<<20 {
-		t.Fatalf("kafka producer_id_expiration/max_queued_*: %+v", k)
-	}
-	if got := c.Source("kafka.client_id"); got != p+":19" {
-		t.Fatalf("Source(kafka.client_id) = %q, want %s:19", got, p)
+	if got := c.Source("rmq.group_commit_window"); got != p+":14" {
+		t.Fatalf("Source(rmq.group_commit_window) = %q, want %s:14", got, p)
 	}
 	b, err := c.DriverBuilder()
 	if err != nil || b.Name() != "memory" {
@@ -137,37 +153,96 @@ pulsar:
 	}
 }
 
-func TestBrokersAsString(t *testing.T) {
-	c, err := config.Parse("inline", []byte("kafka:\n  brokers: 'a:1, b:2'\n"), env())
+// The adaptor settings reach the opener: here the message size limit,
+// which appends meet.
+func TestAdaptorSettingsApply(t *testing.T) {
+	c, err := config.Parse("a.yaml", []byte("backend: memory\nadaptor:\n  max_message_size: 100\n  write_ahead_cache: 0\n"), env())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if strings.Join(c.Kafka.Brokers, "|") != "a:1|b:2" {
-		t.Fatalf("brokers = %q", c.Kafka.Brokers)
+	ob, err := c.OpenerBuilder()
+	if err != nil {
+		t.Fatal(err)
+	}
+	appendSizes(t, ob, 100)
+	// The program's options come after the file's and win.
+	ob, err = c.OpenerBuilder(adaptor.WithMaxMessageSize(50))
+	if err != nil {
+		t.Fatal(err)
+	}
+	appendSizes(t, ob, 50)
+}
+
+// appendSizes checks that ob's openers accept a payload of limit bytes and
+// refuse one more.
+func appendSizes(t *testing.T, ob *adaptor.OpenerBuilder, limit int) {
+	t.Helper()
+	o, err := ob.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer o.Close()
+	ctx := context.Background()
+	w, err := o.Open(ctx, &wal.OpenOption{Channel: wal.Channel{Name: "config-adaptor-limit", Term: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Append(ctx, message.NewMutableMessage(make([]byte, limit), nil)); err != nil {
+		t.Fatalf("append of %d bytes: %v", limit, err)
+	}
+	if _, err := w.Append(ctx, message.NewMutableMessage(make([]byte, limit+1), nil)); !errors.Is(err, wal.ErrMessageTooLarge) {
+		t.Fatalf("append of %d bytes: %v, want ErrMessageTooLarge", limit+1, err)
+	}
+}
+
+// The log section makes a logger on stderr; a program's logger wins over it.
+func TestLogger(t *testing.T) {
+	c, err := config.Load("", env())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Logger() != nil {
+		t.Fatal("log.level off by default, but Logger is not nil")
+	}
+	c, err = config.Load("", env("MQWAL_LOG_LEVEL", "warn", "MQWAL_LOG_FORMAT", "json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := c.Logger()
+	if l == nil || l.Enabled(context.Background(), slog.LevelInfo) || !l.Enabled(context.Background(), slog.LevelWarn) {
+		t.Fatalf("log.level warn: %v", l)
+	}
+	if _, ok := l.Handler().(*slog.JSONHandler); !ok {
+		t.Fatalf("log.format json: handler %T", l.Handler())
+	}
+	mine := slog.New(slog.DiscardHandler)
+	c, err = config.Load("", env("MQWAL_LOG_LEVEL", "debug"), config.WithLogger(mine))
+	if err != nil || c.Logger() != mine {
+		t.Fatalf("WithLogger: %v %v", c.Logger(), err)
 	}
 }
 
 func TestEnvPrecedence(t *testing.T) {
-	p := writeFile(t, "backend: memory\nrmq:\n  path: /from/file\n  sync: group\nkafka:\n  brokers: [file:9092]\n")
+	p := writeFile(t, "backend: memory\nrmq:\n  path: /from/file\n  sync: group\nadaptor:\n  close_timeout: 1s\n")
 	c, err := config.Load(p, env(
 		"MQWAL_BACKEND", "rmq",
 		"MQWAL_RMQ_PATH", "/from/env",
 		"MQWAL_RMQ_SYNC", "", // empty counts as unset: the file's value stays
-		"MQWAL_KAFKA_BROKERS", "e1:1,e2:2",
-		"MQWAL_KAFKA_REPLICATION_FACTOR", "2",
-		"MQWAL_KAFKA_CREATE_TOPICS", "false",
-		"MQWAL_KAFKA_TIMEOUTS_DIAL", "750ms",
-		"MQWAL_PULSAR_URL", "pulsar://env:6650",
+		"MQWAL_RMQ_GROUP_COMMIT_WINDOW", "750us",
+		"MQWAL_ADAPTOR_CLOSE_TIMEOUT", "3s",
+		"MQWAL_ADAPTOR_WRITE_AHEAD_CACHE", "0",
+		"MQWAL_MEMORY_MAX_MESSAGE_SIZE", "77",
 	))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Backend != "rmq" || c.RMQ.Path != "/from/env" || c.RMQ.Sync != "group" {
-		t.Fatalf("got backend %q path %q sync %q", c.Backend, c.RMQ.Path, c.RMQ.Sync)
+	r := rmqSection(c)
+	if c.Backend != "rmq" || r.Path != "/from/env" || r.Sync != "group" || r.GroupCommitWindow != 750*time.Microsecond {
+		t.Fatalf("got backend %q rmq %+v", c.Backend, r)
 	}
-	if strings.Join(c.Kafka.Brokers, ",") != "e1:1,e2:2" || *c.Kafka.ReplicationFactor != 2 || c.Kafka.CreateTopics ||
-		c.Kafka.Timeouts.Dial != 750*time.Millisecond || c.Pulsar.URL != "pulsar://env:6650" {
-		t.Fatalf("kafka %+v pulsar %q", c.Kafka, c.Pulsar.URL)
+	if c.Adaptor.CloseTimeout != 3*time.Second || c.Adaptor.WriteAheadCache == nil || *c.Adaptor.WriteAheadCache != 0 ||
+		c.Section("memory").(*memory.Section).MaxMessageSize != 77 {
+		t.Fatalf("adaptor %+v memory %+v", c.Adaptor, c.Section("memory"))
 	}
 	if c.Source("rmq.path") != "MQWAL_RMQ_PATH" || c.Source("rmq.sync") != p+":4" {
 		t.Fatalf("sources: %q %q", c.Source("rmq.path"), c.Source("rmq.sync"))
@@ -186,24 +261,58 @@ func TestProcessEnvironmentIsRead(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Backend != "memory" || c.RMQ.Path != "/x" {
-		t.Fatalf("got %q %q", c.Backend, c.RMQ.Path)
+	if c.Backend != "memory" || rmqSection(c).Path != "/x" {
+		t.Fatalf("got %q %q", c.Backend, rmqSection(c).Path)
+	}
+}
+
+// A misspelt MQWAL_* variable is not silently ignored: a warning names the
+// nearest known variable. One nobody could have meant says so too.
+func TestUnknownVariableWarns(t *testing.T) {
+	var w warnings
+	c, err := config.Load("", env("MQWAL_RMQ_PATHH", "/typo", "MQWAL_RMQ_SYNC", "none", "MQWAL_ZZZZZZZZZZZZZZZZZZZ", "1", "MQWAL_RMQ_EMPTY", "", "OTHER", "x"), w.opt())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rmqSection(c).Path != rmq.DefaultPath || rmqSection(c).Sync != "none" {
+		t.Fatalf("rmq %+v", rmqSection(c))
+	}
+	want := []string{
+		"config: MQWAL_RMQ_PATHH: unknown variable, ignored; did you mean MQWAL_RMQ_PATH?",
+		"config: MQWAL_ZZZZZZZZZZZZZZZZZZZ: unknown variable, ignored (the nearest known is ",
+	}
+	if len(w) != 2 || w[0] != want[0] || !strings.HasPrefix(w[1], want[1]) {
+		t.Fatalf("warnings\n  %q\nwant\n  %q", w, want)
+	}
+	if len(c.Warnings()) != 2 {
+		t.Fatalf("Warnings() = %v", c.Warnings())
+	}
+}
+
+// Without WithWarnings, warnings go to the configured logger, and still go
+// out when Load fails: a misspelt variable often explains the error.
+func TestWarningsAreLogged(t *testing.T) {
+	var buf strings.Builder
+	l := slog.New(slog.NewTextHandler(&buf, nil))
+	_, err := config.Load("", env("MQWAL_RMQ_SYNCC", "none", "MQWAL_RMQ_PATH", ""), config.WithBackend("nosuch"), config.WithLogger(l))
+	if err == nil {
+		t.Fatal("no error for an unknown backend")
+	}
+	if !strings.Contains(buf.String(), "level=WARN") || !strings.Contains(buf.String(), "did you mean MQWAL_RMQ_SYNC?") {
+		t.Fatalf("log: %q", buf.String())
 	}
 }
 
 func TestKeysAndEnvVars(t *testing.T) {
 	keys := config.Keys()
 	want := map[string]string{
-		"backend":                        "MQWAL_BACKEND",
-		"rmq.path":                       "MQWAL_RMQ_PATH",
-		"rmq.sync":                       "MQWAL_RMQ_SYNC",
-		"kafka.brokers":                  "MQWAL_KAFKA_BROKERS",
-		"kafka.sasl.password":            "MQWAL_KAFKA_SASL_PASSWORD",
-		"pulsar.url":                     "MQWAL_PULSAR_URL",
-		"pulsar.auth.token":              "MQWAL_PULSAR_AUTH_TOKEN",
-		"pulsar.admin_url":               "MQWAL_PULSAR_ADMIN_URL",
-		"pulsar.allow_expiring_policies": "MQWAL_PULSAR_ALLOW_EXPIRING_POLICIES",
-		"kafka.replication_factor":       "MQWAL_KAFKA_REPLICATION_FACTOR",
+		"backend":                   "MQWAL_BACKEND",
+		"adaptor.write_ahead_cache": "MQWAL_ADAPTOR_WRITE_AHEAD_CACHE",
+		"adaptor.close_timeout":     "MQWAL_ADAPTOR_CLOSE_TIMEOUT",
+		"log.level":                 "MQWAL_LOG_LEVEL",
+		"rmq.path":                  "MQWAL_RMQ_PATH",
+		"rmq.sync":                  "MQWAL_RMQ_SYNC",
+		"memory.max_message_size":   "MQWAL_MEMORY_MAX_MESSAGE_SIZE",
 	}
 	have := map[string]bool{}
 	for _, k := range keys {
@@ -217,129 +326,68 @@ func TestKeysAndEnvVars(t *testing.T) {
 			t.Errorf("EnvVar(%s) = %s, want %s", k, got, e)
 		}
 	}
+	if have["kafka.brokers"] {
+		t.Error("Keys() lists kafka.brokers, but kafka is not compiled in")
+	}
+	ref := map[string]config.Key{}
+	for _, k := range config.Reference() {
+		ref[k.Key] = k
+	}
+	if k := ref["rmq.path"]; k.Backend != "rmq" || k.Default != "./mqwal-data" || k.Env != "MQWAL_RMQ_PATH" || k.Type != "a string" {
+		t.Errorf("Reference rmq.path = %+v", k)
+	}
+	if k := ref["adaptor.close_timeout"]; k.Backend != "" || k.Default != "10s" {
+		t.Errorf("Reference adaptor.close_timeout = %+v", k)
+	}
+	if k := ref["adaptor.write_ahead_cache"]; k.Default != "" || k.Type != "an integer" {
+		t.Errorf("Reference adaptor.write_ahead_cache = %+v", k)
+	}
+}
+
+// A built-in backend that is not compiled in is named with the import that
+// is missing: as the backend, as a section of the file, and (a warning only)
+// in the environment.
+func TestBackendNotCompiledIn(t *testing.T) {
+	const want = `backend "kafka" is not registered: import _ "github.com/mqwal/mqwal/impls/kafka"`
+	_, err := config.Load("", env("MQWAL_BACKEND", "kafka"))
+	configtest.Check(t, err, "config: MQWAL_BACKEND (backend): "+want+" (registered: ", walimpls.ErrUnknownBackend)
+	p := writeFile(t, "backend: rmq\nkafka:\n  brokers: [a:9092]\n")
+	_, err = config.Load(p, env())
+	configtest.Check(t, err, "config: "+p+":2: kafka: "+want, walimpls.ErrUnknownBackend)
+	var w warnings
+	if _, err := config.Load("", env("MQWAL_PULSAR_URL", "pulsar://p:6650"), w.opt()); err != nil {
+		t.Fatal(err)
+	}
+	if len(w) != 1 || w[0] != `config: MQWAL_PULSAR_URL: ignored: backend "pulsar" is not registered: import _ "github.com/mqwal/mqwal/impls/pulsar"` {
+		t.Fatalf("warnings %q", w)
+	}
 }
 
 func TestValidationErrors(t *testing.T) {
-	dir := t.TempDir()
-	cert := filepath.Join(dir, "c.pem")
-	if err := os.WriteFile(cert, []byte("x"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	missing := filepath.Join(dir, "missing.pem")
-	tests := []struct {
-		name      string
-		yaml      string
-		env       []string
-		backend   string
-		want      string // the whole error after "config: <file>:<line>: " or the env prefix
-		unknown   bool   // wraps ErrUnknownBackend instead of ErrInvalidArgument
-		unknownOK bool   // the backend may not be registered yet in this build
-	}{
-		{name: "unknown backend", yaml: "backend: nosuch\n", want: `backend: unknown backend "nosuch" (registered: `, unknown: true},
-		{name: "unknown backend from env", env: []string{"MQWAL_BACKEND", "nosuch"}, want: `MQWAL_BACKEND (backend): unknown backend "nosuch"`, unknown: true},
-		{name: "unknown backend from flag", backend: "nosuch", want: `config: --backend: unknown backend "nosuch"`, unknown: true},
-		{name: "empty backend", yaml: "backend: ''\n", want: "backend: must not be empty"},
-		{name: "unknown top key", yaml: "backnd: rmq\n", want: "backnd: unknown key (known here: backend, rmq, memory, kafka, pulsar)"},
-		{name: "unknown nested key", yaml: "rmq:\n  pth: /x\n", want: "rmq.pth: unknown key (known here: path, sync, group_commit_window, max_message_size)"},
-		{name: "unknown deep key", yaml: "kafka:\n  sasl:\n    user: x\n", want: "kafka.sasl.user: unknown key"},
-		{name: "duplicate key", yaml: "rmq:\n  path: a\n  path: b\n", want: "rmq.path: given twice (first at line 2)"},
-		{name: "section not a mapping", yaml: "rmq: /data\n", want: "rmq: must be a mapping of keys"},
-		{name: "top not a mapping", yaml: "- rmq\n", want: "the top level must be a mapping"},
-		{name: "syntax error", yaml: "rmq:\n  path: [\n", want: "did not find expected node content"},
-		{name: "two documents", yaml: "backend: rmq\n---\nbackend: memory\n", want: "more than one YAML document"},
-		{name: "int wrong type", yaml: "rmq:\n  max_message_size: big\n", want: `rmq.max_message_size: must be an integer, got "big"`},
-		{name: "bool wrong type", yaml: "kafka:\n  create_topics: maybe\n", want: `kafka.create_topics: must be true or false, got "maybe"`},
-		{name: "duration wrong type", yaml: "kafka:\n  timeouts:\n    dial: 5\n", want: `kafka.timeouts.dial: must be a duration such as 500ms or 10s, got "5"`},
-		{name: "list wrong type", yaml: "kafka:\n  brokers: {a: b}\n", want: "kafka.brokers: must be a list of strings, got a mapping"},
-		{name: "rmq empty path", yaml: "rmq:\n  path: ''\n", want: "rmq.path: must not be empty"},
-		{name: "rmq bad sync", yaml: "rmq:\n  sync: always\n", want: `rmq.sync: must be sync, group or none, got "always"`},
-		{name: "rmq bad sync env", env: []string{"MQWAL_RMQ_SYNC", "fast"}, want: `MQWAL_RMQ_SYNC (rmq.sync): must be sync, group or none, got "fast"`},
-		{name: "rmq negative window", yaml: "rmq:\n  group_commit_window: -1s\n", want: "rmq.group_commit_window: must be >= 0, got -1s"},
-		{name: "rmq negative size", yaml: "rmq:\n  max_message_size: -1\n", want: "rmq.max_message_size: must be >= 0, got -1"},
-		{name: "memory negative size", yaml: "memory:\n  max_message_size: -5\n", want: "memory.max_message_size: must be >= 0, got -5"},
-		{name: "kafka replication 0", yaml: "kafka:\n  replication_factor: 0\n", want: "kafka.replication_factor: must be >= 1, got 0"},
-		{name: "kafka replication 0 env", env: []string{"MQWAL_KAFKA_REPLICATION_FACTOR", "0"}, want: "MQWAL_KAFKA_REPLICATION_FACTOR (kafka.replication_factor): must be >= 1, got 0"},
-		{name: "kafka replication huge", yaml: "kafka:\n  replication_factor: 40000\n", want: "kafka.replication_factor: must be <= 32767"},
-		{name: "kafka replication env not int", env: []string{"MQWAL_KAFKA_REPLICATION_FACTOR", "three"}, want: `MQWAL_KAFKA_REPLICATION_FACTOR (kafka.replication_factor): must be an integer, got "three"`},
-		{name: "kafka broker no port", yaml: "kafka:\n  brokers: [localhost]\n", want: `kafka.brokers: broker 1 ("localhost"): must be host:port`},
-		{name: "kafka broker bad port", env: []string{"MQWAL_KAFKA_BROKERS", "a:1,b:99999"}, want: `MQWAL_KAFKA_BROKERS (kafka.brokers): broker 2 ("b:99999"): port must be 1..65535`},
-		{name: "kafka broker no host", yaml: "kafka:\n  brokers: [':9092']\n", want: "host must not be empty"},
-		{name: "kafka brokers required", yaml: "kafka:\n  topic_prefix: x\n", backend: "kafka", want: "kafka.brokers: at least one host:port is required for backend kafka (or set MQWAL_KAFKA_BROKERS)", unknownOK: true},
-		{name: "kafka prefix chars", yaml: "kafka:\n  topic_prefix: 'a/b'\n", want: `kafka.topic_prefix: may hold only letters, digits, '.', '_' and '-', got "/" in "a/b"`},
-		{name: "kafka prefix long", yaml: "kafka:\n  topic_prefix: " + strings.Repeat("p", 50) + "\n", want: "kafka.topic_prefix: must be at most 49 bytes"},
-		{name: "kafka empty client id", yaml: "kafka:\n  client_id: ''\n", want: "kafka.client_id: must not be empty"},
-		{name: "kafka negative max bytes", yaml: "kafka:\n  max_message_bytes: -1\n", want: "kafka.max_message_bytes: must be >= 0"},
-		{name: "kafka negative expiration", yaml: "kafka:\n  producer_id_expiration: -1s\n", want: "kafka.producer_id_expiration: must be >= 0 (0 reads it from the brokers), got -1s"},
-		{name: "kafka negative queued appends", yaml: "kafka:\n  max_queued_appends: -1\n", want: "kafka.max_queued_appends: must be >= 0"},
-		{name: "kafka negative queued bytes", env: []string{"MQWAL_KAFKA_MAX_QUEUED_BYTES", "-5"}, want: "MQWAL_KAFKA_MAX_QUEUED_BYTES (kafka.max_queued_bytes): must be >= 0"},
-		{name: "kafka allow retention not bool", yaml: "kafka:\n  allow_retention: sometimes\n", want: `kafka.allow_retention: must be true or false, got "sometimes"`},
-		{name: "kafka zero timeout", yaml: "kafka:\n  timeouts:\n    request: 0s\n", want: "kafka.timeouts.request: must be > 0, got 0s"},
-		{name: "kafka bad sasl", yaml: "kafka:\n  sasl:\n    mechanism: GSSAPI\n", want: `kafka.sasl.mechanism: must be PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512, got "GSSAPI"`},
-		{name: "kafka sasl no user", yaml: "kafka:\n  sasl:\n    mechanism: PLAIN\n", want: "kafka.sasl.username: must be set with sasl.mechanism PLAIN"},
-		{name: "kafka sasl user no mechanism", env: []string{"MQWAL_KAFKA_SASL_PASSWORD", "pw"}, want: "kafka.sasl.mechanism: must be set when sasl.username or sasl.password is"},
-		{name: "kafka tls cert without key", yaml: "kafka:\n  tls:\n    enabled: true\n    cert_file: " + cert + "\n", want: "kafka.tls.cert_file: cert_file and key_file go together"},
-		{name: "kafka tls missing ca", yaml: "kafka:\n  tls:\n    enabled: true\n    ca_file: " + missing + "\n", want: "kafka.tls.ca_file: cannot read " + missing + ": no such file or directory"},
-		{name: "kafka tls not enabled", yaml: "kafka:\n  tls:\n    ca_file: " + cert + "\n", want: "kafka.tls.enabled: is false but other tls keys are set"},
-		{name: "pulsar url scheme", yaml: "pulsar:\n  url: http://p:8080\n", want: `pulsar.url: scheme must be pulsar or pulsar+ssl, got "http"`},
-		{name: "pulsar url no host", env: []string{"MQWAL_PULSAR_URL", "pulsar://"}, want: `MQWAL_PULSAR_URL (pulsar.url): must name a host`},
-		{name: "pulsar url required", yaml: "pulsar:\n  tenant: t\n", backend: "pulsar", want: "pulsar.url: is required for backend pulsar", unknownOK: true},
-		{name: "pulsar empty tenant", yaml: "pulsar:\n  tenant: ''\n", want: "pulsar.tenant: must not be empty"},
-		{name: "pulsar bad namespace", yaml: "pulsar:\n  namespace: a/b\n", want: `pulsar.namespace: may hold only letters, digits and . _ - = :, got "/" in "a/b"`},
-		{name: "pulsar bad prefix", yaml: "pulsar:\n  topic_prefix: 'x y'\n", want: `pulsar.topic_prefix: may hold only`},
-		{name: "pulsar token twice", yaml: "pulsar:\n  auth:\n    token: a\n    token_file: " + cert + "\n", want: "pulsar.auth.token: give auth.token or auth.token_file, not both"},
-		{name: "pulsar token file missing", yaml: "pulsar:\n  auth:\n    token_file: " + missing + "\n", want: "pulsar.auth.token_file: cannot read"},
-		{name: "pulsar tls needs ssl url", yaml: "pulsar:\n  url: pulsar://h:6650\n  tls:\n    enabled: true\n", want: `pulsar.tls.enabled: needs a pulsar+ssl:// url`},
-		{name: "pulsar zero operation timeout", env: []string{"MQWAL_PULSAR_TIMEOUTS_OPERATION", "0s"}, want: "MQWAL_PULSAR_TIMEOUTS_OPERATION (pulsar.timeouts.operation): must be > 0, got 0s"},
-		{name: "env duration", env: []string{"MQWAL_PULSAR_TIMEOUTS_CONNECTION", "soon"}, want: `MQWAL_PULSAR_TIMEOUTS_CONNECTION (pulsar.timeouts.connection): must be a duration such as 500ms or 10s, got "soon"`},
-		{name: "pulsar negative max size", yaml: "pulsar:\n  max_message_size: -1\n", want: "pulsar.max_message_size: must be >= 0, got -1"},
-		{name: "pulsar negative in flight", yaml: "pulsar:\n  max_in_flight: -1\n", want: "pulsar.max_in_flight: must be >= 0, got -1"},
-		{name: "pulsar admin url scheme", yaml: "pulsar:\n  admin_url: pulsar://p:6650\n", want: `pulsar.admin_url: must be http://host:port or https://host:port, got "pulsar://p:6650"`},
-		{name: "pulsar admin url no host", env: []string{"MQWAL_PULSAR_ADMIN_URL", "http://"}, want: `MQWAL_PULSAR_ADMIN_URL (pulsar.admin_url): must name a host`},
-		{name: "pulsar bad subscription", yaml: "pulsar:\n  truncate_subscription: a/b\n", want: `pulsar.truncate_subscription: may hold only`},
-		{name: "pulsar client cert", yaml: "pulsar:\n  url: pulsar+ssl://h:6651\n  tls:\n    cert_file: " + cert + "\n    key_file: " + cert + "\n", want: "pulsar.tls.cert_file: client certificates are not supported by the pulsar driver"},
-		{name: "pulsar server name", yaml: "pulsar:\n  url: pulsar+ssl://h:6651\n  tls:\n    server_name: x\n", want: "pulsar.tls.server_name: is not supported by the pulsar driver"},
-		{name: "env bool", env: []string{"MQWAL_KAFKA_CREATE_TOPICS", "nope"}, want: `MQWAL_KAFKA_CREATE_TOPICS (kafka.create_topics): must be true or false, got "nope"`},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			path := ""
-			if tc.yaml != "" {
-				path = writeFile(t, tc.yaml)
-			}
-			opts := []config.LoadOption{env(tc.env...)}
-			if tc.backend != "" {
-				opts = append(opts, config.WithBackend(tc.backend))
-			}
-			c, err := config.Load(path, opts...)
-			if err == nil {
-				t.Fatalf("Load succeeded: %+v", c)
-			}
-			if tc.unknownOK && errors.Is(err, walimpls.ErrUnknownBackend) {
-				t.Skipf("backend %s not registered in this build: %v", tc.backend, err)
-			}
-			var ce *config.Error
-			if !errors.As(err, &ce) {
-				t.Fatalf("error %T %v is not a *config.Error", err, err)
-			}
-			msg := err.Error()
-			if !strings.HasPrefix(msg, "config: ") || !strings.Contains(msg, tc.want) {
-				t.Fatalf("error\n  %s\nwant it to contain\n  %s", msg, tc.want)
-			}
-			if strings.Contains(msg, "\n") {
-				t.Fatalf("error spans lines: %q", msg)
-			}
-			sentinel := walimpls.ErrInvalidArgument
-			if tc.unknown {
-				sentinel = walimpls.ErrUnknownBackend
-			}
-			if !errors.Is(err, sentinel) {
-				t.Fatalf("error %v does not wrap %v", err, sentinel)
-			}
-			if tc.yaml != "" && ce.Source != "" && !strings.HasPrefix(ce.Source, "MQWAL_") && ce.Source != "--backend" && !strings.HasPrefix(ce.Source, path) {
-				t.Fatalf("source %q does not name the file %s", ce.Source, path)
-			}
-		})
-	}
+	configtest.Refused(t, []configtest.Case{
+		{Name: "unknown backend", YAML: "backend: nosuch\n", Want: `backend: unknown backend "nosuch" (registered: `, Sentinel: walimpls.ErrUnknownBackend},
+		{Name: "unknown backend from env", Env: []string{"MQWAL_BACKEND", "nosuch"}, Want: `MQWAL_BACKEND (backend): unknown backend "nosuch"`, Sentinel: walimpls.ErrUnknownBackend},
+		{Name: "unknown backend from flag", Backend: "nosuch", Want: `config: --backend: unknown backend "nosuch"`, Sentinel: walimpls.ErrUnknownBackend},
+		{Name: "empty backend", YAML: "backend: ''\n", Want: "backend: must not be empty"},
+		{Name: "unknown top key", YAML: "backnd: rmq\n", Want: "backnd: unknown key (known here: backend, adaptor, log, example-echo, memory, rmq)"},
+		{Name: "unknown nested key", YAML: "rmq:\n  pth: /x\n", Want: "rmq.pth: unknown key (known here: path, sync, group_commit_window, max_message_size)"},
+		{Name: "unknown adaptor key", YAML: "adaptor:\n  cache: 1\n", Want: "adaptor.cache: unknown key (known here: write_ahead_cache, max_in_flight_bytes, close_timeout, max_message_size)"},
+		{Name: "duplicate key", YAML: "rmq:\n  path: a\n  path: b\n", Want: "rmq.path: given twice (first at line 2)"},
+		{Name: "section not a mapping", YAML: "rmq: /data\n", Want: "rmq: must be a mapping of keys"},
+		{Name: "top not a mapping", YAML: "- rmq\n", Want: "the top level must be a mapping"},
+		{Name: "syntax error", YAML: "rmq:\n  path: [\n", Want: "did not find expected node content"},
+		{Name: "two documents", YAML: "backend: rmq\n---\nbackend: memory\n", Want: "more than one YAML document"},
+		{Name: "int wrong type", YAML: "rmq:\n  max_message_size: big\n", Want: `rmq.max_message_size: must be an integer, got "big"`},
+		{Name: "duration wrong type", YAML: "adaptor:\n  close_timeout: 5\n", Want: `adaptor.close_timeout: must be a duration such as 500ms or 10s, got "5"`},
+		{Name: "env duration", Env: []string{"MQWAL_ADAPTOR_CLOSE_TIMEOUT", "soon"}, Want: `MQWAL_ADAPTOR_CLOSE_TIMEOUT (adaptor.close_timeout): must be a duration such as 500ms or 10s, got "soon"`},
+		{Name: "negative cache", YAML: "adaptor:\n  write_ahead_cache: -1\n", Want: "adaptor.write_ahead_cache: must be >= 0 (0 turns the cache off; leave it out for the default), got -1"},
+		{Name: "negative in flight", Env: []string{"MQWAL_ADAPTOR_MAX_IN_FLIGHT_BYTES", "-1"}, Want: "MQWAL_ADAPTOR_MAX_IN_FLIGHT_BYTES (adaptor.max_in_flight_bytes): must be >= 0 (0 removes the bound), got -1"},
+		{Name: "negative close timeout", YAML: "adaptor:\n  close_timeout: -1s\n", Want: "adaptor.close_timeout: must be >= 0, got -1s"},
+		{Name: "negative max size", YAML: "adaptor:\n  max_message_size: -1\n", Want: "adaptor.max_message_size: must be >= 0 (0 is the backend's limit), got -1"},
+		{Name: "log level", YAML: "log:\n  level: loud\n", Want: `log.level: must be off, error, warn, info or debug, got "loud"`},
+		{Name: "log format", Env: []string{"MQWAL_LOG_FORMAT", "xml"}, Want: `MQWAL_LOG_FORMAT (log.format): must be text or json, got "xml"`},
+		{Name: "log not a mapping", YAML: "log: debug\n", Want: "log: must be a mapping of keys"},
+	})
 }
 
 func TestMissingFile(t *testing.T) {
@@ -367,7 +415,7 @@ func TestUnknownBackendListsRegistered(t *testing.T) {
 
 func TestValidateProgrammatic(t *testing.T) {
 	c := config.Default()
-	c.RMQ.Sync = "sometimes"
+	rmqSection(c).Sync = "sometimes"
 	err := c.Validate()
 	if err == nil || err.Error() != `config: rmq.sync: must be sync, group or none, got "sometimes"` {
 		t.Fatalf("got %v", err)
@@ -375,8 +423,8 @@ func TestValidateProgrammatic(t *testing.T) {
 	if _, err := c.DriverBuilder(); err == nil {
 		t.Fatal("DriverBuilder built an invalid config")
 	}
-	c.RMQ.Sync = "none"
-	c.RMQ.Path = t.TempDir()
+	rmqSection(c).Sync = "none"
+	rmqSection(c).Path = t.TempDir()
 	b, err := c.DriverBuilder()
 	if err != nil {
 		t.Fatal(err)
@@ -388,40 +436,20 @@ func TestValidateProgrammatic(t *testing.T) {
 	o.Close()
 }
 
-func TestPulsarDriverBuilder(t *testing.T) {
-	tok := filepath.Join(t.TempDir(), "token")
-	if err := os.WriteFile(tok, []byte("jwt\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	c, err := config.Parse("p.yaml", []byte("backend: pulsar\npulsar:\n  url: pulsar+ssl://h:6651\n  auth:\n    token_file: "+tok+"\n  tls:\n    insecure_skip_verify: true\n"), env())
+// A clone shares nothing with its original.
+func TestClone(t *testing.T) {
+	c, err := config.Parse("c.yaml", []byte("adaptor:\n  write_ahead_cache: 5\nrmq:\n  path: /a\n"), env())
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := c.DriverBuilder()
-	if err != nil {
-		t.Fatal(err)
+	d := c.Clone()
+	rmqSection(d).Path = "/b"
+	*d.Adaptor.WriteAheadCache = 6
+	d.Backend = "memory"
+	if rmqSection(c).Path != "/a" || *c.Adaptor.WriteAheadCache != 5 || c.Backend != "rmq" {
+		t.Fatalf("changing the clone changed the original: %+v %+v", rmqSection(c), c.Adaptor)
 	}
-	if b.Name() != "pulsar" {
-		t.Fatalf("builder %T named %q", b, b.Name())
-	}
-	if err := os.Remove(tok); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.DriverBuilder(); err == nil || !strings.Contains(err.Error(), "pulsar.auth.token_file: cannot read") {
-		t.Fatalf("token file gone: %v", err)
-	}
-}
-
-func TestKafkaDriverBuilder(t *testing.T) {
-	c, err := config.Parse("k.yaml", []byte("backend: kafka\nkafka:\n  brokers: [127.0.0.1:1]\n  replication_factor: 1\n"), env())
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := c.DriverBuilder()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if b.Name() != "kafka" {
-		t.Fatalf("builder %T named %q", b, b.Name())
+	if d.Source("rmq.path") != "c.yaml:4" {
+		t.Fatalf("clone lost the sources: %q", d.Source("rmq.path"))
 	}
 }

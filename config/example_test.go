@@ -6,6 +6,7 @@ import (
 	"os"
 
 	"github.com/mqwal/mqwal/config"
+	_ "github.com/mqwal/mqwal/impls/rmq" // registers rmq and its section
 	"github.com/mqwal/mqwal/message"
 	"github.com/mqwal/mqwal/wal"
 )
@@ -24,7 +25,7 @@ func ExampleLoad() {
 		fmt.Println(err)
 		return
 	}
-	builder, err := cfg.OpenerBuilder()
+	builder, err := cfg.OpenerBuilder() // add adaptor.WithHooks(prommetrics.New()) here for metrics
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -46,8 +47,8 @@ func ExampleLoad() {
 		fmt.Println(err)
 		return
 	}
-	fmt.Println(cfg.Backend, cfg.RMQ.Sync, res.MessageID.WALName())
-	// Output: rmq group rmq
+	fmt.Println(cfg.Backend, cfg.Source("rmq.sync") != "", res.MessageID.WALName())
+	// Output: rmq true rmq
 }
 
 func ExampleLoad_noConfig() {
@@ -56,14 +57,22 @@ func ExampleLoad_noConfig() {
 		fmt.Println(err)
 		return
 	}
-	fmt.Println(cfg.Backend, cfg.RMQ.Path)
-	// Output: rmq ./mqwal-data
+	fmt.Println(cfg.Backend, cfg.Section("rmq").(interface{ Describe() string }).Describe())
+	// Output: rmq data in ./mqwal-data, sync sync
 }
 
 func ExampleParse_error() {
-	_, err := config.Parse("mqwal.yaml", []byte("kafka:\n  replication_factor: 0\n"), noEnv)
+	_, err := config.Parse("mqwal.yaml", []byte("rmq:\n  sync: always\n"), noEnv)
 	fmt.Println(err)
-	// Output: config: mqwal.yaml:2: kafka.replication_factor: must be >= 1, got 0 (leave it out for the broker's default)
+	// Output: config: mqwal.yaml:2: rmq.sync: must be sync, group or none, got "always"
+}
+
+// A backend whose driver is not compiled into the program says which import
+// is missing.
+func ExampleParse_notRegistered() {
+	_, err := config.Parse("mqwal.yaml", []byte("backend: pulsar\n"), noEnv)
+	fmt.Println(err)
+	// Output: config: mqwal.yaml:1: backend: backend "pulsar" is not registered: import _ "github.com/mqwal/mqwal/impls/pulsar" (registered: example-echo, memory, rmq)
 }
 
 func ExampleEnvVar() {

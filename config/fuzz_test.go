@@ -26,12 +26,16 @@ func FuzzParse(f *testing.F) {
 		"{{{{",
 		"---\n---\n",
 		"kafka:\n  replication_factor: 99999999999999999999\n",
+		"adaptor:\n  write_ahead_cache: [\n",
+		"log: {level: debug, format: json}\nrmq: {path: a, sync: b: c}\n",
+		"a: [1,\n 2]\n\tb: c\n",
 	} {
 		f.Add([]byte(seed))
 	}
 	noEnv := config.WithEnv(func(string) (string, bool) { return "", false })
+	quiet := config.WithWarnings(func(*config.Error) {})
 	f.Fuzz(func(t *testing.T, data []byte) {
-		c, err := config.Parse("fuzz.yaml", data, noEnv)
+		c, err := config.Parse("fuzz.yaml", data, noEnv, quiet)
 		if err == nil {
 			if verr := c.Validate(); verr != nil {
 				t.Fatalf("Parse accepted a config Validate refuses: %v", verr)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"reflect"
 	"slices"
 	"strings"
@@ -13,64 +14,50 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/mqwal/mqwal/walimpls"
+	"github.com/mqwal/mqwal/walimpls/section"
 )
 
 var durationType = reflect.TypeFor[time.Duration]()
 
 // decodeYAML decodes data into c. It walks the document against c's fields
-// itself, so an unknown key or a badly typed value is reported with its full
-// dotted path and line, which yaml's own errors ("field x not found in type
-// config.RMQ") do not give; a strict yaml.Decoder pass backs it up.
-func decodeYAML(name string, data []byte, c *Config) error {
+// and sections itself, so an unknown key or a badly typed value is reported
+// with its full dotted path and line, which yaml's own errors ("field x not
+// found in type config.RMQ") do not give. empty reports a document with
+// nothing in it (no bytes, only comments, or only "---").
+func decodeYAML(name string, data []byte, c *Config) (empty bool, err error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
 	var doc yaml.Node
 	if err := dec.Decode(&doc); err != nil {
 		if errors.Is(err, io.EOF) {
-			return nil // an empty file is all defaults
+			return true, nil
 		}
-		return &Error{Source: name, Msg: strings.TrimPrefix(err.Error(), "yaml: "), Err: errors.Join(walimpls.ErrInvalidArgument, err)}
+		return false, syntaxError(name, data, err)
 	}
 	var extra yaml.Node
 	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
-		return &Error{Source: fmt.Sprintf("%s:%d", name, extra.Line), Msg: "more than one YAML document", Err: walimpls.ErrInvalidArgument}
+		return false, &Error{Source: fmt.Sprintf("%s:%d", name, extra.Line), Msg: "more than one YAML document", Err: walimpls.ErrInvalidArgument}
 	}
-	if len(doc.Content) == 0 {
-		return nil
+	if len(doc.Content) == 0 || isNull(doc.Content[0]) {
+		return true, nil
 	}
 	root := doc.Content[0]
-	if isNull(root) {
-		return nil
-	}
 	if root.Kind != yaml.MappingNode {
-		return &Error{Source: fmt.Sprintf("%s:%d", name, root.Line), Msg: "the top level must be a mapping of keys (backend, rmq, kafka, ...)", Err: walimpls.ErrInvalidArgument}
+		return false, &Error{Source: fmt.Sprintf("%s:%d", name, root.Line), Msg: "the top level must be a mapping of keys (backend, rmq, kafka, ...)", Err: walimpls.ErrInvalidArgument}
 	}
-	if err := walk(name, root, reflect.ValueOf(c).Elem(), "", c.sources); err != nil {
-		return err
-	}
-	// Backstop: the strict decoder must agree that every key is known.
-	strict := yaml.NewDecoder(bytes.NewReader(data))
-	strict.KnownFields(true)
-	shadow := Default()
-	// Type mismatches are not its business: the walk accepted a list written
-	// as one string, which yaml's own decoder refuses.
-	var te *yaml.TypeError
-	if err := strict.Decode(shadow); errors.As(err, &te) {
-		for _, msg := range te.Errors {
-			if strings.Contains(msg, "not found in type") {
-				return &Error{Source: name, Msg: msg, Err: errors.Join(walimpls.ErrInvalidArgument, err)}
-			}
-		}
-	}
-	return nil
+	return false, walk(name, root, mapping{v: reflect.ValueOf(c).Elem(), sections: c.sections}, "", c.sources)
+}
+
+// syntaxError reports a YAML syntax error with yaml's own message.
+func syntaxError(name string, _ []byte, err error) *Error {
+	return &Error{Source: name, Msg: strings.TrimPrefix(err.Error(), "yaml: "), Err: errors.Join(walimpls.ErrInvalidArgument, err)}
 }
 
 func isNull(n *yaml.Node) bool {
 	return n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null"
 }
 
-// isSection reports whether t is a nested mapping rather than a leaf value.
-func isSection(t reflect.Type) bool {
+// isMapping reports whether t is a nested mapping rather than a leaf value.
+func isMapping(t reflect.Type) bool {
 	return t.Kind() == reflect.Struct && t != durationType
 }
 
@@ -90,8 +77,29 @@ func fields(t reflect.Type) (map[string]int, []string) {
 	return m, names
 }
 
-func walk(file string, n *yaml.Node, v reflect.Value, prefix string, sources map[string]string) error {
-	known, names := fields(v.Type())
+// mapping is a struct to decode a YAML mapping into; at the top level, the
+// registered sections are keys of it too.
+type mapping struct {
+	v        reflect.Value
+	sections map[string]section.Section
+}
+
+// keys returns mapping m's keys in the order they are listed, and a lookup.
+func (m mapping) keys() ([]string, func(string) (reflect.Value, bool)) {
+	idx, names := fields(m.v.Type())
+	return append(names, slices.Sorted(maps.Keys(m.sections))...), func(k string) (reflect.Value, bool) {
+		if i, ok := idx[k]; ok {
+			return m.v.Field(i), true
+		}
+		if s, ok := m.sections[k]; ok {
+			return reflect.ValueOf(s).Elem(), true
+		}
+		return reflect.Value{}, false
+	}
+}
+
+func walk(file string, n *yaml.Node, m mapping, prefix string, sources map[string]string) error {
+	names, lookup := m.keys()
 	seen := map[string]int{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, val := n.Content[i], n.Content[i+1]
@@ -104,20 +112,22 @@ func walk(file string, n *yaml.Node, v reflect.Value, prefix string, sources map
 			return &Error{Key: key, Source: at, Msg: fmt.Sprintf("given twice (first at line %d)", line), Err: walimpls.ErrInvalidArgument}
 		}
 		seen[k.Value] = k.Line
-		idx, ok := known[k.Value]
+		f, ok := lookup(k.Value)
 		if !ok {
+			if imp := builtinImport(k.Value); prefix == "" && imp != "" {
+				return &Error{Key: key, Source: at, Msg: notRegistered(k.Value, imp), Err: walimpls.ErrUnknownBackend}
+			}
 			return &Error{Key: key, Source: at, Msg: fmt.Sprintf("unknown key (known here: %s)", strings.Join(names, ", ")), Err: walimpls.ErrInvalidArgument}
 		}
-		f := v.Field(idx)
 		sources[key] = at
-		if isSection(f.Type()) {
+		if isMapping(f.Type()) {
 			if isNull(val) {
 				continue // "kafka:" with nothing under it keeps the defaults
 			}
 			if val.Kind != yaml.MappingNode {
 				return &Error{Key: key, Source: at, Msg: "must be a mapping of keys", Err: walimpls.ErrInvalidArgument}
 			}
-			if err := walk(file, val, f, key, sources); err != nil {
+			if err := walk(file, val, mapping{v: f}, key, sources); err != nil {
 				return err
 			}
 			continue

@@ -27,6 +27,14 @@ type app struct {
 	stdout, stderr io.Writer
 
 	warnMemory sync.Once
+
+	// loaded holds the configuration, loaded once per run: its warnings are
+	// printed once however many times a command opens the backend.
+	loaded struct {
+		sync.Once
+		cfg *config.Config
+		err error
+	}
 }
 
 func newRoot(a *app) *cobra.Command {
@@ -89,9 +97,18 @@ func oneLine(s string) string {
 	return strings.Join(strings.Fields(strings.ReplaceAll(s, "\n", " ")), " ")
 }
 
-// config loads the configuration the global flags select.
+// config loads the configuration the global flags select, once; its
+// warnings (a misspelt MQWAL_* variable, an empty file) go to stderr.
 func (a *app) config() (*config.Config, error) {
-	return config.Load(a.configPath, config.WithBackend(a.backend))
+	a.loaded.Do(func() {
+		a.loaded.cfg, a.loaded.err = config.Load(a.configPath, config.WithBackend(a.backend), config.WithWarnings(func(w *config.Error) {
+			fmt.Fprintln(a.stderr, "walctl: warning: "+oneLine(w.Error()))
+		}))
+	})
+	if a.loaded.err != nil {
+		return nil, a.loaded.err
+	}
+	return a.loaded.cfg, nil
 }
 
 // backend is the configured backend, opened: the adaptor's wal.Opener for
@@ -161,6 +178,7 @@ func (a *app) open(opts ...adaptor.Option) (*backend, error) {
 		})
 	}
 	ends := newEndOpener(impl)
+	opts = append(cfg.AdaptorOptions(), opts...)
 	return &backend{cfg: cfg, impl: impl, ends: ends, opener: adaptor.NewOpener(db.Name(), ends, opts...)}, nil
 }
 
