@@ -1,9 +1,11 @@
-// Command quickstart shows mqwal as an application embeds it: pick a
-// backend by name, open a channel, append, and read back through the wal
-// interface. By default it uses the embedded rmq store in a temporary
-// directory, so it needs no server and leaves nothing behind.
+// Command quickstart shows mqwal as an application embeds it: load the
+// configuration (a YAML file and MQWAL_* variables, see package config), open
+// a channel of the backend it names, append, and read back through the wal
+// interface. It links the drivers it imports and no others. By default it
+// uses the embedded rmq store in a temporary directory, so it needs no server
+// and leaves nothing behind.
 //
-//	go run ./examples/quickstart [-backend memory|rmq] [-n 5]
+//	go run ./examples/quickstart [-config FILE] [-backend memory|rmq] [-n 5]
 package main
 
 import (
@@ -13,37 +15,44 @@ import (
 	"os"
 	"time"
 
-	_ "github.com/mqwal/mqwal/impls/memory"
-	_ "github.com/mqwal/mqwal/impls/rmq"
+	"github.com/mqwal/mqwal/config"
+	_ "github.com/mqwal/mqwal/impls/memory" // registers "memory" and its config section
+	"github.com/mqwal/mqwal/impls/rmq"      // registers "rmq" and its config section
 	"github.com/mqwal/mqwal/message"
 	"github.com/mqwal/mqwal/wal"
-	"github.com/mqwal/mqwal/wal/registry"
 )
 
 func main() {
-	backend := flag.String("backend", "rmq", "registered backend name")
+	file := flag.String("config", "", "YAML config `FILE` (default: none; MQWAL_* variables still apply)")
+	backend := flag.String("backend", "", "registered backend name, over the config (default rmq)")
 	channel := flag.String("channel", "quickstart", "channel name")
 	n := flag.Int("n", 5, "messages to append")
 	flag.Parse()
-	if err := run(*backend, *channel, *n); err != nil {
+	if err := run(*file, *backend, *channel, *n); err != nil {
 		fmt.Fprintln(os.Stderr, "quickstart:", err)
 		os.Exit(1)
 	}
 }
 
-func run(backend, channel string, n int) error {
-	if backend == "rmq" && os.Getenv("MQWAL_RMQ_PATH") == "" {
+func run(file, backend, channel string, n int) error {
+	cfg, err := config.Load(file, config.WithBackend(backend))
+	if err != nil {
+		return err
+	}
+	if cfg.Backend == rmq.Name && cfg.Source("rmq.path") == "" {
+		// Neither the file nor MQWAL_RMQ_PATH chose a data directory: use
+		// a temporary one rather than ./mqwal-data.
 		dir, err := os.MkdirTemp("", "mqwal-quickstart-")
 		if err != nil {
 			return err
 		}
 		defer os.RemoveAll(dir)
-		os.Setenv("MQWAL_RMQ_PATH", dir)
+		cfg.Section(rmq.Name).(*rmq.Section).Path = dir
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 
-	builder, err := registry.GetBuilder(backend)
+	builder, err := cfg.OpenerBuilder() // metrics: cfg.OpenerBuilder(adaptor.WithHooks(prommetrics.New()))
 	if err != nil {
 		return err
 	}

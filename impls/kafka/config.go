@@ -15,9 +15,11 @@ import (
 	"github.com/mqwal/mqwal/walimpls"
 )
 
-// EnvBrokers, when set (comma separated host:port list), overrides the
-// configured brokers, so a deployment can point a built binary elsewhere.
-const EnvBrokers = "MQWAL_KAFKA_BROKERS"
+// DefaultBroker is the broker of the builder this package registers
+// (registry.MustGetBuilder("kafka")): a local development broker. The
+// driver never reads the environment; MQWAL_KAFKA_BROKERS is package
+// config's (kafka.brokers), as is every MQWAL_* variable.
+const DefaultBroker = "localhost:9092"
 
 // SASL mechanisms accepted in SASLConfig.Mechanism.
 const (
@@ -48,7 +50,7 @@ const (
 // Config is the driver's configuration. The zero value plus Brokers is a
 // working config.
 type Config struct {
-	// Brokers are seed host:port addresses. EnvBrokers overrides them.
+	// Brokers are seed host:port addresses.
 	Brokers []string
 	// TopicPrefix is prepended to each channel name to form its topic.
 	TopicPrefix string
@@ -121,19 +123,11 @@ type TLSFiles struct {
 	ServerName         string
 }
 
-// withDefaults returns c with EnvBrokers and defaults applied, validated.
+// withDefaults returns c with defaults applied, validated.
 func (c Config) withDefaults() (Config, error) {
-	if env := os.Getenv(EnvBrokers); env != "" {
-		c.Brokers = nil
-		for _, b := range strings.Split(env, ",") {
-			if b = strings.TrimSpace(b); b != "" {
-				c.Brokers = append(c.Brokers, b)
-			}
-		}
-	}
 	c.Brokers = append([]string(nil), c.Brokers...)
 	if len(c.Brokers) == 0 {
-		return c, fmt.Errorf("%w: kafka Config.Brokers is empty (set it or %s)", walimpls.ErrInvalidArgument, EnvBrokers)
+		return c, fmt.Errorf("%w: kafka Config.Brokers is empty", walimpls.ErrInvalidArgument)
 	}
 	for _, b := range c.Brokers {
 		if !strings.Contains(b, ":") {

@@ -334,18 +334,6 @@ func TestConfigValidation(t *testing.T) {
 	}
 }
 
-func TestEnvBrokersOverride(t *testing.T) {
-	c := startCluster(t)
-	t.Setenv(EnvBrokers, strings.Join(c.Addrs(), ","))
-	o, err := NewBuilder(WithBrokers("127.0.0.1:1")).Build()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer o.Close()
-	w := open(t, o, channelName(t), 1, walimpls.ReadWrite)
-	mustAppend(t, w, "via env", nil)
-}
-
 func TestMaxMessageSizeFromBroker(t *testing.T) {
 	c := startCluster(t, kafkatest.WithMaxMessageBytes(64<<10))
 	o := newOpener(t, c)

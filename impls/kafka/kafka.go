@@ -29,7 +29,7 @@ const fenceHeader = "_mqwal.kafka.fence"
 
 func init() {
 	helper.RegisterInt64ID(Name)
-	registry.RegisterBuilder(NewBuilder())
+	registry.RegisterBuilder(NewBuilder(WithBrokers(DefaultBroker)))
 }
 
 // Option configures a Builder.
@@ -42,7 +42,7 @@ func (f optionFunc) apply(b *Builder) { f(b) }
 // WithConfig replaces the whole configuration.
 func WithConfig(c Config) Option { return optionFunc(func(b *Builder) { b.cfg = c }) }
 
-// WithBrokers sets the seed brokers (EnvBrokers still overrides them).
+// WithBrokers sets the seed brokers.
 func WithBrokers(brokers ...string) Option {
 	return optionFunc(func(b *Builder) { b.cfg.Brokers = append([]string(nil), brokers...) })
 }
@@ -58,8 +58,9 @@ func WithSASL(mechanism, user, pass string) Option {
 	return optionFunc(func(b *Builder) { b.cfg.SASL = &SASLConfig{Mechanism: mechanism, Username: user, Password: pass} })
 }
 
-// Builder builds Kafka openers. The registered one reads its brokers from
-// EnvBrokers only; build your own with NewBuilder for anything else.
+// Builder builds Kafka openers. The registered one reaches DefaultBroker
+// (localhost:9092) with the defaults; build your own with NewBuilder, or
+// load a config (package config), for anything else.
 type Builder struct {
 	cfg Config
 }

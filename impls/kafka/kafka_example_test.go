@@ -53,8 +53,8 @@ func ExampleNewBuilder() {
 	// read "hello" map[trace:t-1] at offset 2
 }
 
-// The registered builder takes its brokers from MQWAL_KAFKA_BROKERS; build
-// your own for anything else, e.g. SASL and a managed topic layout.
+// The registered builder reaches localhost:9092 (DefaultBroker); build your
+// own for anything else, e.g. SASL and a managed topic layout.
 func ExampleWithConfig() {
 	b := kafka.NewBuilder(kafka.WithConfig(kafka.Config{
 		Brokers:             []string{"kafka-1:9092", "kafka-2:9092"},

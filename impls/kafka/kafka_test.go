@@ -3,7 +3,6 @@ package kafka
 import (
 	"context"
 	"errors"
-	"os"
 	"testing"
 	"time"
 
@@ -15,8 +14,6 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	// The tests run against their own in-process brokers.
-	os.Unsetenv(EnvBrokers)
 	goleak.VerifyTestMain(m)
 }
 

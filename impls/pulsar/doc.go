@@ -3,7 +3,7 @@
 // builder; NewBuilder with options builds one for another broker:
 //
 //	import _ "github.com/mqwal/mqwal/impls/pulsar"
-//	opener, err := registry.MustGetBuilder("pulsar").Build() // MQWAL_PULSAR_URL or pulsar://127.0.0.1:6650
+//	opener, err := registry.MustGetBuilder("pulsar").Build() // pulsar://127.0.0.1:6650
 //
 // # Mapping
 //

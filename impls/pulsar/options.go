@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
-	"os"
 	"regexp"
 	"strings"
 	"time"
@@ -12,13 +11,11 @@ import (
 	pclog "github.com/apache/pulsar-client-go/pulsar/log"
 )
 
-// EnvURL names the environment variable that, when set, overrides the
-// service URL of every Builder (so a test binary or walctl can be pointed at
-// another broker without changing code or config).
-const EnvURL = "MQWAL_PULSAR_URL"
-
 // Defaults of a Builder.
 const (
+	// DefaultURL is the service URL unless WithURL says otherwise. The
+	// driver never reads the environment: MQWAL_PULSAR_URL is package
+	// config's (pulsar.url).
 	DefaultURL               = "pulsar://127.0.0.1:6650"
 	DefaultTenant            = "public"
 	DefaultNamespace         = "default"
@@ -77,7 +74,7 @@ func defaultConfig() config {
 }
 
 // WithURL sets the service URL, "pulsar://host:6650" or
-// "pulsar+ssl://host:6651". MQWAL_PULSAR_URL overrides it.
+// "pulsar+ssl://host:6651" (default DefaultURL).
 func WithURL(url string) Option { return optionFunc(func(c *config) { c.url = url }) }
 
 // WithTenant sets the tenant of every topic (default "public").
@@ -208,16 +205,13 @@ func (c *config) validate() error {
 	return nil
 }
 
-// resolve applies options, then the environment override.
+// resolve applies options to the defaults.
 func resolve(opts []Option) config {
 	c := defaultConfig()
 	for _, o := range opts {
 		if o != nil {
 			o.apply(&c)
 		}
-	}
-	if u := os.Getenv(EnvURL); u != "" {
-		c.url = u
 	}
 	return c
 }

@@ -29,10 +29,12 @@ func TestBuildValidatesOptions(t *testing.T) {
 	}
 }
 
-func TestEnvOverridesURL(t *testing.T) {
+// The driver never reads the environment: the explicit URL wins whatever
+// MQWAL_PULSAR_URL says (that variable is config's).
+func TestEnvironmentIsIgnored(t *testing.T) {
 	b := startBroker(t)
-	t.Setenv(pulsar.EnvURL, b.URL())
-	o, err := pulsar.NewBuilder(pulsar.WithURL("pulsar://127.0.0.1:1")).Build()
+	t.Setenv("MQWAL_PULSAR_URL", "pulsar://127.0.0.1:1")
+	o, err := pulsar.NewBuilder(pulsar.WithURL(b.URL())).Build()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,9 +44,9 @@ func TestEnvOverridesURL(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer w.Close()
-	mustAppend(t, w, "via env", nil)
+	mustAppend(t, w, "explicit url", nil)
 	if n := b.NumMessages(topicPrefix + "env"); n != 2 { // the claim and the message
-		t.Fatalf("broker from %s holds %d messages", pulsar.EnvURL, n)
+		t.Fatalf("broker of WithURL holds %d messages", n)
 	}
 }
 

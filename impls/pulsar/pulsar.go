@@ -55,7 +55,8 @@ func init() {
 }
 
 // Builder builds Pulsar openers. The registered builder uses the defaults
-// (and MQWAL_PULSAR_URL); applications with other settings build their own.
+// (DefaultURL, pulsar://127.0.0.1:6650); applications with other settings
+// build their own, or load a config (package config).
 type Builder struct{ opts []Option }
 
 // NewBuilder returns a builder with opts.

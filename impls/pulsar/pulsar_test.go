@@ -18,9 +18,6 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	// These tests run against the in-process broker; the URL override is
-	// for integration runs against a real one.
-	os.Unsetenv(pulsar.EnvURL)
 	code := m.Run()
 	closeBenchBroker()
 	if code == 0 {

@@ -69,8 +69,9 @@
 //
 // # Data directory
 //
-// The directory is chosen in this order: WithPath if given, else the
-// environment variable MQWAL_RMQ_PATH (read by Build), else "./mqwal-data".
+// The directory is WithPath's, else "./mqwal-data". The driver never reads
+// the environment; package config maps rmq.path and MQWAL_RMQ_PATH to
+// WithPath (Section).
 // Openers of one process on the same directory share one Pebble instance
 // (and its channel state), so fencing works across them. Another process
 // opening the directory gets an error wrapping walimpls.ErrUnavailable and

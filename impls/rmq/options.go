@@ -2,7 +2,6 @@ package rmq
 
 import (
 	"fmt"
-	"os"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -14,12 +13,10 @@ const Name = "rmq"
 
 // Defaults.
 const (
-	// DefaultPath is the data directory unless WithPath or MQWAL_RMQ_PATH
-	// says otherwise.
+	// DefaultPath is the data directory unless WithPath says otherwise.
+	// The driver never reads the environment: MQWAL_RMQ_PATH is package
+	// config's (rmq.path).
 	DefaultPath = "./mqwal-data"
-	// EnvPath names the environment variable that sets the data directory
-	// when WithPath is not given.
-	EnvPath = "MQWAL_RMQ_PATH"
 	// DefaultMaxMessageSize is the message size limit unless
 	// WithMaxMessageSize changes it.
 	DefaultMaxMessageSize = 64 << 20
@@ -89,7 +86,7 @@ type optionFunc func(*Builder)
 
 func (f optionFunc) apply(b *Builder) { f(b) }
 
-// WithPath sets the data directory; it wins over MQWAL_RMQ_PATH.
+// WithPath sets the data directory (default DefaultPath).
 func WithPath(dir string) Option {
 	return optionFunc(func(b *Builder) { b.path, b.pathSet = dir, true })
 }
@@ -155,14 +152,10 @@ func NewBuilder(opts ...Option) *Builder {
 // Name is "rmq".
 func (b *Builder) Name() string { return Name }
 
-// Path is the data directory Build would use now: WithPath, else
-// $MQWAL_RMQ_PATH, else DefaultPath.
+// Path is the data directory Build uses: WithPath's, else DefaultPath.
 func (b *Builder) Path() string {
 	if b.pathSet {
 		return b.path
-	}
-	if p := os.Getenv(EnvPath); p != "" {
-		return p
 	}
 	return DefaultPath
 }

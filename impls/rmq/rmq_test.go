@@ -73,17 +73,14 @@ func TestRegistered(t *testing.T) {
 	}
 }
 
-func TestPathPrecedence(t *testing.T) {
-	t.Setenv(EnvPath, "/from/env")
-	if got := NewBuilder().Path(); got != "/from/env" {
-		t.Fatalf("env path: got %q", got)
+// The driver never reads the environment: MQWAL_RMQ_PATH is config's.
+func TestPathIgnoresEnvironment(t *testing.T) {
+	t.Setenv("MQWAL_RMQ_PATH", "/from/env")
+	if got := NewBuilder().Path(); got != DefaultPath {
+		t.Fatalf("no WithPath: got %q, want %q", got, DefaultPath)
 	}
 	if got := NewBuilder(WithPath("/explicit")).Path(); got != "/explicit" {
 		t.Fatalf("explicit path: got %q", got)
-	}
-	t.Setenv(EnvPath, "")
-	if got := NewBuilder().Path(); got != DefaultPath {
-		t.Fatalf("default path: got %q", got)
 	}
 }
 
