@@ -390,6 +390,24 @@ func TestValidationErrors(t *testing.T) {
 	})
 }
 
+// A YAML syntax error names the line where the document stops making
+// sense, not yaml's (an unclosed "[" on line 2 was reported on line 1).
+func TestSyntaxErrorLine(t *testing.T) {
+	for _, tc := range []struct{ yaml, want string }{
+		{"rmq:\n  path: [\n", ":2: did not find expected node content"},
+		{"backend: rmq\nrmq:\n  path: [a, b\n  sync: x\n", `:3: did not find expected ',' or ']' (the "[" on this line is not closed)`},
+		{"rmq:\n  path: {a: b\n", `:2: did not find expected ',' or '}' (the "{" on this line is not closed)`},
+		{"a: 1\nrmq: [1, 2\nb: 3\n", `:2: did not find expected ',' or ']'`},
+		{"rmq:\n path: x\n  sync: y\n", ":3: mapping values are not allowed in this context"},
+		{"rmq:\n  path: x\n\tsync: y\n", ":3: found a tab character"},
+		{"backend: rmq\nrmq: {path: a, sync: b: c}\n", ":2: "},
+		{"# comment\nkafka:\n  brokers: [a:1,\n    b:2]\nrmq: [\n", ":5: "},
+	} {
+		_, err := config.Parse("bad.yaml", []byte(tc.yaml), env())
+		configtest.Check(t, err, "config: bad.yaml"+tc.want, nil)
+	}
+}
+
 func TestMissingFile(t *testing.T) {
 	p := filepath.Join(t.TempDir(), "nope.yaml")
 	_, err := config.Load(p, env())

@@ -7,6 +7,7 @@ import (
 	"io"
 	"maps"
 	"reflect"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -47,9 +48,44 @@ func decodeYAML(name string, data []byte, c *Config) (empty bool, err error) {
 	return false, walk(name, root, mapping{v: reflect.ValueOf(c).Elem(), sections: c.sections}, "", c.sources)
 }
 
-// syntaxError reports a YAML syntax error with yaml's own message.
-func syntaxError(name string, _ []byte, err error) *Error {
-	return &Error{Source: name, Msg: strings.TrimPrefix(err.Error(), "yaml: "), Err: errors.Join(walimpls.ErrInvalidArgument, err)}
+// yamlLine is the "line N: " yaml puts in its syntax errors.
+var yamlLine = regexp.MustCompile(`^(yaml: )?line \d+: `)
+
+// syntaxError reports a YAML syntax error at the line where the document
+// stops making sense. yaml's own line is often the line before (it counts
+// some positions from 0), or that of an enclosing mapping: an unclosed "["
+// on line 2 was reported on line 1. The line found here is the first one
+// that cannot be added to the longest prefix of whole lines that parses:
+// for an unclosed bracket, the bracket's line; for a bad indentation, the
+// badly indented line.
+func syntaxError(name string, data []byte, err error) *Error {
+	msg := yamlLine.ReplaceAllString(err.Error(), "")
+	msg = strings.TrimPrefix(msg, "yaml: ")
+	lines := bytes.SplitAfter(data, []byte("\n"))
+	line := 0
+	// Configs are small; a pathological one keeps yaml's message alone.
+	if len(lines) <= 5000 {
+		good := 0
+		for k := len(lines) - 1; k > 0; k-- {
+			var n yaml.Node
+			if yaml.Unmarshal(bytes.Join(lines[:k], nil), &n) == nil {
+				good = k
+				break
+			}
+		}
+		line = good + 1
+		text := string(lines[good])
+		for open, closer := range map[string]string{"[": "]", "{": "}"} {
+			if strings.Contains(msg, "'"+closer+"'") && strings.Contains(text, open) {
+				msg += fmt.Sprintf(" (the %q on this line is not closed)", open)
+			}
+		}
+	}
+	source := name
+	if line > 0 {
+		source = fmt.Sprintf("%s:%d", name, line)
+	}
+	return &Error{Source: source, Msg: msg, Err: errors.Join(walimpls.ErrInvalidArgument, err)}
 }
 
 func isNull(n *yaml.Node) bool {

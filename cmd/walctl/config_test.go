@@ -46,6 +46,18 @@ func TestEmptyConfigWarning(t *testing.T) {
 	}
 }
 
+// A YAML syntax error names the line of the unclosed bracket (issue 19:
+// line 1 was named for a "[" on line 2).
+func TestYAMLErrorLine(t *testing.T) {
+	t.Parallel()
+	p := writeConfig(t, "backend: rmq\nrmq: {path: ./x\n")
+	r := inproc(t, "", "--config", p, "backends")
+	want := "walctl: config: " + p + `:2: did not find expected ',' or '}' (the "{" on this line is not closed)` + "\n"
+	if r.code != 1 || r.stderr != want {
+		t.Fatalf("exit %d, stderr %q, want %q", r.code, r.stderr, want)
+	}
+}
+
 // backends lists every key with its variable and default, from what the
 // drivers registered, and prints the limit appends meet, adaptor's too.
 func TestBackendsListsKeysAndEnforcedLimit(t *testing.T) {
