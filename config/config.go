@@ -71,7 +71,8 @@ func (c *Config) sectionNames() []string { return slices.Sorted(maps.Keys(c.sect
 // Clone returns a deep copy of c: changing one's sections leaves the
 // other's as they were.
 func (c *Config) Clone() *Config {
-	d := *c
+	d := new(Config)
+	deepCopy(reflect.ValueOf(d).Elem(), reflect.ValueOf(c).Elem())
 	d.sources = maps.Clone(c.sources)
 	d.warnings = slices.Clone(c.warnings)
 	d.sections = make(map[string]section.Section, len(c.sections))
@@ -80,12 +81,12 @@ func (c *Config) Clone() *Config {
 		deepCopy(p.Elem(), reflect.ValueOf(s).Elem())
 		d.sections[name] = p.Interface().(section.Section)
 	}
-	d.Adaptor.WriteAheadCache = clonePtr(c.Adaptor.WriteAheadCache)
-	return &d
+	return d
 }
 
 // deepCopy copies src into dst, both of one struct type made of the field
-// types config decodes, sharing no slice or pointer.
+// types config decodes, sharing no slice or pointer among its exported
+// fields (the caller copies the unexported ones it needs to).
 func deepCopy(dst, src reflect.Value) {
 	dst.Set(src)
 	for i := range src.NumField() {
@@ -108,14 +109,6 @@ func deepCopy(dst, src reflect.Value) {
 			}
 		}
 	}
-}
-
-func clonePtr[T any](p *T) *T {
-	if p == nil {
-		return nil
-	}
-	v := *p
-	return &v
 }
 
 // LoadOption changes how Load reads its inputs.
