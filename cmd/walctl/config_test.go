@@ -6,6 +6,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/mqwal/mqwal/config"
 )
 
 func writeConfig(t *testing.T, body string) string {
@@ -82,5 +84,37 @@ func TestBackendsListsKeysAndEnforcedLimit(t *testing.T) {
 	}
 	if r := inproc(t, strings.Repeat("x", 1001)+"\n", "--config", p, "append", "-c", "limit"); r.code != 1 || !strings.Contains(r.stderr, "message too large") {
 		t.Fatalf("one byte more: exit %d, %s", r.code, r.stderr)
+	}
+}
+
+// The README's config example loads as printed: every key is known, every
+// value valid, and no file it names has to exist (issue 19).
+func TestREADMEConfigLoads(t *testing.T) {
+	t.Parallel()
+	data, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile("(?s)\n## Config\n\n```yaml\n(.*?)```").FindSubmatch(data)
+	if m == nil {
+		t.Fatal("README has no yaml block right under ## Config")
+	}
+	var warnings []string
+	c, err := config.Parse("README.md", m[1], config.WithEnviron(nil), config.WithWarnings(func(w *config.Error) { warnings = append(warnings, w.Error()) }))
+	if err != nil {
+		t.Fatalf("README config: %v\n%s", err, m[1])
+	}
+	if len(warnings) > 0 {
+		t.Fatalf("README config warns: %q", warnings)
+	}
+	if _, err := c.DriverBuilder(); err != nil {
+		t.Fatalf("README config builds no driver: %v", err)
+	}
+	// Every section of the example is a registered backend's, and every
+	// backend has one.
+	for _, name := range []string{"rmq", "kafka", "pulsar"} {
+		if c.Source(name) == "" {
+			t.Errorf("README config has no %s section", name)
+		}
 	}
 }
