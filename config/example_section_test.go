@@ -46,7 +46,7 @@ func (b echoBuilder) Build() (walimpls.OpenerImpls, error) { return b.inner.Buil
 // The driver package registers its builder and its section in init.
 func init() {
 	registry.RegisterBuilder(echoBuilder{greeting: "hello"})
-	registry.RegisterSection("example-echo", func() section.Section { return &echoSection{} })
+	registry.RegisterSection("example-echo", func() *echoSection { return &echoSection{} })
 }
 
 // A driver from another module takes part in config files: its keys, its

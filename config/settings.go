@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/mqwal/mqwal/adaptor"
+	"github.com/mqwal/mqwal/walimpls/section"
 )
 
 // Adaptor is what the adaptor adds to every backend: the write-ahead cache,
@@ -53,18 +54,12 @@ var levels = map[string]slog.Level{"debug": slog.LevelDebug, "info": slog.LevelI
 func (c *Config) checkTop(v *validator) {
 	a := c.Adaptor
 	v.prefix = "adaptor"
-	if a.WriteAheadCache != nil && *a.WriteAheadCache < 0 {
-		v.Bad("write_ahead_cache", "must be >= 0 (0 turns the cache off; leave it out for the default), got %d", *a.WriteAheadCache)
+	if a.WriteAheadCache != nil {
+		section.NonNegative(v, "write_ahead_cache", *a.WriteAheadCache, "0 turns the cache off; leave it out for the default")
 	}
-	if a.MaxInFlightBytes < 0 {
-		v.Bad("max_in_flight_bytes", "must be >= 0 (0 removes the bound), got %d", a.MaxInFlightBytes)
-	}
-	if a.CloseTimeout < 0 {
-		v.Bad("close_timeout", "must be >= 0, got %s", a.CloseTimeout)
-	}
-	if a.MaxMessageSize < 0 {
-		v.Bad("max_message_size", "must be >= 0 (0 is the backend's limit), got %d", a.MaxMessageSize)
-	}
+	section.NonNegative(v, "max_in_flight_bytes", a.MaxInFlightBytes, "0 removes the bound")
+	section.NonNegative(v, "close_timeout", a.CloseTimeout, "")
+	section.NonNegative(v, "max_message_size", a.MaxMessageSize, "0 is the backend's limit")
 	v.prefix = "log"
 	if _, ok := levels[c.Log.Level]; !ok && c.Log.Level != "off" {
 		v.Bad("level", "must be off, error, warn, info or debug, got %q", c.Log.Level)

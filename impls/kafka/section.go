@@ -10,7 +10,7 @@ import (
 )
 
 func init() {
-	registry.RegisterSection(Name, func() section.Section { return DefaultSection() })
+	registry.RegisterSection(Name, DefaultSection)
 }
 
 // Section is the Kafka backend's part of a configuration file (package
@@ -111,18 +111,10 @@ func (k *Section) Check(r section.Reporter, selected bool) {
 	if k.ClientID == "" {
 		r.Bad("client_id", "must not be empty")
 	}
-	if k.MaxMessageBytes < 0 {
-		r.Bad("max_message_bytes", "must be >= 0, got %d", k.MaxMessageBytes)
-	}
-	if k.ProducerIDExpiration < 0 {
-		r.Bad("producer_id_expiration", "must be >= 0 (0 reads it from the brokers), got %s", k.ProducerIDExpiration)
-	}
-	if k.MaxQueuedAppends < 0 {
-		r.Bad("max_queued_appends", "must be >= 0 (0 for the default), got %d", k.MaxQueuedAppends)
-	}
-	if k.MaxQueuedBytes < 0 {
-		r.Bad("max_queued_bytes", "must be >= 0 (0 for the default), got %d", k.MaxQueuedBytes)
-	}
+	section.NonNegative(r, "max_message_bytes", k.MaxMessageBytes, "")
+	section.NonNegative(r, "producer_id_expiration", k.ProducerIDExpiration, "0 reads it from the brokers")
+	section.NonNegative(r, "max_queued_appends", k.MaxQueuedAppends, "0 for the default")
+	section.NonNegative(r, "max_queued_bytes", k.MaxQueuedBytes, "0 for the default")
 	section.Positive(r, "timeouts.dial", k.Timeouts.Dial)
 	section.Positive(r, "timeouts.request", k.Timeouts.Request)
 	section.Positive(r, "timeouts.write", k.Timeouts.Write)

@@ -7,7 +7,7 @@ import (
 )
 
 func init() {
-	registry.RegisterSection(Name, func() section.Section { return DefaultSection() })
+	registry.RegisterSection(Name, DefaultSection)
 }
 
 // Section is the memory backend's part of a configuration file (package
@@ -28,9 +28,7 @@ func DefaultSection() *Section { return &Section{} }
 
 // Check implements section.Section.
 func (s *Section) Check(r section.Reporter, _ bool) {
-	if s.MaxMessageSize < 0 {
-		r.Bad("max_message_size", "must be >= 0, got %d", s.MaxMessageSize)
-	}
+	section.NonNegative(r, "max_message_size", s.MaxMessageSize, "")
 }
 
 // Builder implements section.Section: a builder over the process store.

@@ -3,9 +3,9 @@ package memory_test
 import (
 	"testing"
 
+	"github.com/mqwal/mqwal/config"
 	"github.com/mqwal/mqwal/config/configtest"
 	"github.com/mqwal/mqwal/impls/memory"
-	"github.com/mqwal/mqwal/walimpls"
 )
 
 // memory's section lives here, beside its driver, as any driver's would.
@@ -14,6 +14,17 @@ func TestSection(t *testing.T) {
 	if s := c.Section("memory").(*memory.Section); s.MaxMessageSize != 2048 || s.Describe() != "in this process only" {
 		t.Fatalf("memory %+v", s)
 	}
+	if got := maxSize(t, c); got != 2048 {
+		t.Fatalf("MaxMessageSize = %d, want 2048", got)
+	}
+	if got := maxSize(t, configtest.Load(t, "backend: memory\n")); got != memory.DefaultMaxMessageSize {
+		t.Fatalf("no max_message_size: %d, not the driver's default", got)
+	}
+}
+
+// maxSize builds c's driver and returns the message size limit it reports.
+func maxSize(t *testing.T, c *config.Config) int {
+	t.Helper()
 	b, err := c.DriverBuilder()
 	if err != nil {
 		t.Fatal(err)
@@ -23,23 +34,7 @@ func TestSection(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer o.Close()
-	if got := o.Capabilities().MaxMessageSize; got != 2048 {
-		t.Fatalf("MaxMessageSize = %d, want 2048", got)
-	}
-	c = configtest.Load(t, "backend: memory\n")
-	if b, _ := c.DriverBuilder(); mustBuild(t, b).Capabilities().MaxMessageSize != memory.DefaultMaxMessageSize {
-		t.Fatal("no max_message_size: not the driver's default")
-	}
-}
-
-func mustBuild(t *testing.T, b walimpls.OpenerBuilderImpls) walimpls.OpenerImpls {
-	t.Helper()
-	o, err := b.Build()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(o.Close)
-	return o
+	return o.Capabilities().MaxMessageSize
 }
 
 func TestSectionErrors(t *testing.T) {

@@ -12,7 +12,7 @@ import (
 )
 
 func init() {
-	registry.RegisterSection(Name, func() section.Section { return DefaultSection() })
+	registry.RegisterSection(Name, DefaultSection)
 }
 
 // Section is the Pulsar backend's part of a configuration file (package
@@ -127,12 +127,8 @@ func (p *Section) Check(r section.Reporter, selected bool) {
 			r.Bad("admin_url", "must name a host, got %q", p.AdminURL)
 		}
 	}
-	if p.MaxMessageSize < 0 {
-		r.Bad("max_message_size", "must be >= 0, got %d", p.MaxMessageSize)
-	}
-	if p.MaxInFlight < 0 {
-		r.Bad("max_in_flight", "must be >= 0, got %d", p.MaxInFlight)
-	}
+	section.NonNegative(r, "max_message_size", p.MaxMessageSize, "")
+	section.NonNegative(r, "max_in_flight", p.MaxInFlight, "")
 	if p.Auth.Token != "" && p.Auth.TokenFile != "" {
 		r.Bad("auth.token", "give auth.token or auth.token_file, not both")
 	}

@@ -9,7 +9,7 @@ import (
 )
 
 func init() {
-	registry.RegisterSection(Name, func() section.Section { return DefaultSection() })
+	registry.RegisterSection(Name, DefaultSection)
 }
 
 // Section is the rmq backend's part of a configuration file (package
@@ -48,12 +48,8 @@ func (s *Section) Check(r section.Reporter, _ bool) {
 	if _, err := ParseSyncMode(s.Sync); err != nil {
 		r.Bad("sync", "must be sync, group or none, got %q", s.Sync)
 	}
-	if s.GroupCommitWindow < 0 {
-		r.Bad("group_commit_window", "must be >= 0, got %s", s.GroupCommitWindow)
-	}
-	if s.MaxMessageSize < 0 {
-		r.Bad("max_message_size", "must be >= 0, got %d", s.MaxMessageSize)
-	}
+	section.NonNegative(r, "group_commit_window", s.GroupCommitWindow, "")
+	section.NonNegative(r, "max_message_size", s.MaxMessageSize, "")
 }
 
 // Builder implements section.Section.

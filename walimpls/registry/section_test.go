@@ -26,7 +26,7 @@ func (notAStruct) Builder(section.Reporter) (walimpls.OpenerBuilderImpls, error)
 
 func TestRegisterSection(t *testing.T) {
 	name := fmt.Sprintf("sec-test-%d", runs.Add(1))
-	RegisterSection(name, func() section.Section { return &testSection{N: 7} })
+	RegisterSection(name, func() *testSection { return &testSection{N: 7} })
 	s, ok := NewSection(name)
 	if !ok || s.(*testSection).N != 7 {
 		t.Fatalf("NewSection = %v, %v", s, ok)
@@ -44,10 +44,11 @@ func TestRegisterSection(t *testing.T) {
 	if !found {
 		t.Fatalf("SectionNames() = %v lacks %s", SectionNames(), name)
 	}
-	mustPanic(t, "duplicate", func() { RegisterSection(name, func() section.Section { return &testSection{} }) })
-	mustPanic(t, "empty name", func() { RegisterSection("", func() section.Section { return &testSection{} }) })
-	mustPanic(t, "nil constructor", func() { RegisterSection(name+"-x", nil) })
-	mustPanic(t, "reserved", func() { RegisterSection("adaptor", func() section.Section { return &testSection{} }) })
-	mustPanic(t, "not a struct pointer", func() { RegisterSection(name+"-y", func() section.Section { return notAStruct(1) }) })
-	mustPanic(t, "nil section", func() { RegisterSection(name+"-z", func() section.Section { return nil }) })
+	mustPanic(t, "duplicate", func() { RegisterSection(name, func() *testSection { return &testSection{} }) })
+	mustPanic(t, "empty name", func() { RegisterSection("", func() *testSection { return &testSection{} }) })
+	mustPanic(t, "nil constructor", func() { RegisterSection[*testSection](name+"-x", nil) })
+	mustPanic(t, "reserved", func() { RegisterSection("adaptor", func() *testSection { return &testSection{} }) })
+	mustPanic(t, "not a struct pointer", func() { RegisterSection(name+"-y", func() notAStruct { return notAStruct(1) }) })
+	mustPanic(t, "nil interface", func() { RegisterSection(name+"-w", func() section.Section { return nil }) })
+	mustPanic(t, "nil section", func() { RegisterSection(name+"-z", func() *testSection { return nil }) })
 }

@@ -134,6 +134,17 @@ func BadNameChar(s, extra string) (string, bool) {
 	return "", false
 }
 
+// NonNegative reports key when v < 0: "must be >= 0 (note), got v"; note
+// says what 0 means, "" for nothing.
+func NonNegative[T int | time.Duration](r Reporter, key string, v T, note string) {
+	if v < 0 {
+		if note != "" {
+			note = " (" + note + ")"
+		}
+		r.Bad(key, "must be >= 0%s, got %v", note, v)
+	}
+}
+
 // Positive reports key unless d > 0.
 func Positive(r Reporter, key string, d time.Duration) {
 	if d <= 0 {

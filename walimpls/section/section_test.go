@@ -98,3 +98,13 @@ func TestStatFile(t *testing.T) {
 		t.Fatalf("StatFile of a missing file: %v, want the cause without the path", err)
 	}
 }
+
+func TestNonNegative(t *testing.T) {
+	var r reporter
+	section.NonNegative(&r, "a", 0, "")
+	section.NonNegative(&r, "b", -1, "")
+	section.NonNegative(&r, "c", -time.Second, "0 reads it")
+	if strings.Join(r, "|") != "b: must be >= 0, got -1|c: must be >= 0 (0 reads it), got -1s" {
+		t.Fatalf("got %q", r)
+	}
+}
