@@ -39,7 +39,7 @@ type Section struct {
 	// the broker differs.
 	MaxMessageSize int `yaml:"max_message_size"`
 	// MaxInFlight bounds the appends of one WAL waiting for a receipt; 0 keeps
-	// the driver's default (1000).
+	// the driver's default (DefaultMaxInFlight, 128).
 	MaxInFlight int `yaml:"max_in_flight"`
 	// TruncateSubscription names the durable subscription whose
 	// acknowledgement records Truncate; empty keeps the driver's default
