@@ -15,8 +15,9 @@ import (
 type Adaptor struct {
 	// WriteAheadCache is the opener's write-ahead cache budget in bytes,
 	// shared by all its WALs (adaptor.WithWriteAheadCache); 0 turns the
-	// cache off. Unset: on, adaptor.DefaultWriteAheadCache (64 MiB), for
-	// backends that fence, off for the others.
+	// cache off. Unset: adaptor.DefaultWriteAheadCache (64 MiB) on rmq.
+	// Only backends no other client writes to (rmq, memory) have a cache
+	// at all: on Kafka and Pulsar the key changes nothing.
 	WriteAheadCache *int `yaml:"write_ahead_cache"`
 	// MaxInFlightBytes bounds the bytes of appends in flight per WAL: a full
 	// pipe blocks Append (adaptor.WithMaxInFlightBytes). 0 removes the bound.
