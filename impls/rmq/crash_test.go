@@ -195,8 +195,8 @@ func checkSecondProcessRefused(t *testing.T, dir string) {
 		o.Close()
 		t.Fatal("a second process opened a directory in use")
 	}
-	if !errors.Is(err, walimpls.ErrUnavailable) || !strings.Contains(err.Error(), "lock") {
-		t.Fatalf("second process: %v, want ErrUnavailable naming the lock", err)
+	if !errors.Is(err, ErrLocked) || !errors.Is(err, walimpls.ErrUnavailable) || !strings.Contains(err.Error(), "another process") {
+		t.Fatalf("second process: %v, want ErrLocked (an ErrUnavailable) saying another process holds it", err)
 	}
 }
 

@@ -4,11 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/vfs"
@@ -18,31 +22,164 @@ import (
 	"github.com/mqwal/mqwal/walimpls/helper"
 )
 
-// logFault fails the writes or syncs of Pebble's write-ahead log (suffix
-// ".log") or of the value log (".vlog") while on.
-type logFault struct {
-	on     atomic.Bool
-	kind   string // "fsync" or "enospc"
-	suffix string
-	hits   atomic.Int64
+// diskFault fails the operations pick chooses while on.
+type diskFault struct {
+	on   atomic.Bool
+	pick func(op errorfs.Op) error
+	hits atomic.Int64
 }
 
-func (f *logFault) MaybeError(op errorfs.Op) error {
-	if !f.on.Load() || !strings.HasSuffix(op.Path, f.suffix) {
+func (f *diskFault) MaybeError(op errorfs.Op) error {
+	if !f.on.Load() {
 		return nil
 	}
-	switch {
-	case f.kind == "fsync" && (op.Kind == errorfs.OpFileSync || op.Kind == errorfs.OpFileSyncData || op.Kind == errorfs.OpFileSyncTo):
+	err := f.pick(op)
+	if err != nil {
 		f.hits.Add(1)
-		return fmt.Errorf("fsync %s: %w", op.Path, syscall.EIO)
-	case f.kind == "enospc" && (op.Kind == errorfs.OpFileWrite || op.Kind == errorfs.OpFileWriteAt):
-		f.hits.Add(1)
-		return fmt.Errorf("write %s: %w", op.Path, syscall.ENOSPC)
 	}
-	return nil
+	return err
 }
 
-func (f *logFault) String() string { return "rmq log fault " + f.kind }
+func (f *diskFault) String() string { return "rmq disk fault" }
+
+// withFault routes Pebble's (and so the value log's) file system through f.
+func withFault(f *diskFault) Option {
+	return WithPebbleOptions(func(o *pebble.Options) { o.FS = errorfs.Wrap(vfs.Default, f) })
+}
+
+func isWrite(k errorfs.OpKind) bool {
+	return k == errorfs.OpFileWrite || k == errorfs.OpFileWriteAt || k == errorfs.OpFilePreallocate
+}
+
+func isSync(k errorfs.OpKind) bool {
+	return k == errorfs.OpFileSync || k == errorfs.OpFileSyncData || k == errorfs.OpFileSyncTo
+}
+
+// fullDisk models a full disk for files whose names end in one of
+// suffixes (every file if none): writing fails with ENOSPC, creating,
+// reading and removing work.
+func fullDisk(suffixes ...string) func(errorfs.Op) error {
+	return func(op errorfs.Op) error {
+		if !isWrite(op.Kind) || !hasSuffix(op.Path, suffixes) {
+			return nil
+		}
+		return &os.PathError{Op: "write", Path: op.Path, Err: syscall.ENOSPC}
+	}
+}
+
+// failingDisk: writes and syncs of matching files fail with EIO.
+func failingDisk(suffixes ...string) func(errorfs.Op) error {
+	return func(op errorfs.Op) error {
+		if !(isWrite(op.Kind) || isSync(op.Kind)) || !hasSuffix(op.Path, suffixes) {
+			return nil
+		}
+		return &os.PathError{Op: "write", Path: op.Path, Err: syscall.EIO}
+	}
+}
+
+// syncFails: syncs of matching files fail with EIO (writes work).
+func syncFails(suffixes ...string) func(errorfs.Op) error {
+	return func(op errorfs.Op) error {
+		if !isSync(op.Kind) || !hasSuffix(op.Path, suffixes) {
+			return nil
+		}
+		return &os.PathError{Op: "fsync", Path: op.Path, Err: syscall.EIO}
+	}
+}
+
+func hasSuffix(path string, suffixes []string) bool {
+	if len(suffixes) == 0 {
+		return true
+	}
+	for _, s := range suffixes {
+		if strings.HasSuffix(path, s) || strings.Contains(filepath.Base(path), s) {
+			return true
+		}
+	}
+	return false
+}
+
+// crashImage copies dir while its store is open: after synced appends the
+// copy is what a crash at this moment would leave (Pebble's log not yet
+// flushed, so opening it must flush the log).
+func crashImage(t *testing.T, dir string) string {
+	t.Helper()
+	dst := t.TempDir()
+	err := filepath.Walk(dir, func(path string, info os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, path)
+		target := filepath.Join(dst, rel)
+		if info.IsDir() {
+			return os.MkdirAll(target, 0o755)
+		}
+		in, err := os.Open(path)
+		if err != nil {
+			return err
+		}
+		defer in.Close()
+		out, err := os.Create(target)
+		if err != nil {
+			return err
+		}
+		if _, err := io.Copy(out, in); err != nil {
+			_ = out.Close()
+			return err
+		}
+		return out.Close()
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dst
+}
+
+// within runs fn and fails the test if it takes longer than d.
+func within(t *testing.T, what string, d time.Duration, fn func()) {
+	t.Helper()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		fn()
+	}()
+	select {
+	case <-done:
+	case <-time.After(d):
+		t.Fatalf("%s did not return within %v", what, d)
+	}
+}
+
+// buildWithin builds b, failing the test if Build takes longer than d.
+func buildWithin(t *testing.T, b *Builder, d time.Duration) (o walimpls.OpenerImpls, err error) {
+	t.Helper()
+	within(t, "Build of "+b.Path(), d, func() { o, err = b.Build() })
+	return o, err
+}
+
+// appendWithin appends p, failing the test if Append takes longer than d.
+func appendWithin(t *testing.T, w walimpls.WALImpls, p string, d time.Duration) (id message.MessageID, err error) {
+	t.Helper()
+	within(t, "Append", d, func() { id, err = w.Append(context.Background(), message.NewMutableMessage([]byte(p), nil)) })
+	return id, err
+}
+
+// checkDiskError: err says what failed, where, and why.
+func checkDiskError(t *testing.T, what string, err error, dir string, cause syscall.Errno) {
+	t.Helper()
+	if err == nil {
+		t.Fatalf("%s: no error", what)
+	}
+	if !errors.Is(err, cause) {
+		t.Errorf("%s: %v does not wrap %v", what, err, cause)
+	}
+	if !strings.Contains(err.Error(), dir) {
+		t.Errorf("%s: %v does not name the data directory %s", what, err, dir)
+	}
+	if strings.Contains(err.Error(), "another process") {
+		t.Errorf("%s: %v blames another process", what, err)
+	}
+}
 
 // TestDiskFaults: a failed fsync or a full disk fails the Append that hit
 // it, the store then refuses every write (even once the disk is healthy
@@ -56,7 +193,7 @@ func TestDiskFaults(t *testing.T) {
 		kind := run.kind
 		t.Run(kind+run.suffix, func(t *testing.T) {
 			dir := t.TempDir()
-			fault := &logFault{kind: kind, suffix: run.suffix}
+			fault := &diskFault{pick: map[string]func(...string) func(errorfs.Op) error{"fsync": syncFails, "enospc": fullDisk}[kind](run.suffix)}
 			threshold := 0
 			if run.suffix == vlogSuffix {
 				threshold = 1

@@ -12,5 +12,8 @@ func TestMain(m *testing.M) {
 	if os.Getenv(envCrashChild) != "" {
 		os.Exit(crashChild())
 	}
+	if os.Getenv(envFatalChild) != "" {
+		os.Exit(fatalChild())
+	}
 	goleak.VerifyTestMain(m)
 }

@@ -2,9 +2,12 @@ package rmq
 
 import (
 	"fmt"
+	"io"
+	"log/slog"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/mqwal/mqwal/walimpls"
 )
 
@@ -122,10 +125,20 @@ func WithValueLogThreshold(bytes int) Option {
 // WithPebbleOptions lets fn adjust the Pebble options after the driver's
 // log tuning is applied (memtable size, compaction workers, compression,
 // cache, FS, logger). Like every Pebble option it counts only for the first
-// opener of a directory in a process, which opens the database.
+// opener of a directory in a process, which opens the database. The driver
+// wraps the FS (see DESIGN.md) and chains its own EventListener before
+// the one set here; a Logger set here replaces the driver's, which is what
+// turns Pebble's fatal errors into a failed store instead of an exit.
 func WithPebbleOptions(fn func(*pebble.Options)) Option {
 	return optionFunc(func(b *Builder) { b.pebbleTuning = append(b.pebbleTuning, fn) })
 }
+
+// WithLogger sets where the driver reports what it cannot return to a
+// caller: Pebble's background failures (each kind once, then at most once
+// a minute, and when it works again), a slow disk, failed reclaims, a
+// failed close. Default slog.Default(). Like the Pebble options it counts
+// only for the first opener of a directory in a process.
+func WithLogger(l *slog.Logger) Option { return optionFunc(func(b *Builder) { b.logger = l }) }
 
 // Builder builds rmq openers. It is immutable once built and safe for
 // concurrent use.
@@ -137,6 +150,7 @@ type Builder struct {
 	maxSize       int
 	vlogThreshold int
 	segBytes      int64
+	logger        *slog.Logger
 	pebbleTuning  []func(*pebble.Options)
 }
 
@@ -174,16 +188,24 @@ func (b *Builder) validate() error {
 	return nil
 }
 
+func (b *Builder) log() *slog.Logger {
+	if b.logger != nil {
+		return b.logger
+	}
+	return slog.Default()
+}
+
 // pebbleOptions is Pebble tuned for an append-only log, then the user's
-// overrides.
-func (b *Builder) pebbleOptions() *pebble.Options {
-	o := &pebble.Options{
+// overrides, then what the store needs to see Pebble's failures (h): its
+// logger, event listener and file system wrapper. Close fsCloser after
+// Pebble is closed (or failed to open).
+func (b *Builder) pebbleOptions(h *health) (o *pebble.Options, fsCloser io.Closer) {
+	o = &pebble.Options{
 		MemTableSize:                DefaultMemTableSize,
 		MemTableStopWritesThreshold: 4,
 		CompactionConcurrencyRange:  func() (int, int) { return DefaultCompactionWorkers, DefaultCompactionWorkers },
 		L0CompactionThreshold:       4,
 		L0StopWritesThreshold:       64,
-		Logger:                      quietLogger{},
 	}
 	o.ApplyCompressionSettings(func() pebble.DBCompressionSettings { return pebble.DBCompressionNone })
 	for i := range o.Levels {
@@ -201,5 +223,18 @@ func (b *Builder) pebbleOptions() *pebble.Options {
 	for _, fn := range b.pebbleTuning {
 		fn(o)
 	}
-	return o
+	fsCloser = io.NopCloser(nil)
+	if o.FS == nil {
+		// Pebble wraps a nil FS in disk-health checks whose goroutine a
+		// failed Open leaks; own the wrapper so it is closed on every path.
+		o.FS, fsCloser = vfs.WithDiskHealthChecks(vfs.Default, 5*time.Second, nil, func(info vfs.DiskSlowInfo) {
+			h.report("disk", fmt.Errorf("slow: %s", info))
+		})
+	}
+	o.FS = healthFS{FS: o.FS, h: h}
+	if o.Logger == nil {
+		o.Logger = pebbleLogger{h}
+	}
+	o.EventListener = h.eventListener(o.EventListener)
+	return o, fsCloser
 }

@@ -2,6 +2,7 @@ package rmq
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"time"
 
@@ -75,15 +76,12 @@ func (r *reclaimer) run(ctx context.Context) {
 		r.mu.Unlock()
 		r.deleteSegments(pending)
 		for id, rg := range pending {
-			if rg.lo >= rg.hi {
+			if rg.lo >= rg.hi || r.s.failed() != nil {
 				continue
 			}
-			err := r.s.guard(func() error {
-				return r.s.db.Compact(ctx, dataKey(id, rg.lo), dataKey(id, rg.hi), false)
-			})
-			if err != nil && ctx.Err() == nil {
+			if err := r.compact(ctx, id, rg); err != nil && ctx.Err() == nil {
 				// Only space is at stake: Pebble compacts the range later anyway.
-				quietLogger{}.Errorf("reclaim truncated range of channel id %d: %v", id, err)
+				r.s.health.report("reclaim of a truncated range", fmt.Errorf("channel id %d: %w", id, err))
 			}
 		}
 		select {
@@ -94,6 +92,37 @@ func (r *reclaimer) run(ctx context.Context) {
 	}
 }
 
+// compact compacts a truncated range. Pebble flushes the memtable first
+// if it holds part of the range, and waits for that flush; while flushes
+// fail (a full disk) that wait would not end, and the reclaimer would stop
+// deleting value log segments, the one thing that frees space then. So the
+// range waits for a later round while flushes fail, and a compaction is
+// given up when a failure is reported meanwhile.
+func (r *reclaimer) compact(ctx context.Context, id uint32, rg truncatedRange) error {
+	changed := r.s.health.changes()
+	if r.s.health.flushErr.Load() != nil {
+		r.add(rg.c, rg.lo, rg.hi)
+		return nil
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-changed:
+			cancel()
+		case <-cctx.Done():
+		}
+	}()
+	err := r.s.guard(func() error {
+		return r.s.db.Compact(cctx, dataKey(id, rg.lo), dataKey(id, rg.hi), false)
+	})
+	if err != nil && cctx.Err() != nil && ctx.Err() == nil {
+		r.add(rg.c, rg.lo, rg.hi)
+		return nil
+	}
+	return err
+}
+
 // deleteSegments makes the truncations durable and deletes the value log
 // segments they emptied. Durable first: a crash that undid a truncation
 // would otherwise bring back pointers into deleted files. So the first
@@ -102,6 +131,9 @@ func (r *reclaimer) run(ctx context.Context) {
 // covers channels that wait for no deletion: large appends never sync
 // Pebble's log, so without it a truncation followed only by large appends
 // would stay undurable until the store closes.
+//
+// A failed sync fails the store like any failed sync: what it covered may
+// be lost, so nothing written after it may be acknowledged.
 func (r *reclaimer) deleteSegments(pending map[uint32]truncatedRange) {
 	firsts := map[*channelState]uint64{}
 	for _, rg := range pending {
@@ -115,7 +147,8 @@ func (r *reclaimer) deleteSegments(pending map[uint32]truncatedRange) {
 		return
 	}
 	if err := r.s.guard(func() error { return r.s.db.LogData(nil, pebble.Sync) }); err != nil {
-		quietLogger{}.Errorf("reclaim value log: sync the truncation: %v", err)
+		r.s.fail(fmt.Errorf("sync of Pebble's log (making truncations durable): %w", err))
+		r.s.health.report("reclaimer's sync of Pebble's log", err)
 		return
 	}
 	for c, first := range firsts {
@@ -123,7 +156,7 @@ func (r *reclaimer) deleteSegments(pending map[uint32]truncatedRange) {
 		dead := c.vlog.takeDead(first)
 		c.mu.Unlock()
 		if err := c.vlog.remove(dead); err != nil {
-			quietLogger{}.Errorf("reclaim value log of channel %q: %v", c.name, err)
+			r.s.health.report("reclaim of the value log", fmt.Errorf("channel %q: %w", c.name, err))
 		}
 	}
 }

@@ -112,7 +112,7 @@ func (o *opener) Close() {
 	o.wals.Close()
 	o.once.Do(func() {
 		if err := o.store.release(); err != nil {
-			quietLogger{}.Errorf("%v", err)
+			o.store.health.log.Error("rmq: close failed", "err", err.Error())
 		}
 	})
 }
@@ -133,7 +133,7 @@ func (w *wal) Append(ctx context.Context, msg message.MutableMessage) (message.M
 		return nil, err
 	}
 	defer s.ops.RUnlock()
-	if err := s.failed(); err != nil {
+	if err := s.writable(); err != nil {
 		return nil, err
 	}
 	size := message.EncodedRecordSize(msg.Payload(), msg.Properties())
@@ -153,7 +153,7 @@ func (w *wal) Append(ctx context.Context, msg message.MutableMessage) (message.M
 	if w.opener.write.Sync {
 		if err := b.SyncWait(); err != nil {
 			s.fail(err)
-			return nil, fmt.Errorf("%w: rmq channel %q: sync of sequence %d: %w", walimpls.ErrOutcomeUnknown, w.ch.name, seq, err)
+			return nil, fmt.Errorf("%w: rmq channel %q in %s: sync of sequence %d: %w", walimpls.ErrOutcomeUnknown, w.ch.name, s.path, seq, err)
 		}
 	}
 	w.ch.durable(seq)
@@ -184,7 +184,7 @@ func (w *wal) apply(b *pebble.Batch, op *pebble.DeferredBatchOp) (uint64, error)
 	})
 	if err != nil {
 		s.fail(err)
-		return 0, fmt.Errorf("%w: rmq channel %q: write sequence %d: %w", walimpls.ErrOutcomeUnknown, c.name, seq, err)
+		return 0, fmt.Errorf("%w: rmq channel %q in %s: write sequence %d: %w", walimpls.ErrOutcomeUnknown, c.name, s.path, seq, err)
 	}
 	c.next++
 	return seq, nil

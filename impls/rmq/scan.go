@@ -100,11 +100,11 @@ func (w *wal) scan(ctx context.Context, start int64, emit helper.Emit) error {
 // bounds, with an iterator that lives only for the chunk. A message missing
 // from [pos, end) means a truncation overtook the scanner.
 func (w *wal) readChunk(dst []message.ImmutableMessage, pos, end uint64) ([]message.ImmutableMessage, error) {
-	c := w.ch
+	c, path := w.ch, w.opener.store.path
 	end = min(end, pos+chunkMessages)
 	it, err := w.opener.store.db.NewIter(&pebble.IterOptions{LowerBound: dataKey(c.id, pos), UpperBound: dataKey(c.id, end)})
 	if err != nil {
-		return dst, fmt.Errorf("%w: rmq channel %q: read at %d: %w", walimpls.ErrUnavailable, c.name, pos, err)
+		return dst, fmt.Errorf("%w: rmq channel %q in %s: read at %d: %w", walimpls.ErrUnavailable, c.name, path, pos, err)
 	}
 	defer it.Close()
 	bytes := 0
@@ -119,7 +119,7 @@ func (w *wal) readChunk(dst []message.ImmutableMessage, pos, end uint64) ([]mess
 		}
 		v, err := it.ValueAndErr()
 		if err != nil {
-			return dst, fmt.Errorf("%w: rmq channel %q: read sequence %d: %w", walimpls.ErrUnavailable, c.name, seq, err)
+			return dst, fmt.Errorf("%w: rmq channel %q in %s: read sequence %d: %w", walimpls.ErrUnavailable, c.name, path, seq, err)
 		}
 		msg, n, err := w.decodeValue(seq, v)
 		if err != nil {
@@ -130,13 +130,13 @@ func (w *wal) readChunk(dst []message.ImmutableMessage, pos, end uint64) ([]mess
 		next++
 	}
 	if err := it.Error(); err != nil {
-		return dst, fmt.Errorf("%w: rmq channel %q: read at %d: %w", walimpls.ErrUnavailable, c.name, next, err)
+		return dst, fmt.Errorf("%w: rmq channel %q in %s: read at %d: %w", walimpls.ErrUnavailable, c.name, path, next, err)
 	}
 	if len(dst) == 0 {
 		if first, _, _ := c.view(); pos < first {
 			return dst, fmt.Errorf("%w: rmq channel %q truncated past sequence %d while scanning", walimpls.ErrOutOfRange, c.name, pos)
 		}
-		return dst, fmt.Errorf("rmq channel %q: sequence %d is missing below the durable end %d: data directory damaged", c.name, pos, end)
+		return dst, fmt.Errorf("rmq channel %q in %s: sequence %d is missing below the durable end %d: data directory damaged", c.name, path, pos, end)
 	}
 	return dst, nil
 }
@@ -147,7 +147,7 @@ func (w *wal) decodeValue(seq uint64, v []byte) (message.ImmutableMessage, int, 
 	c := w.ch
 	p, ok, err := parseVlogPointer(v)
 	if err != nil {
-		return nil, 0, fmt.Errorf("rmq channel %q: sequence %d: %w: data directory damaged", c.name, seq, err)
+		return nil, 0, fmt.Errorf("rmq channel %q in %s: sequence %d: %w: data directory damaged", c.name, w.opener.store.path, seq, err)
 	}
 	if !ok {
 		// Pebble reuses the iterator's buffers: copy.
@@ -160,7 +160,7 @@ func (w *wal) decodeValue(seq uint64, v []byte) (message.ImmutableMessage, int, 
 			// The segment went with a truncation that overtook the scanner.
 			return nil, 0, fmt.Errorf("%w: rmq channel %q truncated past sequence %d while scanning", walimpls.ErrOutOfRange, c.name, seq)
 		}
-		return nil, 0, fmt.Errorf("rmq channel %q: sequence %d: value log: %w: data directory damaged", c.name, seq, err)
+		return nil, 0, fmt.Errorf("rmq channel %q in %s: sequence %d: value log: %w: data directory damaged", c.name, w.opener.store.path, seq, err)
 	}
 	msg, err := decodeMessage(c.name, seq, body, false)
 	return msg, len(body), err

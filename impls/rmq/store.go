@@ -4,12 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log"
 	"math"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -17,29 +14,25 @@ import (
 	"github.com/mqwal/mqwal/walimpls"
 )
 
-// ErrStoreFailed: a write or fsync of the data directory failed earlier, so
-// the store refuses every further write until it is closed and reopened.
-// Continuing after a failed fsync could lose acknowledged data silently.
+// ErrStoreFailed: a write or fsync of the data directory failed earlier
+// (or Pebble stopped on a fatal error), so the store refuses every further
+// write until it is closed and reopened. Continuing after a failed fsync
+// could lose acknowledged data silently.
 var ErrStoreFailed = errors.New("rmq: store failed earlier and refuses writes until reopened")
-
-// The Pebble instances of this process, by absolute directory: openers of
-// one directory share one instance (Pebble's lock admits one per process)
-// and its channel state, so fencing holds across them.
-var (
-	storesMu sync.Mutex
-	stores   = map[string]*store{}
-)
 
 // store is one open Pebble database and the state of its channels.
 type store struct {
-	key  string // absolute path, the stores map key
-	path string
-	db   *pebble.DB
+	key    string // absolute path, the stores map key
+	path   string
+	db     *pebble.DB
+	health *health
 	// fs is the file system Pebble uses; the value log uses it too, so
 	// fault injection through WithPebbleOptions covers both.
 	fs vfs.FS
 	// segBytes is the value log segment size (vlogSegmentBytes but in tests).
 	segBytes int64
+	// lock is Pebble's directory lock, taken before Pebble opens.
+	lock *pebble.Lock
 	// fsCloser stops the disk-health checker after db is closed.
 	fsCloser io.Closer
 	refs     int // guarded by storesMu
@@ -48,59 +41,13 @@ type store struct {
 	// the final close, so an Append racing with Close never touches a
 	// closed database.
 	ops    sync.RWMutex
-	closed bool
+	closed atomic.Bool
 
 	mu       sync.Mutex
 	channels map[string]*channelState
 	nextID   uint32
 
-	failure atomic.Pointer[error]
-
 	reclaim *reclaimer
-}
-
-// acquireStore opens (or shares) the database in b's directory.
-func acquireStore(b *Builder) (*store, error) {
-	path := b.Path()
-	key, err := filepath.Abs(path)
-	if err != nil {
-		return nil, fmt.Errorf("%w: rmq path %q: %w", walimpls.ErrInvalidArgument, path, err)
-	}
-	storesMu.Lock()
-	defer storesMu.Unlock()
-	if s, ok := stores[key]; ok {
-		s.refs++
-		return s, nil
-	}
-	opts := b.pebbleOptions()
-	// Pebble wraps a nil FS in disk-health checks whose goroutine a failed
-	// Open leaks; own the wrapper so it is closed on every path.
-	var fsCloser io.Closer = io.NopCloser(nil)
-	if opts.FS == nil {
-		opts.FS, fsCloser = vfs.WithDiskHealthChecks(vfs.Default, 5*time.Second, nil, func(info vfs.DiskSlowInfo) {
-			quietLogger{}.Errorf("disk slow: %s", info)
-		})
-	}
-	db, err := pebble.Open(path, opts)
-	if err != nil {
-		_ = fsCloser.Close()
-	}
-	if errors.Is(err, syscall.EAGAIN) || errors.Is(err, syscall.EACCES) {
-		// Pebble reports a held LOCK file as the bare errno.
-		return nil, fmt.Errorf("%w: rmq: data directory %s is locked by another process (Pebble's LOCK file): %w", walimpls.ErrUnavailable, path, err)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("%w: rmq: open data directory %s: %w", walimpls.ErrUnavailable, path, err)
-	}
-	s := &store{key: key, path: path, db: db, fs: opts.FS, segBytes: b.segBytes, fsCloser: fsCloser, refs: 1, channels: map[string]*channelState{}}
-	if err := s.loadChannelIDs(); err != nil {
-		_ = db.Close()
-		_ = fsCloser.Close()
-		return nil, err
-	}
-	s.reclaim = startReclaimer(s)
-	stores[key] = s
-	return s, nil
 }
 
 // release drops one reference; the last one flushes and closes Pebble.
@@ -115,15 +62,22 @@ func (s *store) release() error {
 	}
 	delete(stores, s.key)
 	s.reclaim.stop()
+	s.health.close()
+	if fe := s.health.fatal.Load(); fe != nil {
+		// A Pebble goroutine is parked, maybe holding Pebble's locks:
+		// waiting for Pebble (or for an operation inside it) could hang.
+		s.closed.Store(true)
+		return fmt.Errorf("rmq: close %s: %w; Pebble cannot be closed, its files stay open and the directory locked until the process exits", s.path, fe)
+	}
 	s.ops.Lock()
 	defer s.ops.Unlock()
-	s.closed = true
+	s.closed.Store(true)
 	var err error
-	if s.failed() == nil {
+	if s.failed() == nil && s.health.flushErr.Load() == nil {
 		// Flushing makes the next open skip replaying the log.
-		err = s.guard(s.db.Flush)
+		err = s.flush()
 	}
-	if cerr := s.guard(s.db.Close); cerr != nil && err == nil {
+	if cerr := s.closeDB(); cerr != nil && err == nil {
 		err = cerr
 	}
 	s.mu.Lock()
@@ -131,17 +85,65 @@ func (s *store) release() error {
 		c.vlog.close()
 	}
 	s.mu.Unlock()
-	_ = s.fsCloser.Close()
+	s.closeFiles()
 	if err != nil {
 		return fmt.Errorf("rmq: close %s: %w", s.path, err)
 	}
 	return nil
 }
 
+// flush flushes the memtable, waiting only while flushes do not fail (a
+// failing flush is retried by Pebble forever).
+func (s *store) flush() error {
+	var done <-chan struct{}
+	if err := s.guard(func() (err error) {
+		done, err = s.db.AsyncFlush()
+		return err
+	}); err != nil {
+		return err
+	}
+	for {
+		changed := s.health.changes()
+		if p := s.health.flushErr.Load(); p != nil {
+			return fmt.Errorf("flush: %w", *p)
+		}
+		if err := s.failed(); err != nil {
+			return err
+		}
+		select {
+		case <-done:
+			return nil
+		case <-changed:
+		}
+	}
+}
+
+// closeDB closes Pebble. After a failure Pebble may be stuck (a panic
+// inside it can leave its locks held), so then it waits a bounded time
+// and leaves Pebble behind if it must.
+func (s *store) closeDB() error {
+	if s.failed() == nil {
+		return s.guard(s.db.Close)
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.guard(s.db.Close) }()
+	t := time.NewTimer(closeFailedWithin)
+	defer t.Stop()
+	select {
+	case err := <-done:
+		return err
+	case <-t.C:
+		return fmt.Errorf("pebble did not close within %v after the store failed; its files stay open", closeFailedWithin)
+	}
+}
+
+// closeFailedWithin bounds the close of a failed store.
+const closeFailedWithin = 10 * time.Second
+
 // begin starts an operation that uses db; end it with s.ops.RUnlock.
 func (s *store) begin(what string) error {
 	s.ops.RLock()
-	if s.closed {
+	if s.closed.Load() {
 		s.ops.RUnlock()
 		return fmt.Errorf("%w: rmq %s: store %s is closed", walimpls.ErrClosed, what, s.path)
 	}
@@ -149,31 +151,23 @@ func (s *store) begin(what string) error {
 }
 
 // failed is the sticky write failure, if any.
-func (s *store) failed() error {
-	if p := s.failure.Load(); p != nil {
-		return fmt.Errorf("%w: %w", ErrStoreFailed, *p)
+func (s *store) failed() error { return s.health.failed() }
+
+func (s *store) fail(err error) { s.health.fail(err) }
+
+// writable says whether an append may go to Pebble now: not after a
+// failure, and not while flushes fail (the append would fill memtables
+// and then block in Pebble's write stall).
+func (s *store) writable() error {
+	if err := s.failed(); err != nil {
+		return err
 	}
-	return nil
+	return s.health.flushFailing()
 }
 
-func (s *store) fail(err error) {
-	s.failure.CompareAndSwap(nil, &err)
-}
-
-// guard runs fn and turns a Pebble fatal error (our logger panics instead of
-// exiting the process) into an error.
-func (s *store) guard(fn func() error) (err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			fe, ok := r.(fatalError)
-			if !ok {
-				panic(r)
-			}
-			err = fe
-		}
-	}()
-	return fn()
-}
+// guard runs fn, turning a panic inside Pebble into an error (and a
+// failed store); see guarded.
+func (s *store) guard(fn func() error) error { return guarded(s.health, fn) }
 
 // loadChannelIDs finds the next free channel id.
 func (s *store) loadChannelIDs() error {
@@ -227,7 +221,7 @@ func (s *store) channelID(name string) (uint32, error) {
 		return id, nil
 	}
 	if !errors.Is(err, pebble.ErrNotFound) {
-		return 0, fmt.Errorf("%w: rmq: look up channel %q: %w", walimpls.ErrUnavailable, name, err)
+		return 0, fmt.Errorf("%w: rmq: look up channel %q in %s: %w", walimpls.ErrUnavailable, name, s.path, err)
 	}
 	if err := s.failed(); err != nil {
 		return 0, err
@@ -239,7 +233,7 @@ func (s *store) channelID(name string) (uint32, error) {
 	if err := s.commit(pebble.Sync, func(b *pebble.Batch) error {
 		return b.Set(channelKey(name), binaryUint32(id), nil)
 	}); err != nil {
-		return 0, fmt.Errorf("rmq: create channel %q: %w", name, err)
+		return 0, fmt.Errorf("rmq: create channel %q in %s: %w", name, s.path, err)
 	}
 	s.nextID++
 	return id, nil
@@ -356,23 +350,4 @@ func (c *channelState) durableLocked(seq uint64) {
 func (c *channelState) notifyLocked() {
 	close(c.changed)
 	c.changed = make(chan struct{})
-}
-
-// fatalError is what quietLogger.Fatalf panics with, so that Pebble's fatal
-// commit errors reach the caller of Apply as an error instead of exiting the
-// process.
-type fatalError struct{ msg string }
-
-func (e fatalError) Error() string { return "pebble fatal: " + e.msg }
-
-// quietLogger drops Pebble's informational chatter (a line per flush and
-// compaction) and keeps its errors.
-type quietLogger struct{}
-
-func (quietLogger) Infof(string, ...any) {}
-func (quietLogger) Errorf(format string, args ...any) {
-	log.Printf("rmq: pebble: "+format, args...)
-}
-func (quietLogger) Fatalf(format string, args ...any) {
-	panic(fatalError{msg: fmt.Sprintf(format, args...)})
 }

@@ -92,5 +92,5 @@ func (w *wal) applyLarge(rec []byte, bodyCRC uint32) (uint64, error) {
 // record may or may not be on disk, and nothing may follow it.
 func (w *wal) failLarge(seq uint64, what string, err error) error {
 	w.opener.store.fail(err)
-	return fmt.Errorf("%w: rmq channel %q: write sequence %d (%s): %w", walimpls.ErrOutcomeUnknown, w.ch.name, seq, what, err)
+	return fmt.Errorf("%w: rmq channel %q in %s: write sequence %d (%s): %w", walimpls.ErrOutcomeUnknown, w.ch.name, w.opener.store.path, seq, what, err)
 }

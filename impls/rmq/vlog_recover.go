@@ -95,8 +95,8 @@ func (v *vlog) scanTail(seg, next uint64) (vlogTail, error) {
 			continue
 		}
 		if h.seq != expect {
-			quietLogger{}.Errorf("value log %s: record of sequence %d at %d follows a gap (want %d); cut off, it was never acknowledged",
-				v.segPath(seg), h.seq, t.end, expect)
+			v.s.health.log.Warn("rmq: value log record follows a gap; cut off, it was never acknowledged",
+				"segment", v.segPath(seg), "sequence", h.seq, "offset", t.end, "want", expect)
 			return t, nil
 		}
 		if cap(body) < int(h.length) {

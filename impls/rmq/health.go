@@ -1,0 +1,358 @@
+package rmq
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"reflect"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/vfs"
+	"github.com/mqwal/mqwal/walimpls"
+)
+
+const (
+	// reportEvery: a failure of one kind (what failed and its errno) is
+	// logged when it first happens, then at most this often with the
+	// number of repeats, and once more when the work succeeds again.
+	reportEvery = time.Minute
+	// Pebble retries a failed flush or compaction at once and forever; on
+	// a full disk that is a busy loop. Creating the next table file waits
+	// backoffMin, doubling per consecutive failure up to backoffMax.
+	backoffMin = 10 * time.Millisecond
+	backoffMax = time.Second
+)
+
+// health is what one store knows about its disk and Pebble's background
+// work. It exists before Pebble is opened: Pebble's logger, event listener
+// and file system report to it from Open on, and whoever waits for Pebble
+// (an open, a close, an append) asks it whether waiting can still end.
+type health struct {
+	path string
+	log  *slog.Logger
+
+	// failure is the first failed write or sync: every later write is
+	// refused (ErrStoreFailed) until the store is reopened.
+	failure atomic.Pointer[error]
+	// fatal is set once Pebble called its fatal logger. Pebble's state is
+	// then unknown, and the goroutine that hit it is parked, maybe holding
+	// Pebble's locks, so nothing may wait for Pebble any more.
+	fatal atomic.Pointer[fatalError]
+	// flushErr is the last failed memtable flush, nil once one succeeds.
+	// Appends are refused meanwhile: they would fill the memtables and then
+	// block in Pebble's write stall until a flush succeeds.
+	flushErr atomic.Pointer[error]
+	// bgFails counts flushes and compactions failed since the last success.
+	bgFails atomic.Int32
+	// changed is closed and replaced after each failure, so a goroutine
+	// waiting on Pebble (open, flush on close, the reclaimer's compaction)
+	// can look again whether waiting can still end.
+	changedMu sync.Mutex
+	changed   chan struct{}
+	// closing ends backoff waits: the store is closing.
+	closing   chan struct{}
+	closeOnce sync.Once
+
+	mu      sync.Mutex
+	reports map[string]*report
+}
+
+type report struct {
+	last     time.Time
+	repeated int
+}
+
+func newHealth(path string, log *slog.Logger) *health {
+	return &health{path: path, log: log, changed: make(chan struct{}), closing: make(chan struct{}), reports: map[string]*report{}}
+}
+
+func (h *health) signal() {
+	h.changedMu.Lock()
+	close(h.changed)
+	h.changed = make(chan struct{})
+	h.changedMu.Unlock()
+}
+
+// changes is closed at the next failure.
+func (h *health) changes() <-chan struct{} {
+	h.changedMu.Lock()
+	defer h.changedMu.Unlock()
+	return h.changed
+}
+
+func (h *health) close() { h.closeOnce.Do(func() { close(h.closing) }) }
+
+// fail makes err the store's sticky failure (the first one counts).
+func (h *health) fail(err error) {
+	if h.failure.CompareAndSwap(nil, &err) {
+		h.signal()
+	}
+}
+
+// failed is the sticky failure, if any, as an ErrStoreFailed naming the
+// data directory.
+func (h *health) failed() error {
+	if p := h.failure.Load(); p != nil {
+		return fmt.Errorf("%w: data directory %s: %w", ErrStoreFailed, h.path, *p)
+	}
+	return nil
+}
+
+// flushFailing is the error appends are refused with while Pebble cannot
+// flush its memtable, else nil. Nothing was written: retryable.
+func (h *health) flushFailing() error {
+	if p := h.flushErr.Load(); p != nil {
+		return fmt.Errorf("%w: rmq: data directory %s: Pebble cannot flush its memtable (%w); appends are refused until a flush succeeds", walimpls.ErrUnavailable, h.path, *p)
+	}
+	return nil
+}
+
+// report logs a failure of category what, rate-limited per kind (what
+// plus the errno, so a full disk and an I/O error are told apart).
+func (h *health) report(what string, err error) { h.reportAs(what, errnoOf(err), err) }
+
+// reportAs is report with the kind within what given.
+func (h *health) reportAs(what, kind string, err error) {
+	kind = what + ": " + kind
+	now := time.Now()
+	h.mu.Lock()
+	r := h.reports[kind]
+	if r != nil && now.Sub(r.last) < reportEvery {
+		r.repeated++
+		h.mu.Unlock()
+		return
+	}
+	repeated := 0
+	if r == nil {
+		r = &report{}
+		h.reports[kind] = r
+	} else {
+		repeated = r.repeated
+	}
+	r.last, r.repeated = now, 0
+	h.mu.Unlock()
+	if repeated > 0 {
+		h.log.Error("rmq: "+what+" failed again", "dir", h.path, "err", err.Error(), "repeats_not_logged", repeated)
+		return
+	}
+	h.log.Error("rmq: "+what+" failed (repeats are logged at most once a minute)", "dir", h.path, "err", err.Error())
+}
+
+// recovered ends the failures of category what: the next one is logged
+// at once, and if any was reported, so is the recovery.
+func (h *health) recovered(what string) {
+	h.mu.Lock()
+	n, found := 0, false
+	for kind, r := range h.reports {
+		if strings.HasPrefix(kind, what+": ") {
+			n += r.repeated + 1
+			found = true
+			delete(h.reports, kind)
+		}
+	}
+	h.mu.Unlock()
+	if found {
+		h.log.Info("rmq: "+what+" works again", "dir", h.path, "failures", n)
+	}
+}
+
+// errnoOf names the system error in err's chain, or "error".
+func errnoOf(err error) string {
+	var errno syscall.Errno
+	if errors.As(err, &errno) {
+		return errno.Error()
+	}
+	return "error"
+}
+
+// errEmptyTableMsg is how Pebble's FlushEnd reports a flush that had
+// nothing to write (pebble's errEmptyTable is unexported): a success.
+const errEmptyTableMsg = "pebble: empty table"
+
+func (h *health) flushEnded(info pebble.FlushInfo) {
+	if info.Err == nil || info.Err.Error() == errEmptyTableMsg {
+		h.bgFails.Store(0)
+		h.flushErr.Store(nil)
+		h.recovered("Pebble background work")
+		return
+	}
+	err := info.Err
+	h.bgFails.Add(1)
+	h.flushErr.Store(&err)
+	h.signal()
+}
+
+func (h *health) compactionEnded(info pebble.CompactionInfo) {
+	switch {
+	case info.Err == nil:
+		h.bgFails.Store(0)
+		h.recovered("Pebble background work")
+	case !errors.Is(info.Err, pebble.ErrCancelledCompaction):
+		h.bgFails.Add(1)
+	}
+}
+
+// eventListener reports Pebble's background failures, and chains the
+// listener the user may have set with WithPebbleOptions.
+func (h *health) eventListener(user *pebble.EventListener) *pebble.EventListener {
+	l := pebble.EventListener{
+		// Failed flushes and compactions land here too, each retry again.
+		BackgroundError: func(err error) { h.report("Pebble background work", err) },
+		FlushEnd:        h.flushEnded,
+		CompactionEnd:   h.compactionEnded,
+		DiskSlow: func(info pebble.DiskSlowInfo) {
+			h.report("disk", fmt.Errorf("slow: %s", info))
+		},
+	}
+	if user != nil {
+		l = pebble.TeeEventListener(l, *user)
+	}
+	return &l
+}
+
+// backoff delays the creation of a table file while flushes or
+// compactions keep failing, so Pebble's immediate retries do not spin.
+func (h *health) backoff() {
+	n := h.bgFails.Load()
+	if n <= 0 {
+		return
+	}
+	d := min(backoffMin<<min(n-1, 16), backoffMax)
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-h.closing:
+	}
+}
+
+// stop records a fatal error on one of Pebble's own goroutines, which is
+// then parked: the store fails, and nothing may wait for Pebble from now on.
+func (h *health) stop(fe fatalError) {
+	if !h.fatal.CompareAndSwap(nil, &fe) {
+		return
+	}
+	h.fail(fe)
+	h.log.Error("rmq: Pebble stopped on a fatal error; the store refuses writes, and this process cannot close or reopen the data directory", "dir", h.path, "err", fe.Error())
+	h.signal()
+}
+
+// fatalError is Pebble's fatal error, as an error: its cause (the first
+// error among Fatalf's arguments) is kept, so errors.Is finds ENOSPC.
+type fatalError struct {
+	msg   string
+	cause error
+}
+
+func (e fatalError) Error() string { return "pebble fatal: " + e.msg }
+func (e fatalError) Unwrap() error { return e.cause }
+
+// pebbleLogger keeps Pebble's errors (rate-limited) and drops its
+// informational chatter (a line per flush and compaction).
+//
+// Pebble calls Fatalf where it cannot go on (a commit after its log
+// failed, a MANIFEST write that failed), and its default logger exits the
+// process. Here the store fails instead. If the caller of Pebble is a
+// driver goroutine (inside guard), Fatalf panics and guard returns the
+// error. On Pebble's own goroutines (flush, compaction) there is nobody to
+// return to and Pebble must not run on (a half-written MANIFEST record
+// followed by more would make the directory unopenable), so that
+// goroutine is parked forever.
+type pebbleLogger struct{ h *health }
+
+func (pebbleLogger) Infof(string, ...any) {}
+
+func (l pebbleLogger) Errorf(format string, args ...any) {
+	l.h.reportAs("Pebble", format, fmt.Errorf(format, args...))
+}
+
+func (l pebbleLogger) Fatalf(format string, args ...any) {
+	fe := fatalError{msg: fmt.Sprintf(format, args...)}
+	for _, a := range args {
+		if err, ok := a.(error); ok {
+			fe.cause = err
+			break
+		}
+	}
+	if onGuardedGoroutine() {
+		// Pebble returns nowhere after Fatalf: guard recovers the panic,
+		// the store fails and is closed (in bounded time) as failed.
+		l.h.fail(fe)
+		panic(fe)
+	}
+	l.h.stop(fe)
+	parkAfterFatal()
+}
+
+// parkAfterFatal blocks a Pebble goroutine that hit a fatal error forever.
+//
+//go:noinline
+func parkAfterFatal() { select {} }
+
+// guardedName is the function whose frame marks a goroutine that recovers
+// Pebble's panics.
+var guardedName = runtime.FuncForPC(reflect.ValueOf(guarded).Pointer()).Name()
+
+// onGuardedGoroutine reports whether guarded is on this goroutine's stack.
+func onGuardedGoroutine() bool {
+	pcs := make([]uintptr, 256)
+	frames := runtime.CallersFrames(pcs[:runtime.Callers(2, pcs)])
+	for {
+		f, more := frames.Next()
+		if f.Function == guardedName {
+			return true
+		}
+		if !more {
+			return false
+		}
+	}
+}
+
+// guarded runs fn and turns a panic inside Pebble (its fatal logger's, or
+// its own panic(err) where a log rotation fails) into an error. Pebble's
+// state after it is unknown, so the store fails: h.fail.
+//
+//go:noinline
+func guarded(h *health, fn func() error) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			switch v := r.(type) {
+			case fatalError:
+				err = v
+			case error:
+				err = fmt.Errorf("pebble panicked: %w", v)
+			default:
+				err = fmt.Errorf("pebble panicked: %v", v)
+			}
+			h.fail(err)
+		}
+	}()
+	return fn()
+}
+
+// healthFS is the file system Pebble and the value log use: the one
+// configured, where creating a table file waits while background work
+// keeps failing (h.backoff).
+type healthFS struct {
+	vfs.FS
+	h *health
+}
+
+func isTableFile(name string) bool {
+	return strings.HasSuffix(name, ".sst") || strings.HasSuffix(name, ".blob")
+}
+
+func (fs healthFS) Create(name string, category vfs.DiskWriteCategory) (vfs.File, error) {
+	if isTableFile(name) {
+		fs.h.backoff()
+	}
+	return fs.FS.Create(name, category)
+}
+
+func (fs healthFS) Unwrap() vfs.FS { return fs.FS }

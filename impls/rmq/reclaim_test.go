@@ -1,0 +1,76 @@
+package rmq
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/mqwal/mqwal/walimpls"
+	"github.com/mqwal/mqwal/walimpls/helper"
+)
+
+// TestReclaimerSyncFailurePoisons: the reclaimer's sync of Pebble's log
+// (it makes truncations durable) failing is a failed sync like any other:
+// the store refuses every later write, so no later append is acknowledged.
+func TestReclaimerSyncFailurePoisons(t *testing.T) {
+	dir := t.TempDir()
+	fault := &diskFault{pick: failingDisk(".log")}
+	// Every message in the value log: appends never sync Pebble's log, so
+	// the reclaimer's sync is the one that fails.
+	o := newOpener(t, dir, withFault(fault), WithValueLogThreshold(1))
+	defer o.Close()
+	w := openWAL(t, o, "ch", 1, walimpls.ReadWrite)
+	ids := appendN(t, w, 10, "m")
+	fault.on.Store(true)
+	if err := w.Truncate(context.Background(), ids[4]); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for fault.hits.Load() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the reclaimer never synced Pebble's log")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	fault.on.Store(false)
+	_, err := appendWithin(t, w, "after", 10*time.Second)
+	if !errors.Is(err, ErrStoreFailed) {
+		t.Fatalf("append after the reclaimer's sync failed = %v, want ErrStoreFailed", err)
+	}
+	if !strings.Contains(err.Error(), dir) || !errors.Is(err, syscall.EIO) {
+		t.Fatalf("the error names neither the directory nor the cause: %v", err)
+	}
+}
+
+// TestTruncateFreesSpaceWhileFlushFails: on a disk so full that Pebble
+// cannot flush, truncating still deletes value log segments, again and
+// again: the reclaimer does not wait for its compaction (which needs a
+// flush) before the next truncation's deletion.
+func TestTruncateFreesSpaceWhileFlushFails(t *testing.T) {
+	dir := t.TempDir()
+	fault := &diskFault{pick: fullDisk(".sst")}
+	o := newVlogOpener(t, dir, withFault(fault))
+	defer o.Close()
+	w := openWAL(t, o, "ch", 1, walimpls.ReadWrite)
+	appendMixed(t, w, 0, 90)
+	fault.on.Store(true)
+	for _, upTo := range []int{44, 89} {
+		before := segmentFiles(t, dir)
+		if err := w.Truncate(context.Background(), helper.NewInt64ID(Name, int64(upTo))); err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(10 * time.Second)
+		for len(segmentFiles(t, dir)) >= len(before) {
+			if time.Now().After(deadline) {
+				t.Fatalf("truncating to %d deleted no value log segment in 10 s (fault hits %d)", upTo, fault.hits.Load())
+			}
+			time.Sleep(10 * time.Millisecond) // polling the directory with a deadline
+		}
+	}
+	if fault.hits.Load() == 0 {
+		t.Fatal("no flush failed: the test tests nothing")
+	}
+}
