@@ -135,13 +135,16 @@ func (r *reclaimer) compact(ctx context.Context, id uint32, rg truncatedRange) e
 // A failed sync fails the store like any failed sync: what it covered may
 // be lost, so nothing written after it may be acknowledged.
 func (r *reclaimer) deleteSegments(pending map[uint32]truncatedRange) {
-	firsts := map[*channelState]uint64{}
+	type cut struct{ first, next uint64 }
+	cuts := map[*channelState]cut{}
 	for _, rg := range pending {
-		rg.c.mu.Lock()
-		if len(rg.c.vlog.segs) > 1 && rg.c.vlog.segs[1] <= rg.c.first {
-			firsts[rg.c] = rg.c.first
+		c := rg.c
+		c.mu.Lock()
+		segs := c.vlog.segs
+		if len(segs) > 1 && segs[1] <= c.first || len(segs) > 0 && c.first >= c.next {
+			cuts[c] = cut{first: c.first, next: c.next}
 		}
-		rg.c.mu.Unlock()
+		c.mu.Unlock()
 	}
 	if len(pending) == 0 || r.s.failed() != nil {
 		return
@@ -151,11 +154,20 @@ func (r *reclaimer) deleteSegments(pending map[uint32]truncatedRange) {
 		r.s.health.report("reclaimer's sync of Pebble's log", err)
 		return
 	}
-	for c, first := range firsts {
+	for c, k := range cuts {
 		c.mu.Lock()
-		dead := c.vlog.takeDead(first)
+		dead := c.vlog.takeDead(k.first)
+		var err error
+		if k.first >= k.next && c.next == k.next {
+			// Every record was truncated and nothing appended since: the
+			// segment being written goes too.
+			err = c.vlog.dropAll()
+		}
 		c.mu.Unlock()
-		if err := c.vlog.remove(dead); err != nil {
+		if rerr := c.vlog.remove(dead); err == nil {
+			err = rerr
+		}
+		if err != nil {
 			r.s.health.report("reclaim of the value log", fmt.Errorf("channel %q: %w", c.name, err))
 		}
 	}

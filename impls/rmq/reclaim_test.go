@@ -3,11 +3,13 @@ package rmq
 import (
 	"context"
 	"errors"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/mqwal/mqwal/message"
 	"github.com/mqwal/mqwal/walimpls"
 	"github.com/mqwal/mqwal/walimpls/helper"
 )
@@ -42,6 +44,40 @@ func TestReclaimerSyncFailurePoisons(t *testing.T) {
 	}
 	if !strings.Contains(err.Error(), dir) || !errors.Is(err, syscall.EIO) {
 		t.Fatalf("the error names neither the directory nor the cause: %v", err)
+	}
+}
+
+// TestTruncatedValueLogSpaceReturns: truncating every message of a channel
+// gives its value log space back within seconds, without a reopen, the
+// segment being written included.
+func TestTruncatedValueLogSpaceReturns(t *testing.T) {
+	dir := t.TempDir()
+	o := newOpener(t, dir, WithValueLogThreshold(1))
+	defer o.Close()
+	w := openWAL(t, o, "ch", 1, walimpls.ReadWrite)
+	ids := appendN(t, w, 20, "m")
+	if err := w.Truncate(context.Background(), ids[len(ids)-1]); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		segs, _ := filepath.Glob(filepath.Join(dir, vlogDirName, "*", "*"+vlogSuffix))
+		if len(segs) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("10 s after truncating everything, the value log still holds %v", segs)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	// The channel goes on: a new segment, sequences continuing.
+	id, err := w.Append(context.Background(), message.NewMutableMessage([]byte("next"), nil))
+	if err != nil || id.(helper.Int64ID).Value() != 20 {
+		t.Fatalf("append after the space came back = %v, %v; want sequence 20", id, err)
+	}
+	got := readN(t, w, walimpls.DeliverAll(), 1)
+	if string(got[0].Payload()) != "next" {
+		t.Fatalf("read %q", got[0].Payload())
 	}
 }
 

@@ -287,7 +287,7 @@ func (v *vlog) takeDead(first uint64) []uint64 {
 	return dead
 }
 
-// remove deletes segments taken by takeDead. The file goes first, so a
+// remove deletes segments taken by takeDead or dropAll. The file goes first, so a
 // reader racing with it either gets a handle that is then closed or fails
 // to open (and reports the truncation).
 func (v *vlog) remove(segs []uint64) error {
@@ -297,6 +297,26 @@ func (v *vlog) remove(segs []uint64) error {
 			first = fmt.Errorf("rmq: delete value log segment %s: %w", v.segPath(seg), err)
 		}
 		v.dropReader(seg)
+	}
+	return first
+}
+
+// dropAll deletes every segment, the one being written included: every
+// record is truncated, and the truncation durable. It runs under the
+// channel's mu (unlike remove): the next record may start a segment of the
+// same name, which must not be deleted in its place. The next write rolls
+// to a new segment without syncing Pebble's log first, as there is no
+// older pointer left to protect.
+func (v *vlog) dropAll() error {
+	var first error
+	if v.active != nil {
+		first = v.active.Close()
+		v.active = nil
+	}
+	segs := v.segs
+	v.segs, v.activeOff, v.sealed = nil, 0, false
+	if err := v.remove(segs); first == nil {
+		first = err
 	}
 	return first
 }
