@@ -337,8 +337,11 @@ func guarded(h *health, fn func() error) (err error) {
 }
 
 // healthFS is the file system Pebble and the value log use: the one
-// configured, where creating a table file waits while background work
-// keeps failing (h.backoff).
+// configured, plus two changes. Creating a table file waits while
+// background work keeps failing (h.backoff). And log files are
+// preallocated in small steps: Pebble reserves 110% of the memtable size
+// (70 MiB) for every log file at once and keeps up to five old ones for
+// reuse, so a small store took 350 MB of disk.
 type healthFS struct {
 	vfs.FS
 	h *health
@@ -348,11 +351,55 @@ func isTableFile(name string) bool {
 	return strings.HasSuffix(name, ".sst") || strings.HasSuffix(name, ".blob")
 }
 
+func isLogFile(name string) bool { return strings.HasSuffix(name, ".log") }
+
 func (fs healthFS) Create(name string, category vfs.DiskWriteCategory) (vfs.File, error) {
 	if isTableFile(name) {
 		fs.h.backoff()
 	}
-	return fs.FS.Create(name, category)
+	f, err := fs.FS.Create(name, category)
+	return wrapLogFile(name, f, err)
+}
+
+func (fs healthFS) ReuseForWrite(oldname, newname string, category vfs.DiskWriteCategory) (vfs.File, error) {
+	f, err := fs.FS.ReuseForWrite(oldname, newname, category)
+	return wrapLogFile(newname, f, err)
 }
 
 func (fs healthFS) Unwrap() vfs.FS { return fs.FS }
+
+func wrapLogFile(name string, f vfs.File, err error) (vfs.File, error) {
+	if err != nil || !isLogFile(name) {
+		return f, err
+	}
+	return &logFile{File: f}, nil
+}
+
+// logPreallocStep is how far ahead of its writes a log file is
+// preallocated. Preallocating at all matters: without it, 8 synced
+// appenders in group mode ran at ~0.6 of the speed with Pebble's
+// preallocation (each fdatasync then allocates blocks).
+const logPreallocStep = 1 << 20
+
+// logFile is a log file preallocated logPreallocStep ahead of what was
+// written instead of Pebble's 70 MiB at once. Pebble writes a log from the
+// start, sequentially, from one goroutine.
+type logFile struct {
+	vfs.File
+	written, allocated int64
+}
+
+// Preallocate drops Pebble's request; Write preallocates instead.
+func (*logFile) Preallocate(offset, length int64) error { return nil }
+
+func (f *logFile) Write(p []byte) (int, error) {
+	if end := f.written + int64(len(p)); end > f.allocated {
+		next := (end/logPreallocStep + 1) * logPreallocStep
+		// Like Pebble, ignore a failure: the write reports a full disk.
+		_ = f.File.Preallocate(f.allocated, next-f.allocated)
+		f.allocated = next
+	}
+	n, err := f.File.Write(p)
+	f.written += int64(n)
+	return n, err
+}

@@ -111,7 +111,10 @@ func openStore(b *Builder, key string) (*store, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.db = db
+	s.db, s.walDir = db, opts.WALDir
+	if opts.WALFailover != nil {
+		s.walDir = "-" // logs elsewhere too: leave them alone
+	}
 	if err := s.loadChannelIDs(); err != nil {
 		_ = s.guard(db.Close)
 		s.closeFiles()

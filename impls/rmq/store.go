@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -35,7 +38,10 @@ type store struct {
 	lock *pebble.Lock
 	// fsCloser stops the disk-health checker after db is closed.
 	fsCloser io.Closer
-	refs     int // guarded by storesMu
+	// walDir is Pebble's WALDir option ("" = the data directory; "-" =
+	// logs may be elsewhere too): where a clean close removes old logs.
+	walDir string
+	refs   int // guarded by storesMu
 
 	// ops is held shared by every operation that uses db and exclusively by
 	// the final close, so an Append racing with Close never touches a
@@ -73,9 +79,11 @@ func (s *store) release() error {
 	defer s.ops.Unlock()
 	s.closed.Store(true)
 	var err error
+	flushed := false
 	if s.failed() == nil && s.health.flushErr.Load() == nil {
 		// Flushing makes the next open skip replaying the log.
 		err = s.flush()
+		flushed = err == nil
 	}
 	if cerr := s.closeDB(); cerr != nil && err == nil {
 		err = cerr
@@ -85,6 +93,10 @@ func (s *store) release() error {
 		c.vlog.close()
 	}
 	s.mu.Unlock()
+	if err == nil && flushed {
+		s.removeOldLogs()
+	}
+	// Last: using the file system again would restart its health checker.
 	s.closeFiles()
 	if err != nil {
 		return fmt.Errorf("rmq: close %s: %w", s.path, err)
@@ -139,6 +151,47 @@ func (s *store) closeDB() error {
 
 // closeFailedWithin bounds the close of a failed store.
 const closeFailedWithin = 10 * time.Second
+
+// removeOldLogs deletes the log files a clean close left behind that
+// Pebble no longer needs. Pebble keeps up to five old logs to reuse and
+// only deletes them at the next open; after the flush on close every log
+// but the newest (the one the flush started) holds only flushed data.
+func (s *store) removeOldLogs() {
+	if s.walDir != "" {
+		return
+	}
+	names, err := s.fs.List(s.path)
+	if err != nil {
+		return
+	}
+	var logs []uint64
+	for _, n := range names {
+		if num, ok := logNumber(n); ok {
+			logs = append(logs, num)
+		}
+	}
+	if len(logs) < 2 {
+		return
+	}
+	newest := slices.Max(logs)
+	for _, n := range names {
+		if num, ok := logNumber(n); ok && num != newest {
+			if err := s.fs.Remove(s.fs.PathJoin(s.path, n)); err != nil {
+				s.health.report("remove old log files", err)
+			}
+		}
+	}
+}
+
+// logNumber parses Pebble's log file name, "000123.log".
+func logNumber(name string) (uint64, bool) {
+	digits, ok := strings.CutSuffix(name, ".log")
+	if !ok || digits == "" {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(digits, 10, 64)
+	return n, err == nil
+}
 
 // begin starts an operation that uses db; end it with s.ops.RUnlock.
 func (s *store) begin(what string) error {
