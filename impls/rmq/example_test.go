@@ -2,6 +2,7 @@ package rmq_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 
@@ -65,4 +66,37 @@ func ExampleWithPebbleOptions() {
 	}))
 	fmt.Println(b.Name(), b.Path())
 	// Output: rmq /var/lib/myapp/wal
+}
+
+func ExampleWithReadOnly() {
+	dir, _ := os.MkdirTemp("", "rmq-example")
+	defer os.RemoveAll(dir)
+	ctx := context.Background()
+	w1, _ := rmq.NewBuilder(rmq.WithPath(dir)).Build()
+	w, _ := w1.Open(ctx, &walimpls.OpenOption{Channel: walimpls.Channel{Name: "orders", Term: 1}})
+	_, _ = w.Append(ctx, message.NewMutableMessage([]byte("created"), nil))
+	w1.Close()
+
+	// A reader that writes nothing: it works on a full disk too.
+	opener, err := rmq.NewBuilder(rmq.WithPath(dir), rmq.WithReadOnly()).Build()
+	if err != nil {
+		panic(err)
+	}
+	defer opener.Close()
+	r, err := opener.Open(ctx, &walimpls.OpenOption{Channel: walimpls.Channel{Name: "orders", AccessMode: walimpls.ReadOnly}})
+	if err != nil {
+		panic(err)
+	}
+	s, err := r.Read(ctx, walimpls.ReadOption{DeliverPolicy: walimpls.DeliverAll()})
+	if err != nil {
+		panic(err)
+	}
+	defer s.Close()
+	m := <-s.Chan()
+	fmt.Printf("read %s %s\n", m.MessageID(), m.Payload())
+	_, err = opener.Open(ctx, &walimpls.OpenOption{Channel: walimpls.Channel{Name: "orders", Term: 2}})
+	fmt.Println(errors.Is(err, walimpls.ErrReadOnly))
+	// Output:
+	// read 0 created
+	// true
 }

@@ -60,6 +60,9 @@ func acquireStore(b *Builder) (*store, error) {
 	storesMu.Lock()
 	defer storesMu.Unlock()
 	if s, ok := stores[key]; ok {
+		if s.readOnly && !b.readOnly {
+			return nil, fmt.Errorf("%w: rmq: data directory %s is open read-only in this process (WithReadOnly); close those openers before opening it for writing", walimpls.ErrUnavailable, path)
+		}
 		s.refs++
 		return s, nil
 	}
@@ -95,16 +98,18 @@ func openStore(b *Builder, key string) (*store, error) {
 	path := b.Path()
 	h := newHealth(path, b.log())
 	opts, fsCloser := b.pebbleOptions(h)
-	s := &store{key: key, path: path, health: h, fs: opts.FS, segBytes: b.segBytes, fsCloser: fsCloser, refs: 1, channels: map[string]*channelState{}}
+	s := &store{key: key, path: path, readOnly: b.readOnly, health: h, fs: opts.FS, segBytes: b.segBytes, fsCloser: fsCloser, refs: 1, channels: map[string]*channelState{}}
 	lock, err := s.lockDir(opts.FS)
 	if err != nil {
 		_ = fsCloser.Close()
 		return nil, err
 	}
 	s.lock = lock
-	if err := s.probe(); err != nil {
-		s.closeFiles()
-		return nil, err
+	if !b.readOnly {
+		if err := s.probe(); err != nil {
+			s.closeFiles()
+			return nil, err
+		}
 	}
 	opts.Lock = lock
 	db, err := s.openPebble(opts)
@@ -120,15 +125,19 @@ func openStore(b *Builder, key string) (*store, error) {
 		s.closeFiles()
 		return nil, err
 	}
-	s.reclaim = startReclaimer(s)
+	if !s.readOnly {
+		s.reclaim = startReclaimer(s)
+	}
 	return s, nil
 }
 
-// lockDir creates the directory and takes Pebble's lock,
+// lockDir creates the directory (for writing) and takes Pebble's lock,
 // which Pebble's Open then uses.
 func (s *store) lockDir(fs vfs.FS) (*pebble.Lock, error) {
-	if err := fs.MkdirAll(s.path, 0o755); err != nil {
-		return nil, s.openError("create data directory", err)
+	if !s.readOnly {
+		if err := fs.MkdirAll(s.path, 0o755); err != nil {
+			return nil, s.openError("create data directory", err)
+		}
 	}
 	lock, err := pebble.LockDirectory(s.path, fs)
 	if err == nil {
@@ -137,6 +146,9 @@ func (s *store) lockDir(fs vfs.FS) (*pebble.Lock, error) {
 	var pathErr *os.PathError
 	if errors.As(err, &pathErr) {
 		// Creating the LOCK file failed: not a lock held by anyone.
+		if s.readOnly && errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("%w: rmq: data directory %s does not exist (opened read-only, so it is not created): %w", walimpls.ErrInvalidArgument, s.path, err)
+		}
 		return nil, s.openError("create file LOCK", err)
 	}
 	if strings.Contains(err.Error(), "current process") {

@@ -129,9 +129,21 @@ func WithValueLogThreshold(bytes int) Option {
 // wraps the FS (see DESIGN.md) and chains its own EventListener before
 // the one set here; a Logger set here replaces the driver's, which is what
 // turns Pebble's fatal errors into a failed store instead of an exit.
+// ReadOnly is WithReadOnly's.
 func WithPebbleOptions(fn func(*pebble.Options)) Option {
 	return optionFunc(func(b *Builder) { b.pebbleTuning = append(b.pebbleTuning, fn) })
 }
+
+// WithReadOnly makes the opener read only: its Open accepts only
+// ReadOnly, and a channel that does not exist is an error instead of being
+// created. Unless another opener of this process has the directory open
+// already (then it shares that instance), Pebble is opened read-only: its
+// log is replayed into memory, nothing is flushed or compacted, and no
+// file is written, so a directory on a full disk can still be read. Such
+// an opener sees the messages stored when it was built: no other process
+// can append meanwhile (the directory is locked), and an opener of this
+// process that wants to write must wait until the read-only ones close.
+func WithReadOnly() Option { return optionFunc(func(b *Builder) { b.readOnly = true }) }
 
 // WithLogger sets where the driver reports what it cannot return to a
 // caller: Pebble's background failures (each kind once, then at most once
@@ -150,6 +162,7 @@ type Builder struct {
 	maxSize       int
 	vlogThreshold int
 	segBytes      int64
+	readOnly      bool
 	logger        *slog.Logger
 	pebbleTuning  []func(*pebble.Options)
 }
@@ -206,6 +219,7 @@ func (b *Builder) pebbleOptions(h *health) (o *pebble.Options, fsCloser io.Close
 		CompactionConcurrencyRange:  func() (int, int) { return DefaultCompactionWorkers, DefaultCompactionWorkers },
 		L0CompactionThreshold:       4,
 		L0StopWritesThreshold:       64,
+		ReadOnly:                    b.readOnly,
 	}
 	o.ApplyCompressionSettings(func() pebble.DBCompressionSettings { return pebble.DBCompressionNone })
 	for i := range o.Levels {
@@ -223,6 +237,7 @@ func (b *Builder) pebbleOptions(h *health) (o *pebble.Options, fsCloser io.Close
 	for _, fn := range b.pebbleTuning {
 		fn(o)
 	}
+	o.ReadOnly = b.readOnly
 	fsCloser = io.NopCloser(nil)
 	if o.FS == nil {
 		// Pebble wraps a nil FS in disk-health checks whose goroutine a

@@ -30,10 +30,11 @@ func (b *Builder) Build() (walimpls.OpenerImpls, error) {
 		return nil, err
 	}
 	o := &opener{
-		store: s,
-		caps:  walimpls.Capabilities{Fencing: true, PhysicalTruncate: true, ExclusiveLog: true, MaxMessageSize: b.maxSize},
-		write: pebble.Sync,
-		large: b.vlogThreshold,
+		store:    s,
+		readOnly: b.readOnly,
+		caps:     walimpls.Capabilities{Fencing: true, PhysicalTruncate: true, ExclusiveLog: true, MaxMessageSize: b.maxSize},
+		write:    pebble.Sync,
+		large:    b.vlogThreshold,
 	}
 	if b.syncMode == SyncNone {
 		o.write = pebble.NoSync
@@ -43,8 +44,10 @@ func (b *Builder) Build() (walimpls.OpenerImpls, error) {
 
 type opener struct {
 	store *store
-	caps  walimpls.Capabilities
-	write *pebble.WriteOptions
+	// readOnly: built WithReadOnly; only ReadOnly opens.
+	readOnly bool
+	caps     walimpls.Capabilities
+	write    *pebble.WriteOptions
 	// large is the value log threshold: encoded records of at least this
 	// many bytes go to the value log (0: none do).
 	large int
@@ -63,6 +66,9 @@ func (o *opener) Open(ctx context.Context, opt *walimpls.OpenOption) (walimpls.W
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
+	}
+	if o.readOnly && opt.Channel.AccessMode != walimpls.ReadOnly {
+		return nil, fmt.Errorf("%w: rmq opener of %s was built WithReadOnly: open channel %q ReadOnly", walimpls.ErrReadOnly, o.store.path, opt.Channel.Name)
 	}
 	if err := o.store.begin("open"); err != nil {
 		return nil, err

@@ -102,35 +102,47 @@ func (w *wal) scan(ctx context.Context, start int64, emit helper.Emit) error {
 func (w *wal) readChunk(dst []message.ImmutableMessage, pos, end uint64) ([]message.ImmutableMessage, error) {
 	c, path := w.ch, w.opener.store.path
 	end = min(end, pos+chunkMessages)
-	it, err := w.opener.store.db.NewIter(&pebble.IterOptions{LowerBound: dataKey(c.id, pos), UpperBound: dataKey(c.id, end)})
-	if err != nil {
-		return dst, fmt.Errorf("%w: rmq channel %q in %s: read at %d: %w", walimpls.ErrUnavailable, c.name, path, pos, err)
-	}
-	defer it.Close()
 	bytes := 0
 	next := pos
-	for ok := it.First(); ok && bytes < chunkBytes; ok = it.Next() {
-		_, seq, err := parseDataKey(it.Key())
+	if pos < min(end, c.memBase) {
+		it, err := w.opener.store.db.NewIter(&pebble.IterOptions{LowerBound: dataKey(c.id, pos), UpperBound: dataKey(c.id, min(end, c.memBase))})
 		if err != nil {
-			return dst, err
+			return dst, fmt.Errorf("%w: rmq channel %q in %s: read at %d: %w", walimpls.ErrUnavailable, c.name, path, pos, err)
 		}
-		if seq != next {
-			break
+		defer it.Close()
+		for ok := it.First(); ok && bytes < chunkBytes; ok = it.Next() {
+			_, seq, err := parseDataKey(it.Key())
+			if err != nil {
+				return dst, err
+			}
+			if seq != next {
+				break
+			}
+			v, err := it.ValueAndErr()
+			if err != nil {
+				return dst, fmt.Errorf("%w: rmq channel %q in %s: read sequence %d: %w", walimpls.ErrUnavailable, c.name, path, seq, err)
+			}
+			msg, n, err := w.decodeValue(seq, v)
+			if err != nil {
+				return dst, err
+			}
+			dst = append(dst, msg)
+			bytes += n
+			next++
 		}
-		v, err := it.ValueAndErr()
-		if err != nil {
-			return dst, fmt.Errorf("%w: rmq channel %q in %s: read sequence %d: %w", walimpls.ErrUnavailable, c.name, path, seq, err)
+		if err := it.Error(); err != nil {
+			return dst, fmt.Errorf("%w: rmq channel %q in %s: read at %d: %w", walimpls.ErrUnavailable, c.name, path, next, err)
 		}
-		msg, n, err := w.decodeValue(seq, v)
+	}
+	// A read-only store keeps the value log pointers a crash took from
+	// Pebble in memory (it cannot write them back).
+	for ; next >= c.memBase && next < end && bytes < chunkBytes; next++ {
+		msg, n, err := w.decodePointer(next, c.memTail[next-c.memBase])
 		if err != nil {
 			return dst, err
 		}
 		dst = append(dst, msg)
 		bytes += n
-		next++
-	}
-	if err := it.Error(); err != nil {
-		return dst, fmt.Errorf("%w: rmq channel %q in %s: read at %d: %w", walimpls.ErrUnavailable, c.name, path, next, err)
 	}
 	if len(dst) == 0 {
 		if first, _, _ := c.view(); pos < first {
@@ -154,6 +166,12 @@ func (w *wal) decodeValue(seq uint64, v []byte) (message.ImmutableMessage, int, 
 		msg, err := decodeMessage(c.name, seq, v, true)
 		return msg, len(v), err
 	}
+	return w.decodePointer(seq, p)
+}
+
+// decodePointer reads sequence seq from the value log at p.
+func (w *wal) decodePointer(seq uint64, p vlogPointer) (message.ImmutableMessage, int, error) {
+	c := w.ch
 	body, err := c.vlog.read(seq, p)
 	if err != nil {
 		if first, _, _ := c.view(); seq < first {

@@ -25,10 +25,13 @@ var ErrStoreFailed = errors.New("rmq: store failed earlier and refuses writes un
 
 // store is one open Pebble database and the state of its channels.
 type store struct {
-	key    string // absolute path, the stores map key
-	path   string
-	db     *pebble.DB
-	health *health
+	key  string // absolute path, the stores map key
+	path string
+	// readOnly: Pebble is open read-only (WithReadOnly): nothing is
+	// written, channels are not created, there is no reclaimer.
+	readOnly bool
+	db       *pebble.DB
+	health   *health
 	// fs is the file system Pebble uses; the value log uses it too, so
 	// fault injection through WithPebbleOptions covers both.
 	fs vfs.FS
@@ -53,7 +56,7 @@ type store struct {
 	channels map[string]*channelState
 	nextID   uint32
 
-	reclaim *reclaimer
+	reclaim *reclaimer // nil for a read-only store
 }
 
 // release drops one reference; the last one flushes and closes Pebble.
@@ -67,7 +70,9 @@ func (s *store) release() error {
 		return nil
 	}
 	delete(stores, s.key)
-	s.reclaim.stop()
+	if s.reclaim != nil {
+		s.reclaim.stop()
+	}
 	s.health.close()
 	if fe := s.health.fatal.Load(); fe != nil {
 		// A Pebble goroutine is parked, maybe holding Pebble's locks:
@@ -80,7 +85,7 @@ func (s *store) release() error {
 	s.closed.Store(true)
 	var err error
 	flushed := false
-	if s.failed() == nil && s.health.flushErr.Load() == nil {
+	if !s.readOnly && s.failed() == nil && s.health.flushErr.Load() == nil {
 		// Flushing makes the next open skip replaying the log.
 		err = s.flush()
 		flushed = err == nil
@@ -255,7 +260,7 @@ func (s *store) channel(name string) (*channelState, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &channelState{name: name, id: id, changed: make(chan struct{})}
+	c := &channelState{name: name, id: id, changed: make(chan struct{}), memBase: noMemTail}
 	if err := s.recover(c); err != nil {
 		return nil, err
 	}
@@ -275,6 +280,9 @@ func (s *store) channelID(name string) (uint32, error) {
 	}
 	if !errors.Is(err, pebble.ErrNotFound) {
 		return 0, fmt.Errorf("%w: rmq: look up channel %q in %s: %w", walimpls.ErrUnavailable, name, s.path, err)
+	}
+	if s.readOnly {
+		return 0, fmt.Errorf("%w: rmq: no channel %q in %s (the opener is read-only, so it is not created)", walimpls.ErrInvalidArgument, name, s.path)
 	}
 	if err := s.failed(); err != nil {
 		return 0, err
@@ -376,7 +384,15 @@ type channelState struct {
 	changed chan struct{}
 	// vlog holds the channel's large records (its writes are under mu).
 	vlog *vlog
+	// memTail holds, in a read-only store, the value log pointers of
+	// sequences memBase, memBase+1, ... that a crash took from Pebble and
+	// recovery could not write back (noMemTail: none). Fixed after open.
+	memBase uint64
+	memTail []vlogPointer
 }
+
+// noMemTail is memBase when every pointer is in Pebble.
+const noMemTail = math.MaxUint64
 
 // view is what a scanner needs to decide whether to read or wait.
 func (c *channelState) view() (first, end uint64, changed <-chan struct{}) {

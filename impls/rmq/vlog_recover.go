@@ -35,7 +35,10 @@ func (s *store) recoverVlog(c *channelState) error {
 		return fmt.Errorf("rmq channel %q: %w", c.name, err)
 	}
 	v.activeOff, v.sealed = tail.end, tail.end < tail.size
-	if len(tail.lost) > 0 {
+	if len(tail.lost) > 0 && s.readOnly {
+		c.memBase, c.memTail = c.next, tail.lost
+		c.next += uint64(len(tail.lost))
+	} else if len(tail.lost) > 0 {
 		err := s.commit(pebble.Sync, func(b *pebble.Batch) error {
 			for i, p := range tail.lost {
 				if err := b.Set(dataKey(c.id, c.next+uint64(i)), appendVlogPointer(nil, p), nil); err != nil {
@@ -49,7 +52,7 @@ func (s *store) recoverVlog(c *channelState) error {
 		}
 		c.next += uint64(len(tail.lost))
 	}
-	if len(segs) > 1 {
+	if len(segs) > 1 && s.reclaim != nil {
 		// Segments a truncation emptied before the last close.
 		s.reclaim.add(c, c.first, c.first)
 	}
