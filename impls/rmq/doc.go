@@ -67,6 +67,12 @@
 //     goroutine is parked, since Pebble must not go on, and Close returns
 //     an error instead of waiting for it; the directory stays locked until
 //     the process exits.
+//   - Pebble's own log failing while Pebble switches to a new log (which
+//     in Pebble panics where no recover can catch it, ending the process)
+//     does the same: the driver's one goroutine that enters Pebble's commit
+//     pipeline is parked there, and every Append, Truncate and Open
+//     returns ErrStoreFailed. Restarting the process reopens the
+//     directory with everything acknowledged.
 //   - Pebble's background failures are logged through WithLogger's
 //     logger: each kind (what failed, and its errno) once, then at most
 //     once a minute, and once more when the work succeeds again. Pebble

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -44,7 +45,68 @@ func (f *diskFault) String() string { return "rmq disk fault" }
 
 // withFault routes Pebble's (and so the value log's) file system through f.
 func withFault(f *diskFault) Option {
-	return WithPebbleOptions(func(o *pebble.Options) { o.FS = errorfs.Wrap(vfs.Default, f) })
+	return WithPebbleOptions(func(o *pebble.Options) { o.FS = faultFS{errorfs.Wrap(vfs.Default, f), f} })
+}
+
+// faultFS is errorfs plus recycled files: errorfs's ReuseForWrite returns
+// the file unwrapped, so a recycled Pebble log would never fail.
+type faultFS struct {
+	*errorfs.FS
+	f *diskFault
+}
+
+func (fs faultFS) ReuseForWrite(oldname, newname string, category vfs.DiskWriteCategory) (vfs.File, error) {
+	file, err := fs.FS.ReuseForWrite(oldname, newname, category)
+	if err != nil {
+		return nil, err
+	}
+	return &faultFile{File: file, name: newname, f: fs.f}, nil
+}
+
+// faultFile injects f's errors into the writes and syncs of a file.
+type faultFile struct {
+	vfs.File
+	name string
+	f    *diskFault
+}
+
+func (ff *faultFile) fault(kind errorfs.OpKind) error {
+	return ff.f.MaybeError(errorfs.Op{Kind: kind, Path: ff.name})
+}
+
+func (ff *faultFile) Write(p []byte) (int, error) {
+	if err := ff.fault(errorfs.OpFileWrite); err != nil {
+		return 0, err
+	}
+	return ff.File.Write(p)
+}
+
+func (ff *faultFile) Preallocate(off, n int64) error {
+	if err := ff.fault(errorfs.OpFilePreallocate); err != nil {
+		return err
+	}
+	return ff.File.Preallocate(off, n)
+}
+
+func (ff *faultFile) Sync() error {
+	if err := ff.fault(errorfs.OpFileSync); err != nil {
+		return err
+	}
+	return ff.File.Sync()
+}
+
+func (ff *faultFile) SyncData() error {
+	if err := ff.fault(errorfs.OpFileSyncData); err != nil {
+		return err
+	}
+	return ff.File.SyncData()
+}
+
+func (ff *faultFile) SyncTo(length int64) (bool, error) {
+	if err := ff.fault(errorfs.OpFileSyncTo); err != nil {
+		return false, err
+	}
+	return ff.File.SyncTo(length)
 }
 
 func isWrite(k errorfs.OpKind) bool {
@@ -146,7 +208,8 @@ func within(t *testing.T, what string, d time.Duration, fn func()) {
 	select {
 	case <-done:
 	case <-time.After(d):
-		t.Fatalf("%s did not return within %v", what, d)
+		buf := make([]byte, 1<<20)
+		t.Fatalf("%s did not return within %v; goroutines:\n%s", what, d, buf[:runtime.Stack(buf, true)])
 	}
 }
 
@@ -198,7 +261,7 @@ func TestDiskFaults(t *testing.T) {
 			if run.suffix == vlogSuffix {
 				threshold = 1
 			}
-			o := newOpener(t, dir, WithValueLogThreshold(threshold), WithPebbleOptions(func(o *pebble.Options) { o.FS = errorfs.Wrap(vfs.Default, fault) }))
+			o := newOpener(t, dir, WithValueLogThreshold(threshold), withFault(fault))
 			w := openWAL(t, o, "ch", 1, walimpls.ReadWrite)
 			other := openWAL(t, o, "other", 1, walimpls.ReadWrite)
 			acked := map[int64]string{}

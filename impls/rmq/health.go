@@ -40,10 +40,13 @@ type health struct {
 	// failure is the first failed write or sync: every later write is
 	// refused (ErrStoreFailed) until the store is reopened.
 	failure atomic.Pointer[error]
-	// fatal is set once Pebble called its fatal logger. Pebble's state is
-	// then unknown, and the goroutine that hit it is parked, maybe holding
-	// Pebble's locks, so nothing may wait for Pebble any more.
-	fatal atomic.Pointer[fatalError]
+	// fatal is set once Pebble stopped: it called its fatal logger, or its
+	// log failed while it switched logs (see parkIfRotating). Pebble's state
+	// is then unknown, and the goroutine that hit it is parked, maybe holding
+	// Pebble's locks, so nothing may wait for Pebble any more; stopped is
+	// closed then.
+	fatal   atomic.Pointer[fatalError]
+	stopped chan struct{}
 	// flushErr is the last failed memtable flush, nil once one succeeds.
 	// Appends are refused meanwhile: they would fill the memtables and then
 	// block in Pebble's write stall until a flush succeeds.
@@ -69,7 +72,7 @@ type report struct {
 }
 
 func newHealth(path string, log *slog.Logger) *health {
-	return &health{path: path, log: log, changed: make(chan struct{}), closing: make(chan struct{}), reports: map[string]*report{}}
+	return &health{path: path, log: log, changed: make(chan struct{}), stopped: make(chan struct{}), closing: make(chan struct{}), reports: map[string]*report{}}
 }
 
 func (h *health) signal() {
@@ -239,9 +242,31 @@ func (h *health) stop(fe fatalError) {
 		return
 	}
 	h.fail(fe)
-	h.log.Error("rmq: Pebble stopped on a fatal error; the store refuses writes, and this process cannot close or reopen the data directory", "dir", h.path, "err", fe.Error())
+	h.log.Error("rmq: Pebble stopped; the store refuses writes, and this process cannot close or reopen the data directory", "dir", h.path, "err", fe.Error())
+	close(h.stopped)
 	h.signal()
 }
+
+// parkIfRotating stops the store and parks the calling goroutine forever
+// if it is inside Pebble's log rotation, and returns otherwise. Pebble
+// (v2.1.7) cannot fail a log rotation: rotateWAL panics on any error of
+// closing the old log or creating the new one, at a moment it has
+// released DB.mu, and the deferred DB.mu.Unlock of its caller (a commit
+// whose batch did not fit the memtable, a flush) then kills the process
+// with "fatal error: sync: unlock of unlocked mutex", which no recover
+// can catch. Parked instead, the rotating goroutine (the committer or the
+// reclaimer, never a caller's) keeps Pebble's commit lock: nothing can be
+// written any more, and reads go on.
+func (h *health) parkIfRotating(what string, err error) {
+	if !onStack(rotateWALName) {
+		return
+	}
+	h.stop(fatalError{msg: "pebble stopped: " + what + " failed while Pebble switched to a new log, which it cannot survive: " + err.Error(), cause: err})
+	parkAfterFatal()
+}
+
+// rotateWALName is the function of Pebble that switches logs.
+const rotateWALName = "github.com/cockroachdb/pebble/v2.(*DB).rotateWAL"
 
 // fatalError is Pebble's fatal error, as an error: its cause (the first
 // error among Fatalf's arguments) is kept, so errors.Is finds ENOSPC.
@@ -250,7 +275,7 @@ type fatalError struct {
 	cause error
 }
 
-func (e fatalError) Error() string { return "pebble fatal: " + e.msg }
+func (e fatalError) Error() string { return e.msg }
 func (e fatalError) Unwrap() error { return e.cause }
 
 // pebbleLogger keeps Pebble's errors (rate-limited) and drops its
@@ -273,16 +298,17 @@ func (l pebbleLogger) Errorf(format string, args ...any) {
 }
 
 func (l pebbleLogger) Fatalf(format string, args ...any) {
-	fe := fatalError{msg: fmt.Sprintf(format, args...)}
+	fe := fatalError{msg: "pebble fatal: " + fmt.Sprintf(format, args...)}
 	for _, a := range args {
 		if err, ok := a.(error); ok {
 			fe.cause = err
 			break
 		}
 	}
-	if onGuardedGoroutine() {
+	if onStack(guardedName) && !onStack(rotateWALName) {
 		// Pebble returns nowhere after Fatalf: guard recovers the panic,
-		// the store fails and is closed (in bounded time) as failed.
+		// the store fails and is closed (in bounded time) as failed. (Not
+		// within a log rotation: see parkIfRotating.)
 		l.h.fail(fe)
 		panic(fe)
 	}
@@ -299,13 +325,13 @@ func parkAfterFatal() { select {} }
 // Pebble's panics.
 var guardedName = runtime.FuncForPC(reflect.ValueOf(guarded).Pointer()).Name()
 
-// onGuardedGoroutine reports whether guarded is on this goroutine's stack.
-func onGuardedGoroutine() bool {
+// onStack reports whether function fn is on this goroutine's stack.
+func onStack(fn string) bool {
 	pcs := make([]uintptr, 256)
 	frames := runtime.CallersFrames(pcs[:runtime.Callers(2, pcs)])
 	for {
 		f, more := frames.Next()
-		if f.Function == guardedName {
+		if f.Function == fn {
 			return true
 		}
 		if !more {
@@ -337,11 +363,13 @@ func guarded(h *health, fn func() error) (err error) {
 }
 
 // healthFS is the file system Pebble and the value log use: the one
-// configured, plus two changes. Creating a table file waits while
-// background work keeps failing (h.backoff). And log files are
-// preallocated in small steps: Pebble reserves 110% of the memtable size
-// (70 MiB) for every log file at once and keeps up to five old ones for
-// reuse, so a small store took 350 MB of disk.
+// configured, plus three changes. Creating a table file waits while
+// background work keeps failing (h.backoff). Log files are preallocated
+// in small steps: Pebble reserves 110% of the memtable size (70 MiB) for
+// every log file at once and keeps up to five old ones for reuse, so a
+// small store took 350 MB of disk. And a failure of the log files or the
+// directory within a log rotation parks instead of returning (see
+// parkIfRotating).
 type healthFS struct {
 	vfs.FS
 	h *health
@@ -358,21 +386,48 @@ func (fs healthFS) Create(name string, category vfs.DiskWriteCategory) (vfs.File
 		fs.h.backoff()
 	}
 	f, err := fs.FS.Create(name, category)
-	return wrapLogFile(name, f, err)
+	return fs.wrapLogFile(name, f, err)
 }
 
 func (fs healthFS) ReuseForWrite(oldname, newname string, category vfs.DiskWriteCategory) (vfs.File, error) {
 	f, err := fs.FS.ReuseForWrite(oldname, newname, category)
-	return wrapLogFile(newname, f, err)
+	return fs.wrapLogFile(newname, f, err)
+}
+
+// OpenDir: Pebble syncs the directory when it creates a log.
+func (fs healthFS) OpenDir(name string) (vfs.File, error) {
+	f, err := fs.FS.OpenDir(name)
+	if err != nil {
+		return nil, err
+	}
+	return dirFile{File: f, h: fs.h}, nil
 }
 
 func (fs healthFS) Unwrap() vfs.FS { return fs.FS }
 
-func wrapLogFile(name string, f vfs.File, err error) (vfs.File, error) {
-	if err != nil || !isLogFile(name) {
+func (fs healthFS) wrapLogFile(name string, f vfs.File, err error) (vfs.File, error) {
+	if !isLogFile(name) {
 		return f, err
 	}
-	return &logFile{File: f}, nil
+	if err != nil {
+		fs.h.parkIfRotating("creating Pebble's log "+name, err)
+		return nil, err
+	}
+	return &logFile{File: f, h: fs.h}, nil
+}
+
+// dirFile is a directory Pebble syncs.
+type dirFile struct {
+	vfs.File
+	h *health
+}
+
+func (d dirFile) Sync() error {
+	err := d.File.Sync()
+	if err != nil {
+		d.h.parkIfRotating("syncing the directory of Pebble's log", err)
+	}
+	return err
 }
 
 // logPreallocStep is how far ahead of its writes a log file is
@@ -381,11 +436,22 @@ func wrapLogFile(name string, f vfs.File, err error) (vfs.File, error) {
 // preallocation (each fdatasync then allocates blocks).
 const logPreallocStep = 1 << 20
 
-// logFile is a log file preallocated logPreallocStep ahead of what was
-// written instead of Pebble's 70 MiB at once. Pebble writes a log from the
-// start, sequentially, from one goroutine.
+// logFile is one of Pebble's log files. It is preallocated
+// logPreallocStep ahead of what was written instead of Pebble's 70 MiB at
+// once (Pebble writes a log from the start, sequentially, from one
+// goroutine).
+//
+// And a failed write or sync fails the store the moment it happens, before
+// Pebble learns of it: Pebble keeps a log error forever, and the next
+// commit that sees it panics holding Pebble's commit lock, so nothing may
+// enter Pebble after it (the committer checks the store first; see
+// committer). Closing a failed log, or any failure, within a log rotation
+// parks (see parkIfRotating).
 type logFile struct {
 	vfs.File
+	h *health
+	// failed is the first failed write or sync of this file.
+	failed             atomic.Pointer[error]
 	written, allocated int64
 }
 
@@ -401,5 +467,43 @@ func (f *logFile) Write(p []byte) (int, error) {
 	}
 	n, err := f.File.Write(p)
 	f.written += int64(n)
-	return n, err
+	return n, f.check(err)
+}
+
+func (f *logFile) Sync() error     { return f.check(f.File.Sync()) }
+func (f *logFile) SyncData() error { return f.check(f.File.SyncData()) }
+
+func (f *logFile) SyncTo(length int64) (bool, error) {
+	full, err := f.File.SyncTo(length)
+	return full, f.check(err)
+}
+
+// Close closes the file; a log that failed is closed only by a rotation
+// (which parks here) or by Pebble's Close.
+func (f *logFile) Close() error {
+	err := f.File.Close()
+	if p := f.failed.Load(); p != nil {
+		f.h.parkIfRotating("Pebble's log", *p)
+	}
+	if err != nil {
+		f.h.parkIfRotating("closing Pebble's log", err)
+	}
+	return err
+}
+
+func (f *logFile) Stat() (vfs.FileInfo, error) {
+	fi, err := f.File.Stat()
+	if err != nil {
+		f.h.parkIfRotating("stat of Pebble's new log", err)
+	}
+	return fi, err
+}
+
+func (f *logFile) check(err error) error {
+	if err != nil {
+		f.failed.CompareAndSwap(nil, &err)
+		f.h.fail(fmt.Errorf("Pebble's log: %w", err))
+		f.h.parkIfRotating("Pebble's log", err)
+	}
+	return err
 }

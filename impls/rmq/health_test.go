@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
@@ -89,35 +88,7 @@ func fatalChild() int {
 // every acknowledged message.
 func TestBackgroundFatal(t *testing.T) {
 	dir := t.TempDir()
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), envFatalChild+"="+dir)
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	done := make(chan struct{})
-	var out []byte
-	var err error
-	go func() {
-		out, err = cmd.Output()
-		close(done)
-	}()
-	select {
-	case <-done:
-	case <-time.After(60 * time.Second):
-		_ = cmd.Process.Kill()
-		<-done
-		t.Fatalf("the child hangs; stdout:\n%s\nstderr:\n%s", out, stderr.String())
-	}
-	lines := map[string]string{}
-	for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
-		k, v, _ := strings.Cut(l, ": ")
-		if k == l {
-			k, v, _ = strings.Cut(l, " ")
-		}
-		lines[k] = v
-	}
-	if err != nil || strings.Contains(stderr.String(), "panic") {
-		t.Fatalf("child: %v\nstdout:\n%s\nstderr:\n%s", err, out, stderr.String())
-	}
+	lines := childLines(runChild(t, envFatalChild, dir, 60*time.Second))
 	appendErr := lines["append"]
 	if !strings.Contains(appendErr, ErrStoreFailed.Error()) || !strings.Contains(appendErr, "MANIFEST") || !strings.Contains(appendErr, dir) {
 		t.Errorf("append after the fatal error: %q, want ErrStoreFailed naming MANIFEST and %s", appendErr, dir)

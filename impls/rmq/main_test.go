@@ -15,5 +15,8 @@ func TestMain(m *testing.M) {
 	if os.Getenv(envFatalChild) != "" {
 		os.Exit(fatalChild())
 	}
+	if os.Getenv(envFailingLogChild) != "" {
+		os.Exit(failingLogChild())
+	}
 	goleak.VerifyTestMain(m)
 }

@@ -117,6 +117,7 @@ func openStore(b *Builder, key string) (*store, error) {
 		return nil, err
 	}
 	s.db, s.walDir = db, opts.WALDir
+	s.committer = startCommitter(s)
 	if opts.WALFailover != nil {
 		s.walDir = "-" // logs elsewhere too: leave them alone
 	}

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"sync"
 	"time"
-
-	"github.com/cockroachdb/pebble/v2"
 )
 
 // reclaimInterval spaces out reclaiming compactions, so a caller that
@@ -56,11 +54,9 @@ func (r *reclaimer) add(c *channelState, lo, hi uint64) {
 	}
 }
 
-// stop ends the goroutine; any compaction in progress is cancelled.
-func (r *reclaimer) stop() {
-	r.cancel()
-	<-r.done
-}
+// Stopping: cancel ends the goroutine (a compaction in progress is
+// cancelled), wait waits for it to end.
+func (r *reclaimer) wait() { <-r.done }
 
 func (r *reclaimer) run(ctx context.Context) {
 	defer close(r.done)
@@ -149,9 +145,11 @@ func (r *reclaimer) deleteSegments(pending map[uint32]truncatedRange) {
 	if len(pending) == 0 || r.s.failed() != nil {
 		return
 	}
-	if err := r.s.guard(func() error { return r.s.db.LogData(nil, pebble.Sync) }); err != nil {
-		r.s.fail(fmt.Errorf("sync of Pebble's log (making truncations durable): %w", err))
-		r.s.health.report("reclaimer's sync of Pebble's log", err)
+	if err := r.s.syncLog(); err != nil {
+		if !isNotEntered(err) {
+			r.s.fail(fmt.Errorf("sync of Pebble's log (making truncations durable): %w", err))
+			r.s.health.report("reclaimer's sync of Pebble's log", err)
+		}
 		return
 	}
 	for c, k := range cuts {

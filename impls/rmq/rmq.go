@@ -147,13 +147,13 @@ func (w *wal) Append(ctx context.Context, msg message.MutableMessage) (message.M
 		return w.appendLarge(msg, size)
 	}
 	b := s.db.NewBatch()
-	defer b.Close()
 	op := b.SetDeferred(dataKeyLen, size)
 	// Encode straight into the batch: no intermediate copy of the payload.
 	message.EncodeRecord(op.Value[:0], msg.Payload(), msg.Properties())
 
 	seq, err := w.apply(b, op)
 	if err != nil {
+		s.closeBatch(b, err)
 		return nil, err
 	}
 	if w.opener.write.Sync {
@@ -162,14 +162,16 @@ func (w *wal) Append(ctx context.Context, msg message.MutableMessage) (message.M
 			return nil, fmt.Errorf("%w: rmq channel %q in %s: sync of sequence %d: %w", walimpls.ErrOutcomeUnknown, w.ch.name, s.path, seq, err)
 		}
 	}
+	_ = b.Close()
 	w.ch.durable(seq)
 	return helper.NewInt64ID(Name, int64(seq)), nil
 }
 
 // apply assigns the next sequence and hands the batch to Pebble's commit
-// pipeline under the channel lock, so sequences enter the log in order and
-// a fenced writer can never slip one in. The fsync is awaited outside the
-// lock: that is what lets concurrent appends share it.
+// pipeline (through the committer) under the channel lock, so sequences
+// enter the log in order and a fenced writer can never slip one in. The
+// fsync is awaited outside the lock: that is what lets concurrent appends
+// share it.
 func (w *wal) apply(b *pebble.Batch, op *pebble.DeferredBatchOp) (uint64, error) {
 	c, s := w.ch, w.opener.store
 	c.mu.Lock()
@@ -182,13 +184,10 @@ func (w *wal) apply(b *pebble.Batch, op *pebble.DeferredBatchOp) (uint64, error)
 	if err := op.Finish(); err != nil {
 		return 0, fmt.Errorf("rmq channel %q: %w", c.name, err)
 	}
-	err := s.guard(func() error {
-		if w.opener.write.Sync {
-			return s.db.ApplyNoSyncWait(b, w.opener.write)
+	if err := s.enter(b, w.opener.write); err != nil {
+		if isNotEntered(err) {
+			return 0, err
 		}
-		return s.db.Apply(b, w.opener.write)
-	})
-	if err != nil {
 		s.fail(err)
 		return 0, fmt.Errorf("%w: rmq channel %q in %s: write sequence %d: %w", walimpls.ErrOutcomeUnknown, c.name, s.path, seq, err)
 	}

@@ -56,7 +56,8 @@ type store struct {
 	channels map[string]*channelState
 	nextID   uint32
 
-	reclaim *reclaimer // nil for a read-only store
+	reclaim   *reclaimer // nil for a read-only store
+	committer *committer
 }
 
 // release drops one reference; the last one flushes and closes Pebble.
@@ -70,19 +71,27 @@ func (s *store) release() error {
 		return nil
 	}
 	delete(stores, s.key)
-	if s.reclaim != nil {
-		s.reclaim.stop()
-	}
+	// New operations are refused from here on; the ones in progress end
+	// before Pebble closes.
+	s.closed.Store(true)
 	s.health.close()
+	if s.reclaim != nil {
+		s.reclaim.cancel()
+	}
 	if fe := s.health.fatal.Load(); fe != nil {
 		// A Pebble goroutine is parked, maybe holding Pebble's locks:
 		// waiting for Pebble (or for an operation inside it) could hang.
-		s.closed.Store(true)
+		// An idle committer ends; a parked one never does.
+		s.committer.signalStop()
 		return fmt.Errorf("rmq: close %s: %w; Pebble cannot be closed, its files stay open and the directory locked until the process exits", s.path, fe)
 	}
-	s.ops.Lock()
+	if s.reclaim != nil && !s.waitUnlessFailed(s.reclaim.wait) {
+		return fmt.Errorf("rmq: close %s: the reclaimer is stuck inside Pebble after %w; Pebble stays open", s.path, s.failed())
+	}
+	if !s.waitUnlessFailed(s.ops.Lock) {
+		return fmt.Errorf("rmq: close %s: operations are stuck inside Pebble after %w; Pebble stays open", s.path, s.failed())
+	}
 	defer s.ops.Unlock()
-	s.closed.Store(true)
 	var err error
 	flushed := false
 	if !s.readOnly && s.failed() == nil && s.health.flushErr.Load() == nil {
@@ -90,7 +99,15 @@ func (s *store) release() error {
 		err = s.flush()
 		flushed = err == nil
 	}
-	if cerr := s.closeDB(); cerr != nil && err == nil {
+	// Idle now: every operation and the reclaimer ended.
+	if !s.waitUnlessFailed(s.committer.close) {
+		return fmt.Errorf("rmq: close %s: Pebble's commit is stuck after %w; Pebble stays open", s.path, s.failed())
+	}
+	if cerr := s.closeDB(); errors.Is(cerr, errPebbleNotClosed) {
+		// Pebble's goroutines may still write the directory: it stays
+		// locked, so no other Pebble can open it meanwhile.
+		return fmt.Errorf("rmq: close %s: %w; the directory stays locked until the process exits", s.path, errors.Join(err, cerr))
+	} else if cerr != nil && err == nil {
 		err = cerr
 	}
 	s.mu.Lock()
@@ -113,7 +130,7 @@ func (s *store) release() error {
 // failing flush is retried by Pebble forever).
 func (s *store) flush() error {
 	var done <-chan struct{}
-	if err := s.guard(func() (err error) {
+	if err := s.call(func() (err error) {
 		done, err = s.db.AsyncFlush()
 		return err
 	}); err != nil {
@@ -135,26 +152,43 @@ func (s *store) flush() error {
 	}
 }
 
-// closeDB closes Pebble. After a failure Pebble may be stuck (a panic
-// inside it can leave its locks held), so then it waits a bounded time
-// and leaves Pebble behind if it must.
+// closeDB closes Pebble; an error wrapping errPebbleNotClosed says Pebble
+// is still open.
 func (s *store) closeDB() error {
-	if s.failed() == nil {
-		return s.guard(s.db.Close)
+	var err error
+	if !s.waitUnlessFailed(func() { err = s.guard(s.db.Close) }) {
+		return fmt.Errorf("%w within %v after the store failed; its files stay open", errPebbleNotClosed, closeFailedWithin)
 	}
-	done := make(chan error, 1)
-	go func() { done <- s.guard(s.db.Close) }()
+	return err
+}
+
+var errPebbleNotClosed = errors.New("pebble did not close")
+
+// waitUnlessFailed runs fn and waits for it, but once the store has failed
+// only for closeFailedWithin: Pebble may then hold goroutines (and its
+// locks) forever, after a panic inside it or a log rotation after its log
+// failed (see logFile). It reports whether fn returned.
+func (s *store) waitUnlessFailed(fn func()) bool {
+	if s.failed() == nil {
+		fn()
+		return true
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		fn()
+	}()
 	t := time.NewTimer(closeFailedWithin)
 	defer t.Stop()
 	select {
-	case err := <-done:
-		return err
+	case <-done:
+		return true
 	case <-t.C:
-		return fmt.Errorf("pebble did not close within %v after the store failed; its files stay open", closeFailedWithin)
+		return false
 	}
 }
 
-// closeFailedWithin bounds the close of a failed store.
+// closeFailedWithin bounds each wait of the close of a failed store.
 const closeFailedWithin = 10 * time.Second
 
 // removeOldLogs deletes the log files a clean close left behind that
@@ -357,12 +391,14 @@ func (s *store) commit(opts *pebble.WriteOptions, fill func(*pebble.Batch) error
 		return err
 	}
 	b := s.db.NewBatch()
-	defer b.Close()
 	if err := fill(b); err != nil {
+		_ = b.Close()
 		return err
 	}
-	if err := s.guard(func() error { return s.db.Apply(b, opts) }); err != nil {
-		s.fail(err)
+	if err := s.write(b, opts); err != nil {
+		if isNotEntered(err) {
+			return err
+		}
 		return fmt.Errorf("%w: rmq: write to %s: %w", walimpls.ErrOutcomeUnknown, s.path, err)
 	}
 	return nil

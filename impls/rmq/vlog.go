@@ -10,7 +10,6 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/vfs"
 )
 
@@ -136,7 +135,7 @@ func (v *vlog) roll(seq uint64) error {
 	if len(v.segs) > 0 {
 		// Recovery scans only the newest segment, so every pointer into the
 		// older ones must be durable before a newer one exists.
-		if err := v.s.guard(func() error { return v.s.db.LogData(nil, pebble.Sync) }); err != nil {
+		if err := v.s.syncLog(); err != nil {
 			return fmt.Errorf("sync pointers before a new value log segment: %w", err)
 		}
 	}

@@ -67,7 +67,10 @@ func (w *wal) applyLarge(rec []byte, bodyCRC uint32) (uint64, error) {
 	if sync && c.end < c.next {
 		// A smaller append's fsync is still running. Its record must not
 		// be lost while this one survives: that would be a gap.
-		if err := s.guard(func() error { return s.db.LogData(nil, pebble.Sync) }); err != nil {
+		if err := s.syncLog(); err != nil {
+			if isNotEntered(err) {
+				return 0, err // nothing of this append was written
+			}
 			return 0, w.failLarge(seq, "sync earlier appends", err)
 		}
 	}
@@ -76,11 +79,11 @@ func (w *wal) applyLarge(rec []byte, bodyCRC uint32) (uint64, error) {
 		return 0, w.failLarge(seq, "value log", err)
 	}
 	b := s.db.NewBatch()
-	defer b.Close()
 	if err := b.Set(dataKey(c.id, seq), appendVlogPointer(nil, p), nil); err != nil {
+		_ = b.Close()
 		return 0, fmt.Errorf("rmq channel %q: %w", c.name, err)
 	}
-	if err := s.guard(func() error { return s.db.Apply(b, pebble.NoSync) }); err != nil {
+	if err := s.write(b, pebble.NoSync); err != nil {
 		return 0, w.failLarge(seq, "pointer", err)
 	}
 	c.next++

@@ -1,0 +1,191 @@
+package rmq
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/mqwal/mqwal/walimpls"
+)
+
+// The committer is the one goroutine per store that enters Pebble's commit
+// pipeline: every batch, every sync of Pebble's log and every flush the
+// driver asks for runs on it, one at a time, and only while the store has
+// not failed. Two properties of Pebble (v2.1.7) after its log failed make
+// this necessary:
+//
+//   - Pebble keeps a log error; a commit that meets it panics holding the
+//     commit lock, and every later commit then waits for that lock forever.
+//     The log's failure marks the store failed before Pebble learns of it
+//     (logFile), and the committer checks the store before each call, so
+//     no call meets the error: the commit that was in Pebble when the log
+//     failed is the last one.
+//   - A log rotation (a commit that fills the memtable, a flush) that
+//     meets the error cannot return at all: the goroutine parks forever
+//     (parkIfRotating). That goroutine is the committer, never a caller's:
+//     callers wait for it only until Pebble stopped, so every Append,
+//     Truncate and Open returns.
+//
+// Serializing calls costs little: Pebble serializes the log writes of
+// commits anyway, and the fsync, which dominates, is waited for by the
+// caller (Batch.SyncWait), so concurrent appends still share fsyncs.
+type committer struct {
+	calls    chan *pebbleCall
+	stop     chan struct{}
+	stopOnce sync.Once
+	done     chan struct{}
+}
+
+// pebbleCall is one call the committer runs for a caller.
+type pebbleCall struct {
+	fn    func() error
+	state atomic.Int32
+	// done receives fn's error unless the caller gave up first.
+	done chan error
+}
+
+// States of a pebbleCall. The committer moves it queued -> running ->
+// finished; a caller that gives up moves it to abandoned from queued (fn
+// never runs) or running (fn runs on, maybe forever).
+const (
+	callQueued int32 = iota
+	callRunning
+	callFinished
+	callAbandoned
+)
+
+func startCommitter(s *store) *committer {
+	c := &committer{calls: make(chan *pebbleCall), stop: make(chan struct{}), done: make(chan struct{})}
+	go c.run(s)
+	return c
+}
+
+func (c *committer) run(s *store) {
+	defer close(c.done)
+	for {
+		var call *pebbleCall
+		select {
+		case call = <-c.calls:
+		case <-c.stop:
+			return
+		}
+		if !call.state.CompareAndSwap(callQueued, callRunning) {
+			continue // abandoned before it started
+		}
+		err := s.failed()
+		if err == nil {
+			err = s.guard(call.fn)
+		} else {
+			err = notEntered{err}
+		}
+		if call.state.CompareAndSwap(callRunning, callFinished) {
+			call.done <- err
+		}
+	}
+}
+
+// close ends the committer once its call in progress returned; calls
+// still waiting are refused as closed.
+func (c *committer) close() {
+	c.signalStop()
+	<-c.done
+}
+
+// signalStop asks the committer to end without waiting for it.
+func (c *committer) signalStop() { c.stopOnce.Do(func() { close(c.stop) }) }
+
+// notEntered is the error of a call the committer refused because the
+// store had failed: fn did not run, nothing was written.
+type notEntered struct{ err error }
+
+func (e notEntered) Error() string { return e.err.Error() }
+func (e notEntered) Unwrap() error { return e.err }
+
+// errPebbleStopped: Pebble stopped while it ran the call (see
+// health.stop): the call may never return, and what it uses belongs to
+// it from now on. The outcome is unknown.
+var errPebbleStopped = errors.New("pebble stopped during the call")
+
+// call runs fn, a call into Pebble's commit pipeline, on the committer and
+// returns its error. It returns a notEntered error, having run nothing,
+// once the store has failed, and an error wrapping errPebbleStopped if
+// Pebble stopped while fn ran: fn may still be running then, so the
+// caller must leave what fn uses alone (see closeBatch).
+func (s *store) call(fn func() error) error {
+	call := &pebbleCall{fn: fn, done: make(chan error, 1)}
+	stopped := s.health.stopped
+	select {
+	case s.committer.calls <- call:
+	case <-stopped:
+		return notEntered{s.failed()}
+	case <-s.committer.stop:
+		return notEntered{fmt.Errorf("%w: rmq: store %s is closed", walimpls.ErrClosed, s.path)}
+	}
+	select {
+	case err := <-call.done:
+		return err
+	case <-stopped:
+	}
+	switch {
+	case call.state.CompareAndSwap(callQueued, callAbandoned):
+		return notEntered{s.failed()}
+	case call.state.CompareAndSwap(callRunning, callAbandoned):
+		return fmt.Errorf("%w: %w", errPebbleStopped, s.failed())
+	}
+	return <-call.done // finished just now
+}
+
+// enter hands b to Pebble on the committer and returns once Pebble holds
+// it (in its log buffer and memtable), without waiting for the fsync: the
+// caller waits for that with b.SyncWait when opts.Sync, outside its locks,
+// so concurrent appends share fsyncs.
+func (s *store) enter(b *pebble.Batch, opts *pebble.WriteOptions) error {
+	return s.call(func() error {
+		if opts.Sync {
+			return s.db.ApplyNoSyncWait(b, opts)
+		}
+		return s.db.Apply(b, opts)
+	})
+}
+
+// write commits b and waits for it per opts. An error other than
+// notEntered may leave b in Pebble's log: it fails the store (the caller
+// says ErrOutcomeUnknown). b is closed (see closeBatch).
+func (s *store) write(b *pebble.Batch, opts *pebble.WriteOptions) error {
+	err := s.enter(b, opts)
+	if err == nil && opts.Sync {
+		err = b.SyncWait()
+	}
+	s.closeBatch(b, err)
+	if err != nil && !isNotEntered(err) {
+		s.fail(err)
+	}
+	return err
+}
+
+// syncLog makes everything written to Pebble's log so far durable.
+func (s *store) syncLog() error {
+	b := s.db.NewBatch()
+	if err := b.LogData(nil, nil); err != nil {
+		_ = b.Close()
+		return err
+	}
+	return s.write(b, pebble.Sync)
+}
+
+// closeBatch closes b, returning it to Pebble's pool, after it was
+// committed (err nil) or never entered Pebble. After any other error
+// Pebble may still hold it (a parked or panicked commit): it is left to
+// the garbage collector.
+func (s *store) closeBatch(b *pebble.Batch, err error) {
+	if err == nil || isNotEntered(err) {
+		_ = b.Close()
+	}
+}
+
+func isNotEntered(err error) bool {
+	var ne notEntered
+	return errors.As(err, &ne)
+}
