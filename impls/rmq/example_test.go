@@ -100,3 +100,29 @@ func ExampleWithReadOnly() {
 	// read 0 created
 	// true
 }
+
+// An rmq WAL describes its channel (walctl stat), and its opener lists the
+// channels of the data directory.
+func Example_stat() {
+	dir, _ := os.MkdirTemp("", "rmq-stat")
+	defer os.RemoveAll(dir)
+	o, err := rmq.NewBuilder(rmq.WithPath(dir)).Build()
+	if err != nil {
+		panic(err)
+	}
+	defer o.Close()
+	ctx := context.Background()
+	w, err := o.Open(ctx, &walimpls.OpenOption{Channel: walimpls.Channel{Name: "orders", Term: 1}})
+	if err != nil {
+		panic(err)
+	}
+	for i := range 3 {
+		if _, err := w.Append(ctx, message.NewMutableMessage([]byte(fmt.Sprint("order ", i)), nil)); err != nil {
+			panic(err)
+		}
+	}
+	names, _ := o.(walimpls.ChannelLister).ListChannels(ctx)
+	st, _ := w.(walimpls.StatReader).Stat(ctx)
+	fmt.Println(names, st.First, st.Last, st.Messages, st.Term, st.Writer)
+	// Output: [orders] 0 2 3 1 held
+}

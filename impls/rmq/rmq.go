@@ -89,6 +89,11 @@ func (o *opener) Open(ctx context.Context, opt *walimpls.OpenOption) (walimpls.W
 		return nil, err
 	}
 	w.removeFromOpener = remove
+	if opt.Channel.AccessMode == walimpls.ReadWrite {
+		ch.mu.Lock()
+		ch.writers[opt.Channel.Term]++
+		ch.mu.Unlock()
+	}
 	return w, nil
 }
 
@@ -258,6 +263,13 @@ func seqOf(id message.MessageID) (uint64, error) {
 
 func (w *wal) Close() {
 	if w.WALBase.Close() {
+		if ch := w.Channel(); ch.AccessMode == walimpls.ReadWrite {
+			w.ch.mu.Lock()
+			if w.ch.writers[ch.Term]--; w.ch.writers[ch.Term] <= 0 {
+				delete(w.ch.writers, ch.Term)
+			}
+			w.ch.mu.Unlock()
+		}
 		w.removeFromOpener()
 	}
 }

@@ -263,23 +263,36 @@ func (s *store) guard(fn func() error) error { return guarded(s.health, fn) }
 
 // loadChannelIDs finds the next free channel id.
 func (s *store) loadChannelIDs() error {
+	return s.eachChannel(func(name string, id uint32) error {
+		s.nextID = max(s.nextID, id+1)
+		return nil
+	})
+}
+
+// eachChannel calls fn with every channel of the store, in name order.
+func (s *store) eachChannel(fn func(name string, id uint32) error) error {
 	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte{prefixChannel}, UpperBound: []byte{prefixChannel + 1}})
 	if err != nil {
-		return fmt.Errorf("rmq: list channels in %s: %w", s.path, err)
+		return fmt.Errorf("%w: rmq: list channels in %s: %w", walimpls.ErrUnavailable, s.path, err)
 	}
 	defer it.Close()
 	for ok := it.First(); ok; ok = it.Next() {
 		v, err := it.ValueAndErr()
 		if err != nil {
-			return fmt.Errorf("rmq: list channels in %s: %w", s.path, err)
+			return fmt.Errorf("%w: rmq: list channels in %s: %w", walimpls.ErrUnavailable, s.path, err)
 		}
 		id, err := decodeChannelID(v)
 		if err != nil {
 			return fmt.Errorf("rmq: channel %q in %s: %w", it.Key()[1:], s.path, err)
 		}
-		s.nextID = max(s.nextID, id+1)
+		if err := fn(string(it.Key()[1:]), id); err != nil {
+			return err
+		}
 	}
-	return it.Error()
+	if err := it.Error(); err != nil {
+		return fmt.Errorf("%w: rmq: list channels in %s: %w", walimpls.ErrUnavailable, s.path, err)
+	}
+	return nil
 }
 
 // channel returns the state of name, creating the channel if it is new and
@@ -294,7 +307,7 @@ func (s *store) channel(name string) (*channelState, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &channelState{name: name, id: id, changed: make(chan struct{}), memBase: noMemTail}
+	c := &channelState{name: name, id: id, changed: make(chan struct{}), memBase: noMemTail, writers: map[int64]int{}}
 	if err := s.recover(c); err != nil {
 		return nil, err
 	}
@@ -410,11 +423,13 @@ type channelState struct {
 	name string
 	id   uint32
 
-	mu    sync.Mutex
-	term  int64  // highest term opened ReadWrite (persisted)
-	next  uint64 // sequence of the next append
-	first uint64 // first retained sequence (persisted)
-	end   uint64 // every sequence below end is durable and visible to scanners
+	mu   sync.Mutex
+	term int64 // highest term opened ReadWrite (persisted)
+	// writers counts the open ReadWrite WALs of each term (Stat's Writer).
+	writers map[int64]int
+	next    uint64 // sequence of the next append
+	first   uint64 // first retained sequence (persisted)
+	end     uint64 // every sequence below end is durable and visible to scanners
 	// changed is closed and replaced whenever end or first moves, so
 	// scanners wait for commits without polling.
 	changed chan struct{}
