@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -88,8 +89,8 @@ func TestReadOnlyFullDisk(t *testing.T) {
 	if _, err := o.Open(context.Background(), &walimpls.OpenOption{Channel: walimpls.Channel{Name: "ch", Term: 1, AccessMode: walimpls.ReadWrite}}); !errors.Is(err, walimpls.ErrReadOnly) {
 		t.Fatalf("ReadWrite open on a read-only opener = %v, want ErrReadOnly", err)
 	}
-	if _, err := o.Open(context.Background(), &walimpls.OpenOption{Channel: walimpls.Channel{Name: "nope", AccessMode: walimpls.ReadOnly}}); !errors.Is(err, walimpls.ErrInvalidArgument) {
-		t.Fatalf("open of a missing channel on a read-only opener = %v, want ErrInvalidArgument", err)
+	if _, err := o.Open(context.Background(), &walimpls.OpenOption{Channel: walimpls.Channel{Name: "nope", AccessMode: walimpls.ReadOnly}}); !errors.Is(err, walimpls.ErrNotFound) {
+		t.Fatalf("open of a missing channel on a read-only opener = %v, want ErrNotFound", err)
 	}
 	o.Close()
 	if got := fault.hits.Load(); got != hits {
@@ -140,5 +141,33 @@ func TestReadOnlyInProcess(t *testing.T) {
 	}
 	if _, err := os.Stat(missing); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("the read-only open created %s: %v", missing, err)
+	}
+}
+
+// TestReadOnlyOpenOfMissingChannel: a ReadOnly open of a channel the store
+// never had is ErrNotFound and creates nothing (it created the channel:
+// walctl stat and scan of a typo left it behind, listed from then on); a
+// channel opened ReadWrite exists, records or not, and opens ReadOnly.
+func TestReadOnlyOpenOfMissingChannel(t *testing.T) {
+	dir := t.TempDir()
+	o := newOpener(t, dir)
+	_, err := o.Open(context.Background(), &walimpls.OpenOption{Channel: walimpls.Channel{Name: "typo", AccessMode: walimpls.ReadOnly}})
+	if !errors.Is(err, walimpls.ErrNotFound) || !strings.Contains(err.Error(), "typo") || !strings.Contains(err.Error(), dir) {
+		t.Fatalf("ReadOnly open of a missing channel = %v, want ErrNotFound naming it and %s", err, dir)
+	}
+	if names, err := o.(walimpls.ChannelLister).ListChannels(context.Background()); err != nil || len(names) != 0 {
+		t.Fatalf("after the refused open the store lists %v, %v", names, err)
+	}
+	openWAL(t, o, "empty", 1, walimpls.ReadWrite).Close()
+	o.Close()
+
+	o = newOpener(t, dir)
+	defer o.Close()
+	ro := openWAL(t, o, "empty", 0, walimpls.ReadOnly)
+	if latest, err := ro.(walimpls.LatestIDReader).LatestID(context.Background()); err != nil || latest != nil {
+		t.Fatalf("ReadOnly WAL of a channel without records: LatestID %v, %v", latest, err)
+	}
+	if names, _ := o.(walimpls.ChannelLister).ListChannels(context.Background()); len(names) != 1 || names[0] != "empty" {
+		t.Fatalf("store lists %v, want [empty]", names)
 	}
 }

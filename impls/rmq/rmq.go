@@ -74,7 +74,7 @@ func (o *opener) Open(ctx context.Context, opt *walimpls.OpenOption) (walimpls.W
 		return nil, err
 	}
 	defer o.store.ops.RUnlock()
-	ch, err := o.store.channel(opt.Channel.Name)
+	ch, err := o.store.channel(opt.Channel.Name, opt.Channel.AccessMode == walimpls.ReadWrite)
 	if err != nil {
 		return nil, err
 	}

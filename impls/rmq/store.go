@@ -295,15 +295,17 @@ func (s *store) eachChannel(fn func(name string, id uint32) error) error {
 	return nil
 }
 
-// channel returns the state of name, creating the channel if it is new and
-// recovering its sequence from disk the first time it is used.
-func (s *store) channel(name string) (*channelState, error) {
+// channel returns the state of name, recovering its sequence from disk the
+// first time it is used. A channel that does not exist is created if
+// create (a ReadWrite open), else it is walimpls.ErrNotFound: a ReadOnly
+// open never creates one.
+func (s *store) channel(name string, create bool) (*channelState, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if c, ok := s.channels[name]; ok {
 		return c, nil
 	}
-	id, err := s.channelID(name)
+	id, err := s.channelID(name, create)
 	if err != nil {
 		return nil, err
 	}
@@ -315,7 +317,7 @@ func (s *store) channel(name string) (*channelState, error) {
 	return c, nil
 }
 
-func (s *store) channelID(name string) (uint32, error) {
+func (s *store) channelID(name string, create bool) (uint32, error) {
 	v, closer, err := s.db.Get(channelKey(name))
 	if err == nil {
 		defer closer.Close()
@@ -328,8 +330,8 @@ func (s *store) channelID(name string) (uint32, error) {
 	if !errors.Is(err, pebble.ErrNotFound) {
 		return 0, fmt.Errorf("%w: rmq: look up channel %q in %s: %w", walimpls.ErrUnavailable, name, s.path, err)
 	}
-	if s.readOnly {
-		return 0, fmt.Errorf("%w: rmq: no channel %q in %s (the opener is read-only, so it is not created)", walimpls.ErrInvalidArgument, name, s.path)
+	if !create || s.readOnly {
+		return 0, fmt.Errorf("%w: rmq: channel %q does not exist in %s (a ReadOnly open never creates one)", walimpls.ErrNotFound, name, s.path)
 	}
 	if err := s.failed(); err != nil {
 		return 0, err
