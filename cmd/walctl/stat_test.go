@@ -48,20 +48,44 @@ func TestStatMemstat(t *testing.T) {
 	}
 }
 
-// A backend whose driver has no statistics says so, through the binary.
-func TestStatBinaryUnsupported(t *testing.T) {
+// stat on the default backend, through the binary: the channel's range
+// (the fence record the append's open stored first, then the messages),
+// the listing, and a channel that does not exist, which stat does not
+// create.
+func TestStatBinaryRMQ(t *testing.T) {
 	t.Parallel()
 	cfg := rmqConfig(t, "none")
-	r := runBinary(t, "", "--config", cfg, "stat", "-c", "orders")
-	if r.code != 1 || r.stdout != "" || r.stderr != "walctl: stat: backend rmq does not report channel statistics (its driver does not implement walimpls.StatReader)\n" {
-		t.Errorf("stat -c: exit %d stdout %q stderr %q", r.code, r.stdout, r.stderr)
+	ids := lines(runBinary(t, "", "--config", cfg, "append", "-c", "orders", "a", "b", "c").stdout)
+	if len(ids) != 3 {
+		t.Fatalf("append printed %q", ids)
+	}
+	want := regexp.MustCompile(`(?m)^CHANNEL +FIRST +LAST +MESSAGES +BYTES +TERM +WRITER +BACKEND NAME\norders +\d+ +` + ids[2] + ` +4 +\d+ +1 +none +channel id \d+\n$`)
+	for _, args := range [][]string{{"stat", "-c", "orders"}, {"stat"}} {
+		r := runBinary(t, "", append([]string{"--config", cfg}, args...)...)
+		if r.code != 0 || !want.MatchString(r.stdout) {
+			t.Errorf("%v: exit %d stdout %q stderr %q", args, r.code, r.stdout, r.stderr)
+		}
+	}
+	r := runBinary(t, "", "--config", cfg, "stat", "-c", "nope")
+	if r.code != 1 || r.stdout != "" || !strings.HasPrefix(r.stderr, `walctl: stat: open channel "nope": no such channel: `) {
+		t.Errorf("stat of a missing channel: exit %d stdout %q stderr %q", r.code, r.stdout, r.stderr)
 	}
 	r = runBinary(t, "", "--config", cfg, "stat")
-	if r.code != 1 || !strings.HasPrefix(r.stderr, "walctl: stat: backend rmq cannot list its channels (its driver does not implement walimpls.ChannelLister); name one with -c CHANNEL") {
-		t.Errorf("stat: exit %d stderr %q", r.code, r.stderr)
+	if r.code != 0 || strings.Contains(r.stdout, "nope") {
+		t.Errorf("stat after stat of a missing channel: exit %d stdout %q (the missing channel must not be created)", r.code, r.stdout)
 	}
 	r = runBinary(t, "", "--config", cfg, "stat", "-c", "bad/name")
 	if r.code != 1 || !strings.HasPrefix(r.stderr, `walctl: stat: open channel "bad/name": `) {
 		t.Errorf("stat of a bad name: exit %d stderr %q", r.code, r.stderr)
+	}
+}
+
+// A backend whose driver has no statistics says so (memlossy, a test
+// wrapper of the memory driver without StatReader).
+func TestStatUnsupported(t *testing.T) {
+	t.Parallel()
+	r := inproc(t, "", "--backend", "memlossy", "stat", "-c", "orders")
+	if r.code != 1 || r.stdout != "" || r.stderr != "walctl: stat: backend memlossy does not report channel statistics (its driver does not implement walimpls.StatReader)\n" {
+		t.Errorf("stat -c: exit %d stdout %q stderr %q", r.code, r.stdout, r.stderr)
 	}
 }

@@ -217,13 +217,18 @@ func TestScanEndsAtNewest(t *testing.T) {
 		{[]string{"scan", "-c", "end"}, ids[1] + "\t-\tb\n" + ids[2] + "\t-\tc\n"},
 		{[]string{"scan", "-c", "end", "--after", ids[2]}, ""},
 		{[]string{"scan", "-c", "end", "--from", "latest"}, ""},
-		{[]string{"scan", "-c", "never-written"}, ""},
 	} {
 		start := time.Now()
 		r := runBinary(t, "", append([]string{"--config", cfg}, append(tc.args, "--idle", "1m")...)...)
 		if took := time.Since(start); r.code != 0 || r.stdout != tc.want || took > 20*time.Second {
 			t.Errorf("walctl %s: exit %d in %s, stdout %q, want %q; stderr %s", strings.Join(tc.args, " "), r.code, took, r.stdout, tc.want, r.stderr)
 		}
+	}
+	// A channel never written does not exist: an error at once, not a wait.
+	start := time.Now()
+	r := runBinary(t, "", "--config", cfg, "scan", "-c", "never-written", "--idle", "1m")
+	if took := time.Since(start); r.code != 1 || r.stdout != "" || !strings.Contains(r.stderr, "no such channel") || took > 20*time.Second {
+		t.Errorf("walctl scan -c never-written: exit %d in %s, stdout %q; stderr %s", r.code, took, r.stdout, r.stderr)
 	}
 }
 
