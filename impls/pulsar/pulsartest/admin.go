@@ -22,6 +22,8 @@ import (
 //	PUT /admin/v2/persistent/{tenant}/{namespace}/{topic}/partitions (body: the count)
 //	GET /admin/v2/persistent/{tenant}/{namespace}/{topic}/partitions
 //
+// and the topic list and stats of stats.go.
+//
 // As on a real broker, a topic level request without applied=true reports
 // what is set on the topic itself, with it the effective value (topic, else
 // namespace, else the broker's default); an unset value is 204 No Content
@@ -39,6 +41,9 @@ func (b *Broker) startAdmin() error {
 	mux.HandleFunc("PUT /admin/v2/persistent/{tenant}/{namespace}/{topic}/partitions", b.handleCreatePartitioned)
 	mux.HandleFunc("GET /admin/v2/persistent/{tenant}/{namespace}/{topic}/partitions", b.handleGetPartitions)
 	mux.HandleFunc("GET /admin/v2/namespaces/{tenant}/{namespace}/{policy}", b.handleNamespacePolicy)
+	mux.HandleFunc("GET /admin/v2/persistent/{tenant}/{namespace}", b.handleTopicList)
+	mux.HandleFunc("GET /admin/v2/persistent/{tenant}/{namespace}/{topic}/stats", b.handleTopicStats(false))
+	mux.HandleFunc("GET /admin/v2/persistent/{tenant}/{namespace}/{topic}/internalStats", b.handleTopicStats(true))
 	b.admin = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	b.adminAddr = ln.Addr().String()
 	b.adminDone = make(chan struct{})

@@ -93,7 +93,14 @@
 //     backlogQuotaMap (topic level, with applied=true the effective value;
 //     namespace level) and a namespace's subscriptionExpirationTime, with a
 //     real broker's status codes (204 for unset, 404 for an unknown topic,
-//     405 with WithTopicPolicies(false)).
+//     405 with WithTopicPolicies(false)); a namespace's topic list (GET
+//     /admin/v2/persistent/{tenant}/{namespace}, partitions by their own
+//     names), and a topic's stats (producers with name and access mode,
+//     storage size, the subscriptions' backlog in entries) and internalStats
+//     (entries and bytes retained, the ledgers with the current one last and
+//     counted apart, the last confirmed entry, the durable cursors'
+//     mark-delete positions), the fields a real broker's answers have that
+//     pulsartest keeps (see stats.go).
 //
 // Not implemented: authentication and authorization (any credentials are
 // accepted), TLS, partitioned topic auto-creation
