@@ -171,6 +171,22 @@
 // less 4 KiB for metadata, since the client applies the limit to payload
 // plus metadata. Larger messages fail with ErrMessageTooLarge before
 // anything is sent.
+//
+// # Describing channels
+//
+// A WAL is a walimpls.StatReader and the opener a walimpls.ChannelLister
+// (walctl stat). Stat reads the topic's last message id, the first message
+// a DeliverAll reader gets (the broker deletes whole ledgers behind the
+// truncation point, so that is at or before it) and the last 65 entries
+// for the highest term; with WithAdminURL also the topic's internalStats
+// (retained entries and bytes) and, when no WAL of the opener holds the
+// channel, its stats (a producer named "mqwal-writer" holds it). Without
+// the admin URL the counts and another process's writer are Unknown.
+// ListChannels asks the admin service for the namespace's topics, or
+// without it lists them through a pattern subscription (one non-durable
+// subscription per topic with the prefix). Admin requests follow a broker's
+// redirect to the topic's owner with the token.
+//
 // # Limits users should know
 //
 //   - Topics and the namespace's control topic "mqwal=fence" are created by

@@ -176,10 +176,11 @@ type fenceWatcher struct {
 func (o *opener) watch(w *writer) {
 	o.watcherOnce.Do(func() {
 		ctx, cancel := context.WithCancel(context.Background())
-		o.watcher = &fenceWatcher{o: o, ctx: ctx, cancel: cancel, done: make(chan struct{}), writers: map[string][]*writer{}}
-		go o.watcher.run()
+		fw := &fenceWatcher{o: o, ctx: ctx, cancel: cancel, done: make(chan struct{}), writers: map[string][]*writer{}}
+		o.watcher.Store(fw)
+		go fw.run()
 	})
-	fw := o.watcher
+	fw := o.watcher.Load()
 	if fw == nil {
 		return // the opener is closing: this WAL's Open fails
 	}
@@ -190,7 +191,7 @@ func (o *opener) watch(w *writer) {
 
 // unwatch removes w (on close).
 func (o *opener) unwatch(w *writer) {
-	fw := o.watcher
+	fw := o.watcher.Load()
 	if fw == nil {
 		return
 	}
@@ -204,11 +205,22 @@ func (o *opener) unwatch(w *writer) {
 	}
 }
 
+// writersOf returns the ReadWrite WALs' writers of this opener on topic.
+func (o *opener) writersOf(topic string) []*writer {
+	fw := o.watcher.Load()
+	if fw == nil {
+		return nil
+	}
+	fw.mu.Lock()
+	defer fw.mu.Unlock()
+	return slices.Clone(fw.writers[topic])
+}
+
 // stopWatcher ends the watcher and the answers it started; the opener's
 // WALs are closed by then.
 func (o *opener) stopWatcher() {
 	o.watcherOnce.Do(func() {}) // no watcher can start after this
-	fw := o.watcher
+	fw := o.watcher.Load()
 	if fw == nil {
 		return
 	}
@@ -250,8 +262,7 @@ func (fw *fenceWatcher) run() {
 				continue
 			}
 			topic, nonce := props[fenceTopic], props[fenceNonce]
-			fw.mu.Lock()
-			for _, w := range fw.writers[topic] {
+			for _, w := range fw.o.writersOf(topic) {
 				fw.answers.Add(1)
 				go func() {
 					defer fw.answers.Done()
@@ -260,7 +271,6 @@ func (fw *fenceWatcher) run() {
 					}
 				}()
 			}
-			fw.mu.Unlock()
 		}
 		r.Close()
 	}

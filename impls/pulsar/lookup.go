@@ -55,15 +55,25 @@ func (o *opener) checkTopic(ctx context.Context, ch walimpls.Channel, topic stri
 // call of pulsar-client-go v0.19.0 that names a topic (producer, reader,
 // consumer, even PARTITIONED_METADATA on some brokers) creates it where
 // auto-creation is allowed, the default; a pattern subscription is the one
-// that lists the namespace's topics first (GET_TOPICS_OF_NAMESPACE) and
-// subscribes only to those, with force_topic_creation=false. So: a
-// non-durable pattern subscription matching the topic's name alone, which
-// holds a topic iff it exists. It costs the list of the namespace's topics.
+// that lists the namespace's topics first and subscribes only to those (see
+// matchTopics). So: a pattern matching the topic's name alone.
 func (o *opener) topicExists(ctx context.Context, topic string) (bool, error) {
 	local := strings.TrimPrefix(topic, "persistent://"+o.cfg.tenant+"/"+o.cfg.namespace+"/")
-	pattern := "persistent://" + o.cfg.tenant + "/" + o.cfg.namespace + "/" + regexp.QuoteMeta(local) + "$"
-	var n int
-	err := runBounded(ctx, o.cfg.operationTimeout, "look up", topic, func() error {
+	topics, err := o.matchTopics(ctx, "look up", topic, "persistent://"+o.cfg.tenant+"/"+o.cfg.namespace+"/"+regexp.QuoteMeta(local)+"$")
+	return len(topics) > 0, err
+}
+
+// matchTopics returns the existing persistent topics of the namespace (a
+// partitioned one by its partitions' names) that match pattern, a regular
+// expression over "persistent://tenant/namespace/topic", without creating
+// any: a non-durable pattern subscription, the only call of the client that
+// lists topics (GET_TOPICS_OF_NAMESPACE) and subscribes only to those, with
+// force_topic_creation=false. It costs the list of the namespace's topics
+// and a subscription and a GET_LAST_MESSAGE_ID per matching topic. op and
+// what name the lookup in errors.
+func (o *opener) matchTopics(ctx context.Context, op, what, pattern string) ([]string, error) {
+	var topics []string
+	err := runBounded(ctx, o.cfg.operationTimeout, op, what, func() error {
 		c, err := o.client.Subscribe(pc.ConsumerOptions{
 			TopicsPattern:       pattern,
 			SubscriptionName:    "mqwal-exists-" + newNonce(),
@@ -77,10 +87,20 @@ func (o *opener) topicExists(ctx context.Context, topic string) (bool, error) {
 		}
 		defer c.Close()
 		ids, err := c.GetLastMessageIDs()
-		n = len(ids)
-		return err
+		if err != nil {
+			return err
+		}
+		names := make([]string, 0, len(ids))
+		for _, id := range ids {
+			names = append(names, id.Topic())
+		}
+		topics = names
+		return nil
 	})
-	return n > 0, err
+	if err != nil {
+		return nil, err // the call may go on in the background: topics is not to be read
+	}
+	return topics, nil
 }
 
 // runCtx runs a blocking client call, returning early if ctx ends. Errors

@@ -140,6 +140,8 @@ func WithTruncateSubscription(name string) Option {
 // truncated: a message TTL, a backlog quota with consumer_backlog_eviction,
 // or a subscription expiration (see WithAllowExpiringPolicies). Without it
 // the policies are not checked, and the first Open logs a warning saying so.
+// Stat and ListChannels use it too (see the package doc, "Describing
+// channels").
 func WithAdminURL(url string) Option { return optionFunc(func(c *config) { c.adminURL = url }) }
 
 // WithAllowExpiringPolicies makes Open accept, with a logged warning, a

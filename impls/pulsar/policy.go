@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/mqwal/mqwal/walimpls"
@@ -60,14 +61,47 @@ func newAdminClient(cfg *config) (*adminClient, error) {
 		}
 		tr.TLSClientConfig = tc
 	}
-	return &adminClient{base: strings.TrimSuffix(cfg.adminURL, "/"), token: cfg.token, http: &http.Client{Transport: tr}}, nil
+	return &adminClient{base: strings.TrimSuffix(cfg.adminURL, "/"), token: cfg.token, http: &http.Client{Transport: tr, CheckRedirect: keepToken}}, nil
+}
+
+// keepToken follows a redirect with the token: a broker redirects a
+// topic's admin request to the broker that owns the topic (307), another
+// host, to which Go's client would not send the Authorization header. Not
+// from https to http.
+func keepToken(req *http.Request, via []*http.Request) error {
+	if len(via) >= 10 {
+		return errors.New("stopped after 10 redirects")
+	}
+	if auth := via[0].Header.Get("Authorization"); auth != "" && (req.URL.Scheme == "https" || via[0].URL.Scheme == "http") {
+		req.Header.Set("Authorization", auth)
+	}
+	return nil
 }
 
 func (a *adminClient) close() { a.http.CloseIdleConnections() }
 
-// errNoTopicLevel is a 404 or 405 of a topic level request: the topic does
-// not exist yet, or topic level policies are disabled.
-var errNoTopicLevel = errors.New("no topic level policies")
+// adminStatusError is an admin answer other than 200 and 204.
+type adminStatusError struct {
+	path, status, body string
+	code               int
+}
+
+func (e *adminStatusError) Error() string {
+	if e.body == "" {
+		return fmt.Sprintf("GET %s: %s", e.path, e.status)
+	}
+	return fmt.Sprintf("GET %s: %s: %s", e.path, e.status, e.body)
+}
+
+// hasStatus reports whether err is an admin answer with one of codes.
+func hasStatus(err error, codes ...int) bool {
+	var se *adminStatusError
+	return errors.As(err, &se) && slices.Contains(codes, se.code)
+}
+
+// maxAdminAnswer bounds what get reads of an answer: the topic list of a
+// namespace with 100,000 topics fits.
+const maxAdminAnswer = 16 << 20
 
 // get decodes the JSON answer of path into v; set is false for 204 (unset).
 func (a *adminClient) get(ctx context.Context, path string, v any) (set bool, err error) {
@@ -83,17 +117,16 @@ func (a *adminClient) get(ctx context.Context, path string, v any) (set bool, er
 		return false, err
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxAdminAnswer))
 	if err != nil {
 		return false, err
 	}
-	switch {
-	case resp.StatusCode == http.StatusNoContent:
+	switch resp.StatusCode {
+	case http.StatusOK:
+	case http.StatusNoContent:
 		return false, nil
-	case resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusMethodNotAllowed:
-		return false, fmt.Errorf("GET %s: %s: %w", path, resp.Status, errNoTopicLevel)
-	case resp.StatusCode != http.StatusOK:
-		return false, fmt.Errorf("GET %s: %s: %s", path, resp.Status, strings.TrimSpace(string(body)))
+	default:
+		return false, &adminStatusError{path: path, status: resp.Status, code: resp.StatusCode, body: strings.TrimSpace(string(body))}
 	}
 	if s := strings.TrimSpace(string(body)); s == "" || s == "null" {
 		return false, nil
@@ -130,8 +163,9 @@ func (a *adminClient) readPolicies(ctx context.Context, topic string) (policyFin
 	if err == nil {
 		_, err = a.get(ctx, "/admin/v2/persistent/"+rest+"/backlogQuotaMap?applied=true", &quotas)
 	}
-	if errors.Is(err, errNoTopicLevel) {
-		// The namespace's own settings; the broker's defaults stay unseen.
+	if hasStatus(err, http.StatusNotFound, http.StatusMethodNotAllowed) {
+		// A 404 (the topic does not exist yet) or 405 (topic level policies
+		// are disabled): the namespace's own settings; the broker's defaults stay unseen.
 		f.unseen = append(f.unseen, fmt.Sprintf("topic level policies of %s are not available (%v): read the namespace's; broker defaults (ttlDurationDefaultInSeconds, backlogQuotaDefault*) were not checked", topic, err))
 		if ttlSet, err = a.get(ctx, "/admin/v2/namespaces/"+ns+"/messageTTL", &ttl); err == nil {
 			_, err = a.get(ctx, "/admin/v2/namespaces/"+ns+"/backlogQuotaMap", &quotas)

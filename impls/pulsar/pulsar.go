@@ -104,8 +104,8 @@ type opener struct {
 	noAdminWarning sync.Once
 	wals           helper.Lifetime
 	watcherOnce    sync.Once
-	watcher        *fenceWatcher // see fence.go; started by the first ReadWrite WAL
-	reached        atomic.Bool   // an Open succeeded: the URL is right (see probe)
+	watcher        atomic.Pointer[fenceWatcher] // see fence.go; started by the first ReadWrite WAL
+	reached        atomic.Bool                  // an Open succeeded: the URL is right (see probe)
 }
 
 func (o *opener) Capabilities() walimpls.Capabilities {

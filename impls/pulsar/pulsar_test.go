@@ -79,9 +79,9 @@ func builder(b *pulsartest.Broker, opts ...pulsar.Option) *pulsar.Builder {
 		pulsar.WithLogger(slog.New(slog.DiscardHandler))}, opts...)...)
 }
 
-func harness(t *testing.T, b *pulsartest.Broker) walimplstest.Harness {
+func harness(t *testing.T, b *pulsartest.Broker, opts ...pulsar.Option) walimplstest.Harness {
 	h := walimplstest.Harness{
-		NewOpener: func() (walimpls.OpenerImpls, error) { return builder(b).Build() },
+		NewOpener: func() (walimpls.OpenerImpls, error) { return builder(b, opts...).Build() },
 		Faults: []walimplstest.Fault{
 			{Name: "BrokerRestart", Inject: func(context.Context) error { return b.Restart() }},
 			{Name: "DropConnections", Inject: func(context.Context) error { b.DropConnections(); return nil }},
@@ -107,14 +107,22 @@ func harness(t *testing.T, b *pulsartest.Broker) walimplstest.Harness {
 	return h
 }
 
+// TestConformance runs the harness without and with broker deduplication;
+// the second also with the admin URL, which Stat (counts, writer) and
+// ListChannels use when they have it.
 func TestConformance(t *testing.T) {
 	for _, dedup := range []bool{false, true} {
 		name := "DedupOff"
 		if dedup {
-			name = "DedupOn"
+			name = "DedupOn+Admin"
 		}
 		t.Run(name, func(t *testing.T) {
-			walimplstest.Run(t, harness(t, startBroker(t, pulsartest.WithDeduplication(dedup))))
+			b := startBroker(t, pulsartest.WithDeduplication(dedup))
+			var opts []pulsar.Option
+			if dedup {
+				opts = append(opts, pulsar.WithAdminURL(b.AdminURL()))
+			}
+			walimplstest.Run(t, harness(t, b, opts...))
 		})
 	}
 }

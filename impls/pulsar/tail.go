@@ -38,14 +38,15 @@ func recoverTailFrom(ctx context.Context, o *opener, topic string, last ID, nonE
 	}
 	ctx, cancel := context.WithTimeout(ctx, o.cfg.operationTimeout)
 	defer cancel()
-	from := NewID(t.last.Ledger, max(0, t.last.Entry-recoverWindow), 0).client()
-	for range 2 {
-		if err := t.scan(ctx, o, topic, from); err != nil || t.maxSeq >= 0 {
-			return t, err
-		}
-		from = pc.EarliestMessageID()
+	if err := t.scanWindow(ctx, o, topic); err != nil || t.maxSeq >= 0 {
+		return t, err
 	}
-	return t, nil
+	return t, t.scan(ctx, o, topic, pc.EarliestMessageID())
+}
+
+// scanWindow reads the last recoverWindow+1 entries of the last ledger.
+func (t *tail) scanWindow(ctx context.Context, o *opener, topic string) error {
+	return t.scan(ctx, o, topic, NewID(t.last.Ledger, max(0, t.last.Entry-recoverWindow), 0).client())
 }
 
 // lastPosition asks the broker for the topic's last message id; ok is false
