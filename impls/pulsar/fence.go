@@ -80,7 +80,7 @@ func (w *writer) open(parent context.Context) error {
 	if rerr != nil {
 		return settle(held)
 	}
-	defer r.Close()
+	defer closeReader(r)
 	p, perr := w.o.client.CreateProducer(pc.ProducerOptions{Topic: fence, DisableBatching: true, SendTimeout: -1})
 	if perr != nil {
 		return settle(held)
@@ -272,7 +272,7 @@ func (fw *fenceWatcher) run() {
 				}()
 			}
 		}
-		r.Close()
+		closeReader(r)
 	}
 }
 

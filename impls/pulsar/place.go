@@ -192,7 +192,7 @@ func (w *writer) readForwardOnce(ctx context.Context, seq int64, until ID) (ID, 
 	if err != nil {
 		return ID{}, err
 	}
-	defer r.Close()
+	defer closeReader(r)
 	end := until
 	if !end.valid() {
 		// A deduplicated resend: a copy is stored before today's end.

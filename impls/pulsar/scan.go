@@ -2,6 +2,7 @@ package pulsar
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -57,7 +58,7 @@ func (w *wal) Read(ctx context.Context, opt walimpls.ReadOption) (walimpls.Scann
 	}
 	s, err := w.StartScanner(opt, st.run)
 	if err != nil {
-		st.reader.Close()
+		closeReader(st.reader)
 		return nil, err
 	}
 	return s, nil
@@ -132,7 +133,7 @@ func (st *scanState) openCtx(ctx context.Context) error {
 	case <-ctx.Done():
 		go func() {
 			if <-done == nil {
-				st.reader.Close()
+				closeReader(st.reader)
 			}
 		}()
 		return fmt.Errorf("pulsar: read %s: %w", st.w.topic, ctx.Err())
@@ -148,7 +149,7 @@ func (st *scanState) anchor() (ID, bool) {
 }
 
 func (st *scanState) run(ctx context.Context, emit helper.Emit) error {
-	defer func() { st.reader.Close() }()
+	defer func() { closeReader(st.reader) }()
 	failures := 0
 	anchored := false
 	for {
@@ -269,7 +270,7 @@ func (st *scanState) suspectAt(ctx context.Context, pos ID, atStart bool) error 
 }
 
 func (st *scanState) reopen(ctx context.Context, failures int) error {
-	st.reader.Close()
+	closeReader(st.reader)
 	for attempt := 0; ; attempt++ {
 		if failures+attempt > 0 {
 			d := min(time.Duration(failures+attempt)*50*time.Millisecond, time.Second)
@@ -302,6 +303,44 @@ func (st *scanState) toMessage(m pc.Message, pos ID, own bool) message.Immutable
 type closedReader struct{ pc.Reader }
 
 func (closedReader) Close() {}
+
+// closeReader closes r while reading what it still delivers, so that
+// closing never blocks the client's connection. pulsar-client-go v0.19.0
+// hands each entry it receives from the connection's single reader
+// goroutine to the consumer's queue channel (as many slots as the receiver
+// queue) and waits there when it is full; only the consumer's dispatcher
+// empties it, and only while the application takes messages. Across a
+// reconnect a reader can be handed more messages than its receiver queue
+// holds. Closed then without being read, the connection's goroutine waits
+// on the full queue, so the broker's answer to CLOSE_CONSUMER is never
+// read; Close gives up after the operation timeout and ends the
+// dispatcher, and the goroutine waits for good: every producer, consumer
+// and reader of the client on that connection stalls until the client's
+// keep-alive check drops it (about a minute), and the goroutine leaks.
+// Taking messages until Close returns keeps the queue moving until the
+// broker has confirmed the close, after which no message of the consumer
+// arrives. The ack that Next makes fails once the close started; the
+// message is taken all the same.
+func closeReader(r pc.Reader) {
+	if _, ok := r.(closedReader); ok {
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	drained := make(chan struct{})
+	go func() {
+		defer close(drained)
+		for {
+			_, err := r.Next(ctx)
+			var perr *pc.Error
+			if ctx.Err() != nil || (errors.As(err, &perr) && perr.Result() == pc.ConsumerClosed) {
+				return
+			}
+		}
+	}()
+	r.Close()
+	cancel()
+	<-drained
+}
 
 // LatestID implements walimpls.LatestIDReader: the last stored position,
 // nil for an empty topic.

@@ -106,7 +106,7 @@ func (w *wal) first(parent context.Context, last ID) (ID, error) {
 		if err != nil {
 			return err
 		}
-		defer r.Close()
+		defer closeReader(r)
 		m, err := r.Next(ctx)
 		if err != nil {
 			return err

@@ -56,7 +56,7 @@ func lastPosition(o *opener, topic string) (ID, bool, error) {
 	if err != nil {
 		return ID{}, false, err
 	}
-	defer r.Close()
+	defer closeReader(r)
 	last, err := r.GetLastMessageID()
 	if err != nil {
 		return ID{}, false, err
@@ -72,7 +72,7 @@ func (t *tail) scan(ctx context.Context, o *opener, topic string, from pc.Messag
 	if err != nil {
 		return err
 	}
-	defer r.Close()
+	defer closeReader(r)
 	for {
 		m, err := r.Next(ctx)
 		if err != nil {
