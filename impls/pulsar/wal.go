@@ -73,7 +73,12 @@ func (w *wal) Truncate(ctx context.Context, id message.MessageID) error {
 // subscription, creating it at the earliest position if it is new. A
 // durable subscription is what makes a broker keep messages: without one
 // every closed ledger counts as consumed and is deleted (retention 0 by
-// default).
+// default). Its only ack (Truncate's cumulative ack, with a response)
+// bypasses the client's ack tracker; MaxSize 1 picks the immediate tracker,
+// so the consumer does not start the default grouping tracker's 100 ms
+// flush ticker goroutine for nothing. (It lives only through an Open or a
+// Truncate, so idle channels never had that ticker; their scanners' Readers
+// do, and ReaderOptions cannot set AckGroupingOptions.)
 func subscribeTruncation(o *opener, topic string) (pc.Consumer, error) {
 	return o.client.Subscribe(pc.ConsumerOptions{
 		Topic:                       topic,
@@ -82,6 +87,7 @@ func subscribeTruncation(o *opener, topic string) (pc.Consumer, error) {
 		SubscriptionInitialPosition: pc.SubscriptionPositionEarliest,
 		ReceiverQueueSize:           1,
 		AckWithResponse:             true,
+		AckGroupingOptions:          &pc.AckGroupingOptions{MaxSize: 1},
 	})
 }
 
