@@ -82,12 +82,20 @@ func (o *opener) Open(ctx context.Context, opt *walimpls.OpenOption) (walimpls.W
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	w := &wal{WALBase: helper.NewWALBase(Name, opt.Channel, o.caps.MaxMessageSize), log: o.store.channel(opt.Channel.Name)}
+	rw := opt.Channel.AccessMode == walimpls.ReadWrite
+	log, ok := o.store.channel(opt.Channel.Name, rw)
+	if !ok {
+		return nil, fmt.Errorf("%w: memory: channel %q was never opened for writing in this store (a ReadOnly open never creates one)", walimpls.ErrNotFound, opt.Channel.Name)
+	}
+	w := &wal{WALBase: helper.NewWALBase(Name, opt.Channel, o.caps.MaxMessageSize), log: log}
 	remove, err := o.wals.Add("memory opener", func() { w.Close() })
 	if err != nil {
 		return nil, err
 	}
 	w.removeFromOpener = remove
+	if rw {
+		log.openWriter(opt.Channel.Term)
+	}
 	return w, nil
 }
 
@@ -195,6 +203,9 @@ func (w *wal) scan(ctx context.Context, offset int64, emit helper.Emit) error {
 
 func (w *wal) Close() {
 	if w.WALBase.Close() {
+		if w.Channel().AccessMode == walimpls.ReadWrite {
+			w.log.closeWriter(w.Channel().Term)
+		}
 		w.removeFromOpener()
 	}
 }
@@ -225,4 +236,36 @@ func (w *wal) LatestID(ctx context.Context) (message.MessageID, error) {
 		return nil, nil
 	}
 	return helper.NewInt64ID(Name, end-1), nil
+}
+
+// Stat implements walimpls.StatReader from the Store's own bookkeeping:
+//
+//   - First, Last and Messages: the retained offsets (memory stores no
+//     records of its own beyond the adaptor's fence records, which count).
+//   - Bytes: the retained records' payload plus property keys and values,
+//     what the Store holds for them (not Go's allocation overhead).
+//   - Term: the highest term that opened the channel ReadWrite in this
+//     Store; Writer: WriterHeld while a ReadWrite WAL of that term is open
+//     on any opener of the Store (the Store sees every client, so it knows).
+//   - BackendName: "" (a memory channel has no other name).
+func (w *wal) Stat(ctx context.Context) (walimpls.ChannelStat, error) {
+	if err := w.CheckRead(ctx, walimpls.ReadOption{}); err != nil {
+		return walimpls.ChannelStat{}, err
+	}
+	st := w.log.stat()
+	st.Channel = w.Channel().Name
+	return st, nil
+}
+
+// ListChannels implements walimpls.ChannelLister: the Store's channels (a
+// channel exists once opened ReadWrite), in name order. With the
+// registered builder that is every channel of the process.
+func (o *opener) ListChannels(ctx context.Context) ([]string, error) {
+	if err := o.wals.Check("memory opener"); err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return o.store.names(), nil
 }

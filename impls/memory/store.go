@@ -1,6 +1,7 @@
 package memory
 
 import (
+	"maps"
 	"slices"
 	"sync"
 
@@ -19,15 +20,27 @@ type Store struct {
 // NewStore returns an empty Store.
 func NewStore() *Store { return &Store{channels: map[string]*channelLog{}} }
 
-func (s *Store) channel(name string) *channelLog {
+// channel returns the log of name. A channel exists once opened
+// ReadWrite: create (a ReadWrite open) makes it if it does not exist yet,
+// otherwise ok is false and nothing is created, so a ReadOnly open of a
+// misspelt name leaves no channel behind.
+func (s *Store) channel(name string, create bool) (c *channelLog, ok bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	c, ok := s.channels[name]
-	if !ok {
-		c = &channelLog{changed: make(chan struct{})}
+	c, ok = s.channels[name]
+	if !ok && create {
+		c = &channelLog{changed: make(chan struct{}), term: walimpls.Unknown, writers: map[int64]int{}}
 		s.channels[name] = c
+		ok = true
 	}
-	return c
+	return c, ok
+}
+
+// names returns the names of the Store's channels, sorted.
+func (s *Store) names() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Sorted(maps.Keys(s.channels))
 }
 
 // record is one stored message. Payload and properties are copied on the
@@ -47,6 +60,12 @@ type channelLog struct {
 	changed chan struct{}
 	// claims, in the order made (so in After order): see wal.Claims.
 	claims []walimpls.Claim
+	// bytes is the retained records' payload and property bytes.
+	bytes int64
+	// term is the highest term that opened the channel ReadWrite, and
+	// writers counts the open ReadWrite WALs of each term (for Stat).
+	term    int64
+	writers map[int64]int
 }
 
 // noClaim is append's claimTerm for an append that claims nothing.
@@ -68,6 +87,7 @@ func (c *channelLog) append(payload []byte, props message.Properties, claimTerm 
 		c.claims = append(c.claims, walimpls.Claim{Term: claimTerm, After: after})
 	}
 	c.records = append(c.records, rec)
+	c.bytes += recordSize(rec)
 	close(c.changed)
 	c.changed = make(chan struct{})
 	return c.first + int64(len(c.records)) - 1
@@ -102,6 +122,9 @@ func (c *channelLog) truncate(offset int64) {
 	if drop <= 0 {
 		return
 	}
+	for _, rec := range c.records[:drop] {
+		c.bytes -= recordSize(rec)
+	}
 	// Copy so the dropped records' memory is released.
 	c.records = append([]record(nil), c.records[drop:]...)
 	c.first += drop
@@ -125,4 +148,37 @@ func (c *channelLog) claimList() []walimpls.Claim {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return slices.Clone(c.claims)
+}
+
+func recordSize(r record) int64 { return int64(len(r.payload) + r.props.Size()) }
+
+// openWriter counts a ReadWrite WAL of term in; closeWriter counts it out.
+func (c *channelLog) openWriter(term int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.term = max(c.term, term)
+	c.writers[term]++
+}
+
+func (c *channelLog) closeWriter(term int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.writers[term]--; c.writers[term] <= 0 {
+		delete(c.writers, term)
+	}
+}
+
+// stat describes the log: see wal.Stat.
+func (c *channelLog) stat() walimpls.ChannelStat {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	st := walimpls.ChannelStat{Messages: int64(len(c.records)), Bytes: c.bytes, Term: c.term, Writer: walimpls.WriterNone}
+	if c.writers[c.term] > 0 {
+		st.Writer = walimpls.WriterHeld
+	}
+	if len(c.records) > 0 {
+		st.First = helper.NewInt64ID(Name, c.first)
+		st.Last = helper.NewInt64ID(Name, c.first+int64(len(c.records))-1)
+	}
+	return st
 }

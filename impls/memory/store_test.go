@@ -11,7 +11,7 @@ import (
 )
 
 func TestStoreCopiesBytes(t *testing.T) {
-	c := NewStore().channel("c")
+	c, _ := NewStore().channel("c", true)
 	payload := []byte("abc")
 	props := message.Properties{"k": "v"}
 	off := c.append(payload, props, noClaim)
@@ -23,7 +23,7 @@ func TestStoreCopiesBytes(t *testing.T) {
 }
 
 func TestStoreTruncate(t *testing.T) {
-	c := NewStore().channel("c")
+	c, _ := NewStore().channel("c", true)
 	for range 5 {
 		c.append(nil, nil, noClaim)
 	}
