@@ -13,6 +13,7 @@ import (
 	"github.com/mqwal/mqwal/impls/memory"
 	"github.com/mqwal/mqwal/message"
 	"github.com/mqwal/mqwal/wal"
+	"github.com/mqwal/mqwal/walimpls"
 )
 
 // appendCounter is a hook: it implements adaptor.HookAppended.
@@ -71,8 +72,10 @@ func ExampleNewOpenerBuilder() {
 func ExampleWithLogger() {
 	zl := zap.NewExample() // the service's own zap logger
 	defer func() { _ = zl.Sync() }()
+	store := memory.NewStore()
+	seedChannel(store, "audit") // a ReadOnly open needs a channel that exists
 	opener, err := adaptor.NewOpenerBuilder(
-		memory.NewBuilder(memory.WithStore(memory.NewStore())),
+		memory.NewBuilder(memory.WithStore(store)),
 		adaptor.WithLogger(slog.New(zapslog.NewHandler(zl.Core()))),
 	).Build()
 	if err != nil {
@@ -89,4 +92,15 @@ func ExampleWithLogger() {
 	// {"level":"info","msg":"wal unavailable","backend":"memory","channel":"audit","term":1,"reason":"closed"}
 	// {"level":"info","msg":"wal closed","backend":"memory","channel":"audit","term":1}
 	// {"level":"info","msg":"opener closed","backend":"memory","wals":0}
+}
+
+// seedChannel creates channel in store, as a writer would, without logging.
+func seedChannel(store *memory.Store, channel string) {
+	impl, _ := memory.NewBuilder(memory.WithStore(store)).Build()
+	defer impl.Close()
+	w, err := impl.Open(context.Background(), &walimpls.OpenOption{Channel: walimpls.Channel{Name: channel, AccessMode: walimpls.ReadWrite}})
+	if err != nil {
+		panic(err)
+	}
+	w.Close()
 }

@@ -130,8 +130,8 @@ func TestLatestIDThroughTheWALAPI(t *testing.T) {
 	}
 }
 
-// extras wraps the memory driver with what memory lacks: Stat on its WALs
-// and ListChannels on its opener, each answering a fixed value.
+// extras wraps the memory driver with Stat on its WALs and ListChannels on
+// its opener, each answering a fixed value (not memory's own).
 type extrasOpener struct{ walimpls.OpenerImpls }
 
 var extrasChannels = []string{"a", "b"}
@@ -182,16 +182,30 @@ func TestOptionalReadersThroughTheWALAPI(t *testing.T) {
 		t.Fatalf("Stat with a cancelled ctx: %v, want the driver's context.Canceled", err)
 	}
 
-	bare := memoryOpener(t, nil)
+	bareImpl, _ := memory.NewBuilder(memory.WithStore(memory.NewStore())).Build()
+	bare := adaptor.NewOpener(memory.Name, plainOpener{bareImpl})
+	t.Cleanup(bare.Close)
 	bw := open(t, bare, ch, 1, wal.ReadWrite)
 	if _, err := wal.Stat(ctx, bw); !errors.Is(err, wal.ErrUnsupported) {
-		t.Fatalf("Stat on memory: %v, want ErrUnsupported", err)
+		t.Fatalf("Stat on a driver without StatReader: %v, want ErrUnsupported", err)
 	}
 	if _, err := wal.ListChannels(ctx, bare); !errors.Is(err, wal.ErrUnsupported) {
-		t.Fatalf("ListChannels on memory: %v, want ErrUnsupported", err)
+		t.Fatalf("ListChannels on a driver without ChannelLister: %v, want ErrUnsupported", err)
 	}
 	o.Close()
 	if _, err := wal.ListChannels(ctx, o); !errors.Is(err, wal.ErrClosed) {
 		t.Fatalf("ListChannels after Close: %v, want ErrClosed", err)
 	}
+}
+
+// plainOpener hides every optional interface of a driver: its opener has
+// only OpenerImpls's methods, its WALs only WALImpls's.
+type plainOpener struct{ walimpls.OpenerImpls }
+
+func (o plainOpener) Open(ctx context.Context, opt *walimpls.OpenOption) (walimpls.WALImpls, error) {
+	w, err := o.OpenerImpls.Open(ctx, opt)
+	if err != nil {
+		return nil, err
+	}
+	return struct{ walimpls.WALImpls }{w}, nil
 }
