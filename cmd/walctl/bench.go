@@ -261,7 +261,7 @@ func (a *app) bench(ctx context.Context, o benchOpts) error {
 
 	// Read back and verify, up to the newest ID each channel had now.
 	for _, ch := range chans {
-		end, ok, err := latestID(ctx, b.impl, ch.name)
+		end, ok, err := latestID(ctx, b.opener, ch.name)
 		if err != nil {
 			return fmt.Errorf("read back %s: %w", ch.name, err)
 		}

@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/mqwal/mqwal/message"
+	"github.com/mqwal/mqwal/wal"
 	"github.com/mqwal/mqwal/walimpls"
 	"github.com/mqwal/mqwal/walimpls/helper"
 )
@@ -20,10 +21,9 @@ var errReachedEnd = errors.New("reached the newest message that existed when rea
 func reachedEnd(err error) bool { return errors.Is(err, errReachedEnd) }
 
 // endOpener wraps a driver's opener so that read-only scanners can end at
-// an ID: "print everything and stop". The wal API has no "newest ID"
-// (walimpls.LatestIDReader stays inside the adaptor, which uses it only to
-// pin DeliverLatest), so walctl asks the driver for it and stops the
-// driver's scanner right after it. The adaptor's scanner reads through this
+// an ID: "print everything and stop". walctl asks for the newest ID through
+// the wal API (wal.LatestID) and stops the driver's scanner right after
+// it: the wal API has no scanner that ends by itself. The adaptor's scanner reads through this
 // wrapper, so records it hides (fence records) still count: a scan ends
 // even when the newest record is one no reader is shown.
 //
@@ -91,6 +91,26 @@ type endWAL struct {
 	o *endOpener
 }
 
+// ListChannels passes the driver's walimpls.ChannelLister through to the
+// adaptor (wal.ListChannels), or says it has none.
+func (o *endOpener) ListChannels(ctx context.Context) ([]string, error) {
+	l, ok := o.OpenerImpls.(walimpls.ChannelLister)
+	if !ok {
+		return nil, fmt.Errorf("%w: the driver does not implement walimpls.ChannelLister", wal.ErrUnsupported)
+	}
+	return l.ListChannels(ctx)
+}
+
+// Stat passes the driver's walimpls.StatReader through to the adaptor
+// (wal.Stat), or says it has none.
+func (w *endWAL) Stat(ctx context.Context) (walimpls.ChannelStat, error) {
+	r, ok := w.WALImpls.(walimpls.StatReader)
+	if !ok {
+		return walimpls.ChannelStat{}, fmt.Errorf("%w: the driver does not implement walimpls.StatReader", wal.ErrUnsupported)
+	}
+	return r.Stat(ctx)
+}
+
 func (w *endWAL) Read(ctx context.Context, opt walimpls.ReadOption) (walimpls.ScannerImpls, error) {
 	inner, err := w.WALImpls.Read(ctx, opt)
 	if err != nil {
@@ -122,21 +142,20 @@ func (w *endWAL) Read(ctx context.Context, opt walimpls.ReadOption) (walimpls.Sc
 	}), nil
 }
 
-// latestID asks the driver for channel's newest ID, through a read-only WAL
-// of impl. ok is false when the driver cannot tell.
-func latestID(ctx context.Context, impl walimpls.OpenerImpls, channel string) (id message.MessageID, ok bool, err error) {
-	w, err := impl.Open(ctx, &walimpls.OpenOption{Channel: walimpls.Channel{Name: channel, AccessMode: walimpls.ReadOnly}})
+// latestID asks the backend for channel's newest ID (wal.LatestID),
+// through a read-only WAL of o. ok is false when the backend cannot tell.
+func latestID(ctx context.Context, o wal.Opener, channel string) (id message.MessageID, ok bool, err error) {
+	w, err := o.Open(ctx, &wal.OpenOption{Channel: wal.Channel{Name: channel, AccessMode: wal.ReadOnly}})
 	if err != nil {
 		return nil, false, fmt.Errorf("open channel %q: %w", channel, err)
 	}
 	defer w.Close()
-	r, ok := w.(walimpls.LatestIDReader)
-	if !ok {
+	id, err = wal.LatestID(ctx, w)
+	switch {
+	case errors.Is(err, wal.ErrUnsupported):
 		return nil, false, nil
-	}
-	id, err = r.LatestID(ctx)
-	if err != nil {
-		return nil, false, fmt.Errorf("newest id of channel %q: %w", channel, err)
+	case err != nil:
+		return nil, false, err
 	}
 	return id, true, nil
 }

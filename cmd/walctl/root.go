@@ -15,7 +15,6 @@ import (
 	"github.com/mqwal/mqwal/config"
 	"github.com/mqwal/mqwal/message"
 	"github.com/mqwal/mqwal/wal"
-	"github.com/mqwal/mqwal/walimpls"
 )
 
 // app is what every command shares: the global flags and the streams.
@@ -111,13 +110,13 @@ func (a *app) config() (*config.Config, error) {
 	return a.loaded.cfg, nil
 }
 
-// backend is the configured backend, opened: the adaptor's wal.Opener for
-// what applications do, and the driver's own opener underneath it for what
-// the wal API does not offer (the newest ID, channel statistics, listing
-// channels). Closing it closes both.
+// backend is the configured backend, opened: the adaptor's wal.Opener, as
+// applications use it (the newest ID, channel statistics and listing come
+// through its optional interfaces: wal.LatestID, wal.Stat,
+// wal.ListChannels), over the driver wrapped so that read-only scanners can
+// end at an ID (ends). Closing it closes both.
 type backend struct {
 	cfg    *config.Config
-	impl   walimpls.OpenerImpls
 	ends   *endOpener
 	opener wal.Opener
 }
@@ -179,7 +178,7 @@ func (a *app) open(opts ...adaptor.Option) (*backend, error) {
 	}
 	ends := newEndOpener(impl)
 	opts = append(cfg.AdaptorOptions(), opts...)
-	return &backend{cfg: cfg, impl: impl, ends: ends, opener: adaptor.NewOpener(db.Name(), ends, opts...)}, nil
+	return &backend{cfg: cfg, ends: ends, opener: adaptor.NewOpener(db.Name(), ends, opts...)}, nil
 }
 
 // openChannel opens ch on a new backend; close the backend when done.

@@ -119,7 +119,7 @@ func (a *app) scan(cmd *cobra.Command, o scanOpts) error {
 	// Without --follow, read up to the newest ID there is now.
 	bounded := false
 	if !o.follow {
-		end, ok, err := latestID(ctx, b.impl, o.channel)
+		end, ok, err := latestID(ctx, b.opener, o.channel)
 		if err != nil {
 			return fmt.Errorf("scan %q: %w", o.channel, err)
 		}

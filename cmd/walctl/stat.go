@@ -3,13 +3,14 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
 	"github.com/mqwal/mqwal/message"
-	"github.com/mqwal/mqwal/walimpls"
+	"github.com/mqwal/mqwal/wal"
 )
 
 func newStatCmd(a *app) *cobra.Command {
@@ -65,17 +66,17 @@ func (a *app) stat(ctx context.Context, channel, format string) error {
 	name := b.cfg.Backend
 	channels := []string{channel}
 	if channel == "" {
-		l, ok := b.impl.(walimpls.ChannelLister)
-		if !ok {
+		channels, err = wal.ListChannels(ctx, b.opener)
+		switch {
+		case errors.Is(err, wal.ErrUnsupported):
 			return fmt.Errorf("stat: backend %s cannot list its channels (its driver does not implement walimpls.ChannelLister); name one with -c CHANNEL", name)
-		}
-		if channels, err = l.ListChannels(ctx); err != nil {
+		case err != nil:
 			return fmt.Errorf("stat: list %s channels: %w", name, err)
 		}
 	}
-	stats := make([]walimpls.ChannelStat, 0, len(channels))
+	stats := make([]wal.ChannelStat, 0, len(channels))
 	for _, ch := range channels {
-		st, err := channelStat(ctx, b.impl, name, ch)
+		st, err := channelStat(ctx, b.opener, name, ch)
 		if err != nil {
 			return err
 		}
@@ -100,25 +101,25 @@ func (a *app) stat(ctx context.Context, channel, format string) error {
 	return tw.Flush()
 }
 
-// channelStat asks the driver about channel through a read-only WAL.
-func channelStat(ctx context.Context, impl walimpls.OpenerImpls, backend, channel string) (walimpls.ChannelStat, error) {
-	w, err := impl.Open(ctx, &walimpls.OpenOption{Channel: walimpls.Channel{Name: channel, AccessMode: walimpls.ReadOnly}})
+// channelStat asks the backend about channel (wal.Stat) through a
+// read-only WAL.
+func channelStat(ctx context.Context, o wal.Opener, backend, channel string) (wal.ChannelStat, error) {
+	w, err := o.Open(ctx, &wal.OpenOption{Channel: wal.Channel{Name: channel, AccessMode: wal.ReadOnly}})
 	if err != nil {
-		return walimpls.ChannelStat{}, fmt.Errorf("stat: open channel %q: %w", channel, err)
+		return wal.ChannelStat{}, fmt.Errorf("stat: %w", err) // the adaptor names the backend and the channel
 	}
 	defer w.Close()
-	sr, ok := w.(walimpls.StatReader)
-	if !ok {
-		return walimpls.ChannelStat{}, fmt.Errorf("stat: backend %s does not report channel statistics (its driver does not implement walimpls.StatReader)", backend)
-	}
-	st, err := sr.Stat(ctx)
-	if err != nil {
-		return walimpls.ChannelStat{}, fmt.Errorf("stat %q: %w", channel, err)
+	st, err := wal.Stat(ctx, w)
+	switch {
+	case errors.Is(err, wal.ErrUnsupported):
+		return wal.ChannelStat{}, fmt.Errorf("stat: backend %s does not report channel statistics (its driver does not implement walimpls.StatReader)", backend)
+	case err != nil:
+		return wal.ChannelStat{}, fmt.Errorf("stat %q: %w", channel, err)
 	}
 	return st, nil
 }
 
-func toJSONStat(st walimpls.ChannelStat) jsonStat {
+func toJSONStat(st wal.ChannelStat) jsonStat {
 	j := jsonStat{Channel: st.Channel, BackendName: st.BackendName, Writer: st.Writer.String()}
 	if st.First != nil {
 		s := st.First.Marshal()
@@ -129,7 +130,7 @@ func toJSONStat(st walimpls.ChannelStat) jsonStat {
 		j.Last = &s
 	}
 	known := func(n int64) *int64 {
-		if n == walimpls.Unknown {
+		if n == wal.Unknown {
 			return nil
 		}
 		return &n
@@ -146,7 +147,7 @@ func idString(id message.MessageID) string {
 }
 
 func count(n int64) string {
-	if n == walimpls.Unknown {
+	if n == wal.Unknown {
 		return "?"
 	}
 	return fmt.Sprint(n)

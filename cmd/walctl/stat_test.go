@@ -3,26 +3,27 @@ package main
 import (
 	"encoding/json"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 )
 
-// stat through a driver that implements walimpls.StatReader and
-// ChannelLister (memstat, a test wrapper of the memory driver).
-func TestStatMemstat(t *testing.T) {
+// stat on the memory backend (walimpls.StatReader and ChannelLister),
+// in-process so that the channels outlive one command.
+func TestStatMemory(t *testing.T) {
 	t.Parallel()
-	ids := lines(mustRun(t, "", "--backend", "memstat", "append", "-c", "stat-a", "one", "two", "three"))
-	mustRun(t, "", "--backend", "memstat", "append", "-c", "stat-b", "x")
+	ids := lines(mustRun(t, "", "--backend", "memory", "append", "-c", "stat-a", "one", "two", "three"))
+	mustRun(t, "", "--backend", "memory", "append", "-c", "stat-b", "x")
 
 	// Opening for append stored a fence record first: 4 records, the fence
-	// before the first message.
-	out := mustRun(t, "", "--backend", "memstat", "stat", "-c", "stat-a")
-	want := regexp.MustCompile(`(?m)^CHANNEL +FIRST +LAST +MESSAGES +BYTES +TERM +WRITER +BACKEND NAME\nstat-a +\d+ +` + ids[2] + ` +4 +\? +1 +none +memory/stat-a\n$`)
+	// before the first message; bytes are payloads and properties.
+	out := mustRun(t, "", "--backend", "memory", "stat", "-c", "stat-a")
+	want := regexp.MustCompile(`(?m)^CHANNEL +FIRST +LAST +MESSAGES +BYTES +TERM +WRITER +BACKEND NAME\nstat-a +\d+ +` + ids[2] + ` +4 +[1-9]\d* +1 +none +-\n$`)
 	if !want.MatchString(out) {
 		t.Fatalf("stat -c stat-a:\n%s", out)
 	}
 
-	out = mustRun(t, "", "--backend", "memstat", "stat", "--format", "json")
+	out = mustRun(t, "", "--backend", "memory", "stat", "--format", "json")
 	var got []jsonStat
 	for _, l := range lines(out) {
 		var j jsonStat
@@ -31,20 +32,31 @@ func TestStatMemstat(t *testing.T) {
 		}
 		got = append(got, j)
 	}
-	if len(got) < 2 || got[0].Channel > got[1].Channel {
-		t.Fatalf("stat --format json lists %v", got)
+	if !slices.IsSortedFunc(got, func(a, b jsonStat) int { return strings.Compare(a.Channel, b.Channel) }) {
+		t.Fatalf("stat --format json is not sorted: %v", got)
 	}
+	seen := 0
 	for _, j := range got {
-		if j.Channel != "stat-a" {
-			continue
-		}
-		if j.Last == nil || *j.Last != ids[2] || j.Messages == nil || *j.Messages != 4 || j.Bytes != nil || j.Term == nil || *j.Term != 1 ||
-			j.Writer != "none" || j.BackendName != "memory/stat-a" {
-			t.Errorf("stat-a in json: %+v", j)
+		switch j.Channel {
+		case "stat-a":
+			seen++
+			if j.Last == nil || *j.Last != ids[2] || j.Messages == nil || *j.Messages != 4 || j.Bytes == nil || *j.Bytes < int64(len("onetwothree")) ||
+				j.Term == nil || *j.Term != 1 || j.Writer != "none" || j.BackendName != "" {
+				t.Errorf("stat-a in json: %+v", j)
+			}
+		case "stat-b":
+			seen++
+			if j.Messages == nil || *j.Messages != 2 {
+				t.Errorf("stat-b in json: %+v", j)
+			}
 		}
 	}
-	if !strings.Contains(out, `"channel":"stat-b"`) || !strings.Contains(out, `"bytes":null`) {
-		t.Errorf("stat --format json:\n%s", out)
+	if seen != 2 {
+		t.Errorf("stat --format json lacks stat-a or stat-b:\n%s", out)
+	}
+	r := inproc(t, "", "--backend", "memory", "stat", "-c", "stat-never")
+	if r.code != 1 || r.stdout != "" || !strings.Contains(r.stderr, "\nwalctl: stat: open memory channel \"stat-never\": no such channel: ") {
+		t.Errorf("stat of a missing channel: exit %d stdout %q stderr %q", r.code, r.stdout, r.stderr)
 	}
 }
 
@@ -67,7 +79,7 @@ func TestStatBinaryRMQ(t *testing.T) {
 		}
 	}
 	r := runBinary(t, "", "--config", cfg, "stat", "-c", "nope")
-	if r.code != 1 || r.stdout != "" || !strings.HasPrefix(r.stderr, `walctl: stat: open channel "nope": no such channel: `) {
+	if r.code != 1 || r.stdout != "" || !strings.HasPrefix(r.stderr, `walctl: stat: open rmq channel "nope": no such channel: `) {
 		t.Errorf("stat of a missing channel: exit %d stdout %q stderr %q", r.code, r.stdout, r.stderr)
 	}
 	r = runBinary(t, "", "--config", cfg, "stat")
@@ -75,17 +87,22 @@ func TestStatBinaryRMQ(t *testing.T) {
 		t.Errorf("stat after stat of a missing channel: exit %d stdout %q (the missing channel must not be created)", r.code, r.stdout)
 	}
 	r = runBinary(t, "", "--config", cfg, "stat", "-c", "bad/name")
-	if r.code != 1 || !strings.HasPrefix(r.stderr, `walctl: stat: open channel "bad/name": `) {
+	if r.code != 1 || !strings.HasPrefix(r.stderr, `walctl: stat: invalid argument: channel name "bad/name": `) {
 		t.Errorf("stat of a bad name: exit %d stderr %q", r.code, r.stderr)
 	}
 }
 
 // A backend whose driver has no statistics says so (memlossy, a test
-// wrapper of the memory driver without StatReader).
+// wrapper of the memory driver without StatReader and ChannelLister).
 func TestStatUnsupported(t *testing.T) {
 	t.Parallel()
-	r := inproc(t, "", "--backend", "memlossy", "stat", "-c", "orders")
+	mustRun(t, "", "--backend", "memlossy", "append", "-c", "stat-unsupported", "x")
+	r := inproc(t, "", "--backend", "memlossy", "stat", "-c", "stat-unsupported")
 	if r.code != 1 || r.stdout != "" || r.stderr != "walctl: stat: backend memlossy does not report channel statistics (its driver does not implement walimpls.StatReader)\n" {
 		t.Errorf("stat -c: exit %d stdout %q stderr %q", r.code, r.stdout, r.stderr)
+	}
+	r = inproc(t, "", "--backend", "memlossy", "stat")
+	if r.code != 1 || r.stdout != "" || r.stderr != "walctl: stat: backend memlossy cannot list its channels (its driver does not implement walimpls.ChannelLister); name one with -c CHANNEL\n" {
+		t.Errorf("stat: exit %d stdout %q stderr %q", r.code, r.stdout, r.stderr)
 	}
 }

@@ -163,7 +163,7 @@ func (v *verifier) run(stopReaders context.CancelFunc) *verifyReport {
 	if v.appendCtx.Err() == nil {
 		g, _ := v.sess.current()
 		for _, ch := range v.names {
-			if end, ok, err := latestID(v.appendCtx, g.b.impl, ch); err != nil {
+			if end, ok, err := latestID(v.appendCtx, g.b.opener, ch); err != nil {
 				v.anomaly(walimplstest.Problem{Kind: "end-unknown", Channel: ch, Detail: err.Error()})
 			} else if ok && end != nil {
 				g.b.ends.setEnd(ch, end)
