@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -42,15 +43,19 @@ func newBenchCmd(a *app) *cobra.Command {
 		Use:   "bench [--channels N] [--concurrency N] [--size BYTES] [--count N | --duration D]",
 		Short: "Append to fresh channels, read everything back, and verify it",
 		Long: `bench opens --channels fresh channels (named bench-<random>-<n>) and runs
---concurrency appenders on each, every append waiting for its own durable
-acknowledgement, until --count messages in total are acked or --duration has
-passed. It then reads every channel back from the start and checks that each
-acked message comes back exactly once, in its appender's order, with strictly
-increasing ids, byte-identical; anything else fails the run.
+--concurrency appenders that spread their appends round-robin over them
+(the k-th append of the run goes to channel k mod --channels), every append
+waiting for its own durable acknowledgement, until --count messages in total
+are acked or --duration has passed. It then reads every channel back from the
+start and checks that each acked message comes back exactly once, in its
+appender's order, with strictly increasing ids, byte-identical; anything
+else fails the run.
 
-It prints append throughput, the p50, p99 and max latency of one append (from
-the call to its acknowledgement, through the whole mqwal stack), and read-back
-throughput. The read back ends at the newest ID each channel had when it
+It prints what opening the channels cost: the time per channel, and per
+channel the heap in use (HeapInuse after a GC, before and after opening them
+all, divided by --channels) and the goroutines (the same delta); then append
+throughput, the p50, p99 and max latency of one append (from the call to its
+acknowledgement, through the whole mqwal stack), and read-back throughput. The read back ends at the newest ID each channel had when it
 began, so a message beyond the acked ones fails the run. Progress goes to
 stderr: a line rewritten in place on a terminal, a line per second
 otherwise; rates appear once a second has passed. Afterwards the bench
@@ -61,6 +66,7 @@ measured so far, leaves its channels as they are (not read back, not
 truncated: their names are printed) and exits with status 1.`,
 		Example: `  walctl bench                                    # rmq in ./mqwal-data, 10000 x 1 KiB
   walctl bench --channels 4 --concurrency 16 --size 4096 --duration 30s
+  walctl bench --channels 10000 --concurrency 16 --count 100000   # scale
   walctl --config kafka.yaml bench --count 100000`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -72,7 +78,7 @@ truncated: their names are printed) and exits with status 1.`,
 	}
 	f := cmd.Flags()
 	f.IntVar(&o.channels, "channels", 1, "number of channels")
-	f.IntVar(&o.concurrency, "concurrency", 8, "concurrent appenders per channel")
+	f.IntVar(&o.concurrency, "concurrency", 8, "concurrent appenders, spread round-robin over the channels")
 	f.IntVar(&o.size, "size", 1024, "payload size in `BYTES` (at least 12)")
 	f.IntVar(&o.count, "count", 10000, "messages to append in total")
 	f.DurationVar(&o.duration, "duration", 0, "append for this long instead of a fixed --count")
@@ -101,14 +107,14 @@ func (o benchOpts) validate() error {
 	return nil
 }
 
-// benchAppender is one appender's state; appender w writes channel
-// w / concurrency.
+// benchAppender is one appender's state. Its sequence numbers run over
+// all channels: chans[seq] is the channel its seq-th message went to.
 type benchAppender struct {
-	id      int
-	channel int
-	block   []byte // random bytes the payloads are cut from
-	acked   uint64 // sequence numbers 0..acked-1 were acknowledged
-	lat     []time.Duration
+	id    int
+	block []byte // random bytes the payloads are cut from
+	acked uint64 // sequence numbers 0..acked-1 were acknowledged
+	chans []int32
+	lat   []time.Duration
 }
 
 // payload is appender w's seq-th message: header, then size-12 bytes of its
@@ -152,6 +158,16 @@ func (a *app) bench(ctx context.Context, o benchOpts) error {
 	var tag [4]byte
 	_, _ = crand.Read(tag[:])
 	prefix := "bench-" + hex.EncodeToString(tag[:]) + "-"
+	what := fmt.Sprintf("%d messages", o.count)
+	if o.count == 0 {
+		what = "for " + o.duration.String()
+	}
+	fmt.Fprintf(a.stdout, "bench: backend %s (%s); %d channel(s), %d appenders round-robin over them, %d-byte payloads, %s\n",
+		cfg.Backend, where(cfg, cfg.Backend), o.channels, o.concurrency, o.size, what)
+
+	// Open, measuring what the open channels hold.
+	before := takeFootprint()
+	ostart := time.Now()
 	chans := make([]*benchChannel, o.channels)
 	for i := range chans {
 		name := fmt.Sprintf("%s%d", prefix, i)
@@ -162,7 +178,11 @@ func (a *app) bench(ctx context.Context, o benchOpts) error {
 		// Closed with the opener (b.release).
 		chans[i] = &benchChannel{name: name, w: w}
 	}
-	apps := make([]*benchAppender, o.channels*o.concurrency)
+	oelapsed := time.Since(ostart)
+	per := takeFootprint().perChannel(before, o.channels)
+	fmt.Fprintf(a.stdout, "open: %d channel(s) in %s: %s per channel; per channel %.1f KiB heap, %.2f goroutines\n",
+		o.channels, ms(oelapsed), ms(oelapsed/time.Duration(o.channels)), per.heapKiB, per.goroutines)
+	apps := make([]*benchAppender, o.concurrency)
 	seed := rand.Uint64()
 	for i := range apps {
 		r := rand.New(rand.NewPCG(seed, uint64(i)))
@@ -170,21 +190,15 @@ func (a *app) bench(ctx context.Context, o benchOpts) error {
 		for j := range block {
 			block[j] = byte(r.Uint32())
 		}
-		apps[i] = &benchAppender{id: i, channel: i / o.concurrency, block: block}
+		apps[i] = &benchAppender{id: i, block: block}
 	}
-
-	what := fmt.Sprintf("%d messages", o.count)
-	if o.count == 0 {
-		what = "for " + o.duration.String()
-	}
-	fmt.Fprintf(a.stdout, "bench: backend %s (%s); %d channel(s) x %d appenders, %d-byte payloads, %s\n",
-		cfg.Backend, where(cfg, cfg.Backend), o.channels, o.concurrency, o.size, what)
 
 	// Append.
 	actx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var (
 		next, done atomic.Int64
+		turn       atomic.Uint64 // round-robin over the channels
 		errOnce    sync.Once
 		firstErr   error
 		wg         sync.WaitGroup
@@ -194,7 +208,6 @@ func (a *app) bench(ctx context.Context, o benchOpts) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			ch := chans[ap.channel]
 			for {
 				if o.count > 0 {
 					if next.Add(1) > int64(o.count) {
@@ -206,6 +219,8 @@ func (a *app) bench(ctx context.Context, o benchOpts) error {
 				if actx.Err() != nil {
 					return
 				}
+				ci := int32((turn.Add(1) - 1) % uint64(len(chans)))
+				ch := chans[ci]
 				msg := message.NewMutableMessage(ap.payload(ap.acked, o.size), nil)
 				t0 := time.Now()
 				res, err := ch.w.Append(actx, msg)
@@ -218,6 +233,7 @@ func (a *app) bench(ctx context.Context, o benchOpts) error {
 					return
 				}
 				ap.lat = append(ap.lat, d)
+				ap.chans = append(ap.chans, ci)
 				ap.acked++
 				ch.acked(res.MessageID)
 				done.Add(1)
@@ -281,11 +297,26 @@ func (a *app) bench(ctx context.Context, o benchOpts) error {
 		n := nread.Load()
 		return fmt.Sprintf("read back: %d/%d messages%s", n, total, rm.rateString(time.Now(), n))
 	})
+	// Each channel's acked messages, by appender: the sequence numbers the
+	// channel must hold, in order.
+	want := make([]map[int][]uint64, len(chans))
+	for i := range want {
+		want[i] = map[int][]uint64{}
+	}
+	for _, ap := range apps {
+		for seq, ci := range ap.chans {
+			want[ci][ap.id] = append(want[ci][ap.id], uint64(seq))
+		}
+	}
+	// A bounded number of channels read back at a time: 10,000 scanners at
+	// once would measure the backend's worst case, not verify.
+	sem := make(chan struct{}, benchReaders)
 	for i, ch := range chans {
 		rwg.Add(1)
+		sem <- struct{}{}
 		go func() {
-			defer rwg.Done()
-			errs[i] = a.benchVerify(ctx, opener, ch, apps, i, o, &nread)
+			defer func() { <-sem; rwg.Done() }()
+			errs[i] = a.benchVerify(ctx, opener, ch, apps, want[i], o, &nread)
 		}()
 	}
 	rwg.Wait()
@@ -312,16 +343,16 @@ func (a *app) bench(ctx context.Context, o benchOpts) error {
 	return nil
 }
 
-// benchVerify reads channel idx from the start through a read-only WAL (so
-// no write-ahead cache can answer) and checks it against what was acked.
-func (a *app) benchVerify(ctx context.Context, opener wal.Opener, ch *benchChannel, apps []*benchAppender, idx int, o benchOpts, nread *atomic.Int64) error {
-	want := map[int]uint64{}
+// benchReaders is how many channels bench reads back at a time.
+const benchReaders = 64
+
+// benchVerify reads a channel from the start through a read-only WAL (so
+// no write-ahead cache can answer) and checks it against what was acked:
+// want[appender] is the sequence numbers acked on it, in order.
+func (a *app) benchVerify(ctx context.Context, opener wal.Opener, ch *benchChannel, apps []*benchAppender, want map[int][]uint64, o benchOpts, nread *atomic.Int64) error {
 	var total uint64
-	for _, ap := range apps {
-		if ap.channel == idx {
-			want[ap.id] = ap.acked
-			total += ap.acked
-		}
+	for _, seqs := range want {
+		total += uint64(len(seqs))
 	}
 	w, err := opener.Open(ctx, &wal.OpenOption{Channel: wal.Channel{Name: ch.name, AccessMode: wal.ReadOnly}})
 	if err != nil {
@@ -333,7 +364,7 @@ func (a *app) benchVerify(ctx context.Context, opener wal.Opener, ch *benchChann
 		return fmt.Errorf("read back %s: %w", ch.name, err)
 	}
 	defer s.Close()
-	next := map[int]uint64{}
+	next := map[int]int{} // index into want[appender]
 	var prev message.MessageID
 	var got uint64
 	timer := time.NewTimer(o.readTimeout)
@@ -345,14 +376,14 @@ func (a *app) benchVerify(ctx context.Context, opener wal.Opener, ch *benchChann
 		}
 		ap := int(binary.BigEndian.Uint32(p))
 		seq := binary.BigEndian.Uint64(p[4:])
-		n, mine := want[ap]
+		seqs, mine := want[ap]
 		switch {
 		case !mine:
 			return fmt.Errorf("message %s claims appender %d, which did not write this channel", m.MessageID(), ap)
-		case seq >= n:
-			return fmt.Errorf("message %s is appender %d's #%d, which was never acked (phantom or duplicate)", m.MessageID(), ap, seq)
-		case seq != next[ap]:
-			return fmt.Errorf("message %s is appender %d's #%d, want #%d (lost, duplicated or reordered)", m.MessageID(), ap, seq, next[ap])
+		case next[ap] >= len(seqs):
+			return fmt.Errorf("message %s is appender %d's #%d, which was never acked on this channel after its #%d (phantom or duplicate)", m.MessageID(), ap, seq, seqs[len(seqs)-1])
+		case seq != seqs[next[ap]]:
+			return fmt.Errorf("message %s is appender %d's #%d, want #%d (lost, duplicated or reordered)", m.MessageID(), ap, seq, seqs[next[ap]])
 		case prev != nil && !prev.LT(m.MessageID()):
 			return fmt.Errorf("message id %s does not follow %s", m.MessageID(), prev)
 		}
@@ -417,3 +448,26 @@ func percentile(sorted []time.Duration, q float64) time.Duration {
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.3fms", float64(d)/float64(time.Millisecond)) }
+
+// footprint is what the process holds: heap in use after a GC, goroutines.
+type footprint struct {
+	heapInuse  uint64
+	goroutines int
+}
+
+func takeFootprint() footprint {
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return footprint{heapInuse: m.HeapInuse, goroutines: runtime.NumGoroutine()}
+}
+
+// perChannel is the growth since before, divided by n channels.
+type perChannel struct{ heapKiB, goroutines float64 }
+
+func (f footprint) perChannel(before footprint, n int) perChannel {
+	return perChannel{
+		heapKiB:    (float64(f.heapInuse) - float64(before.heapInuse)) / 1024 / float64(n),
+		goroutines: float64(f.goroutines-before.goroutines) / float64(n),
+	}
+}

@@ -149,7 +149,7 @@ func TestBenchMemoryAndRMQ(t *testing.T) {
 	t.Parallel()
 	out := mustRun(t, "", "--backend", "memory", "bench", "--channels", "2", "--concurrency", "3", "--count", "300", "--size", "100")
 	for _, want := range []string{
-		"bench: backend memory", "2 channel(s) x 3 appenders, 100-byte payloads, 300 messages",
+		"bench: backend memory", "2 channel(s), 3 appenders round-robin over them, 100-byte payloads, 300 messages", "open: 2 channel(s) in ",
 		"append: 300 messages", "append latency: p50 ", "read back: 300 messages",
 		"verified: all 300 acked messages read back once each, in order, byte-identical",
 	} {
