@@ -1,10 +1,18 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
+
+	"github.com/mqwal/mqwal/adaptor"
+	"github.com/mqwal/mqwal/impls/memory"
+	"github.com/mqwal/mqwal/message"
+	"github.com/mqwal/mqwal/wal"
 )
 
 // bench --channels through the binary on rmq: the appends go round-robin
@@ -55,5 +63,53 @@ func TestBenchChannelsUsage(t *testing.T) {
 	r := runBinary(t, "", "--backend", "memory", "bench", "--channels", "0")
 	if r.code != 2 || r.stdout != "" || !strings.Contains(r.stderr, "walctl: --channels 0: want >= 1") {
 		t.Errorf("bench --channels 0: exit %d stdout %q stderr %q", r.code, r.stdout, r.stderr)
+	}
+}
+
+// benchVerify holds each channel to exactly the sequence numbers acked on
+// it, per appender: with appends spread round-robin an appender's numbers
+// on one channel have gaps, and a message of the wrong number (lost,
+// duplicated, sent to another channel) fails the read back.
+func TestBenchVerifyRoundRobin(t *testing.T) {
+	o := benchOpts{size: 32, readTimeout: 5 * time.Second}
+	ap := &benchAppender{id: 0, block: make([]byte, o.size+64)}
+	for i := range ap.block {
+		ap.block[i] = byte(i)
+	}
+	for _, tc := range []struct {
+		name   string
+		stored []uint64 // appender 0's messages in the channel
+		want   string   // "" or the error's gist
+	}{
+		{"every other one", []uint64{0, 2, 4}, ""},
+		{"lost", []uint64{0, 4}, "appender 0's #4, want #2"},
+		{"duplicated", []uint64{0, 2, 2, 4}, "appender 0's #2, want #4"},
+		{"one more", []uint64{0, 2, 4, 6}, "unexpected message"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			opener, err := adaptor.NewOpenerBuilder(memory.NewBuilder(memory.WithStore(memory.NewStore()))).Build()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer opener.Close()
+			ctx := context.Background()
+			w, err := opener.Open(ctx, &wal.OpenOption{Channel: wal.Channel{Name: "c", Term: 1, AccessMode: wal.ReadWrite}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, seq := range tc.stored {
+				if _, err := w.Append(ctx, message.NewMutableMessage(ap.payload(seq, o.size), nil)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var n atomic.Int64
+			err = (&app{}).benchVerify(ctx, opener, &benchChannel{name: "c"}, []*benchAppender{ap}, map[int][]uint64{0: {0, 2, 4}}, o, &n)
+			switch {
+			case tc.want == "" && err != nil:
+				t.Fatalf("benchVerify: %v", err)
+			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+				t.Fatalf("benchVerify = %v, want an error with %q", err, tc.want)
+			}
+		})
 	}
 }
