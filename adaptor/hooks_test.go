@@ -100,6 +100,9 @@ func TestHooksSeeEveryEvent(t *testing.T) {
 		t.Fatal(err)
 	}
 	recv(t, s, 5*time.Second)
+	// The delivered hook may run just after the message reached the
+	// scanner's channel: wait for it, so the order below is the scanner's.
+	log.waitFor(t, "memory/h/2 delivered s 17 bytes")
 	if err := w.Truncate(ctx, ids[0]); err != nil {
 		t.Fatal(err)
 	}
