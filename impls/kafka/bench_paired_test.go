@@ -185,7 +185,7 @@ func BenchmarkScanPaired(b *testing.B) {
 		}
 		defer conn.Close()
 		for n > 0 {
-			batch := conn.ReadBatchWith(kafkago.ReadBatchConfig{MinBytes: 1, MaxBytes: fetchMaxBytes, MaxWait: fetchMaxWait})
+			batch := conn.ReadBatchWith(kafkago.ReadBatchConfig{MinBytes: 1, MaxBytes: fetchMaxBytes, MaxWait: pollWait})
 			for n > 0 {
 				m, err := batch.ReadMessage()
 				if err != nil {

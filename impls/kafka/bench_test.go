@@ -256,7 +256,7 @@ func BenchmarkScan(b *testing.B) {
 				b.Fatal(err)
 			}
 			for n := min(left, scanRecords); n > 0; {
-				batch := conn.ReadBatchWith(kafkago.ReadBatchConfig{MinBytes: 1, MaxBytes: fetchMaxBytes, MaxWait: fetchMaxWait})
+				batch := conn.ReadBatchWith(kafkago.ReadBatchConfig{MinBytes: 1, MaxBytes: fetchMaxBytes, MaxWait: pollWait})
 				for n > 0 {
 					m, err := batch.ReadMessage()
 					if err != nil {

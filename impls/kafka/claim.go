@@ -99,10 +99,10 @@ func claim(ctx context.Context, c *client, topic string, ch walimpls.Channel) (c
 		}
 		start := time.Now()
 		batch := frameBatch(ps, start.UnixMilli(), fenceBodies(ch.Term, nonce))
-		resp, err := c.produceFence(ctx, topic, batch)
+		base, err := c.produceFence(ctx, topic, batch)
 		switch {
 		case err == nil:
-			b, err := c.batchAt(ctx, topic, resp.BaseOffset)
+			b, err := c.batchAt(ctx, topic, base)
 			if err != nil {
 				return unavailable(fmt.Errorf("reading the fence back: %w", err))
 			}
@@ -111,7 +111,7 @@ func claim(ctx context.Context, c *client, topic string, ch walimpls.Channel) (c
 			}
 			// Answered as a duplicate of another claim's fence with this
 			// term: it went first. Look again.
-			lastErr = fmt.Errorf("the broker answered the fence with offset %d, which holds another writer's batch", resp.BaseOffset)
+			lastErr = fmt.Errorf("the broker answered the fence with offset %d, which holds another writer's batch", base)
 		case errors.Is(err, kafkago.InvalidProducerEpoch) || errors.Is(err, kafkago.ProducerFenced):
 			return claimed{}, fmt.Errorf("%w: kafka channel %q: a term above %d owns %s: %w", walimpls.ErrFenced, ch.Name, ch.Term, topic, err)
 		case errors.Is(err, kafkago.OutOfOrderSequenceNumber) || errors.Is(err, kafkago.DuplicateSequenceNumber) || errors.Is(err, kafkago.UnknownProducerId):
@@ -135,30 +135,27 @@ func claim(ctx context.Context, c *client, topic string, ch walimpls.Channel) (c
 // produceFence sends a fence batch until the broker answers it; a resend
 // of identical bytes is recognised as the same batch, so it is stored at
 // most once.
-func (c *client) produceFence(ctx context.Context, topic string, batch []byte) (*kafkago.ProduceResponse, error) {
+func (c *client) produceFence(ctx context.Context, topic string, batch []byte) (int64, error) {
 	for try := 0; ; try++ {
-		resp, err := c.produce(ctx, topic, batch)
-		if err == nil && resp.Error != nil {
-			err = resp.Error
-		}
+		base, err := c.produce(ctx, topic, batch)
 		switch {
 		case err == nil:
-			return resp, nil
+			return base, nil
 		case ctx.Err() != nil:
-			return nil, ctx.Err()
+			return 0, ctx.Err()
 		case errors.Is(err, kafkago.NotEnoughReplicas):
 			// Refused before appending, and may pass soon.
 		case refusedBeforeAppend(err) || errors.Is(err, kafkago.DuplicateSequenceNumber):
-			return nil, err
+			return 0, err
 		}
 		if try >= 20 {
-			return nil, err
+			return 0, err
 		}
 		if needsRefresh(err) {
-			c.forceRefresh()
+			c.invalidate(topic)
 		}
 		if err := sleepCtx(ctx, backoff(try)); err != nil {
-			return nil, err
+			return 0, err
 		}
 	}
 }

@@ -1,49 +1,45 @@
 package kafka
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
 	"hash/fnv"
-	"net"
 	"strconv"
 	"sync"
 	"time"
 
 	kafkago "github.com/segmentio/kafka-go"
-	"github.com/segmentio/kafka-go/protocol"
+	"github.com/segmentio/kafka-go/protocol/createtopics"
+	"github.com/segmentio/kafka-go/protocol/describeconfigs"
+	"github.com/segmentio/kafka-go/protocol/listoffsets"
 	"github.com/segmentio/kafka-go/sasl"
 
 	"github.com/mqwal/mqwal/impls/kafka/internal/deleterecords"
 	"github.com/mqwal/mqwal/walimpls"
 )
 
-// client is the opener's connection to the cluster: one segmentio
-// Transport (connection pools and a metadata cache) shared by every WAL,
-// and what a scanner needs to open its own fetch connection (fetch.go).
+// client is the opener's connection to the cluster: per broker a bounded
+// pool of connections, a produce sink and a fetch source (broker.go), and
+// the metadata of the topics in use (meta.go), shared by every WAL.
 type client struct {
-	cfg       Config
-	addr      net.Addr
-	transport *kafkago.Transport
-	kc        *kafkago.Client
-	tls       *tls.Config
-	mech      sasl.Mechanism
-	cancel    context.CancelFunc
+	cfg    Config
+	ctx    context.Context // ends when the client closes
+	cancel context.CancelFunc
+	tls    *tls.Config
+	mech   sasl.Mechanism
+	meta   metaCache
+	// maxBatch is the largest batch the brokers accept (message.max.bytes);
+	// a fetch asks for at least that much per partition.
+	maxBatch int
 
-	lookupMu     sync.Mutex
-	lookupIdle   map[string][]*fetchConn // idle lookup connections by broker address
-	lookupClosed bool
-
-	refreshMu   sync.Mutex
-	lastRefresh time.Time
+	brokersMu sync.Mutex
+	brokers   map[string]*broker // by address
+	closed    bool
 }
 
-// metadataTTL is short because a leader move leaves cached metadata stale:
-// segmentio has no call to refresh it on NOT_LEADER, so the driver also
-// drops the pools (forceRefresh) when a request says the leader moved.
-const metadataTTL = time.Second
+var errClientClosed = errors.New("kafka: client closed")
 
 func newClient(cfg Config) (*client, error) {
 	mech, err := cfg.saslMechanism()
@@ -55,53 +51,30 @@ func newClient(cfg Config) (*client, error) {
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	t := &kafkago.Transport{
-		DialTimeout: cfg.DialTimeout,
-		IdleTimeout: 30 * time.Second,
-		MetadataTTL: metadataTTL,
-		ClientID:    cfg.ClientID,
-		TLS:         tlsCfg,
-		SASL:        mech,
-		Context:     ctx,
-	}
 	return &client{
-		cfg:       cfg,
-		addr:      kafkago.TCP(cfg.Brokers...),
-		transport: t,
-		kc:        &kafkago.Client{Addr: kafkago.TCP(cfg.Brokers...), Timeout: cfg.RequestTimeout, Transport: t},
-		tls:       tlsCfg,
-		mech:      mech,
-		cancel:    cancel,
-
-		lookupIdle: map[string][]*fetchConn{},
+		cfg:     cfg,
+		ctx:     ctx,
+		cancel:  cancel,
+		tls:     tlsCfg,
+		mech:    mech,
+		meta:    metaCache{topics: map[string]*metaEntry{}, controller: -1},
+		brokers: map[string]*broker{},
 	}, nil
 }
 
+// close closes every connection and stops every sink and source.
 func (c *client) close() {
 	c.cancel()
-	c.closeLookups()
-	c.transport.CloseIdleConnections()
-}
-
-// forceRefresh drops the transport's pools so the next request fetches
-// fresh metadata; at most every 50ms, so a burst of NOT_LEADER answers
-// costs one refresh.
-func (c *client) forceRefresh() {
-	c.refreshMu.Lock()
-	defer c.refreshMu.Unlock()
-	if time.Since(c.lastRefresh) < 50*time.Millisecond {
-		return
+	c.brokersMu.Lock()
+	c.closed = true
+	bs := make([]*broker, 0, len(c.brokers))
+	for _, b := range c.brokers {
+		bs = append(bs, b)
 	}
-	c.lastRefresh = time.Now()
-	c.transport.CloseIdleConnections()
-}
-
-// forceRefreshNow drops the pools regardless of the last refresh.
-func (c *client) forceRefreshNow() {
-	c.refreshMu.Lock()
-	defer c.refreshMu.Unlock()
-	c.lastRefresh = time.Now()
-	c.transport.CloseIdleConnections()
+	c.brokersMu.Unlock()
+	for _, b := range bs {
+		b.close()
+	}
 }
 
 // producerID is the channel's idempotent-producer id: derived from the
@@ -116,26 +89,20 @@ func producerID(topic string) int64 {
 	return int64(h.Sum64()&(1<<62-1) | 1<<62)
 }
 
-// offsets returns the partition's log start offset and high watermark.
-func (c *client) offsets(ctx context.Context, topic string) (first, end int64, err error) {
-	err = c.idempotent(ctx, func() error {
-		first, end, err = c.offsetsOnce(ctx, topic)
-		return err
-	})
-	return first, end, err
-}
-
 // idempotent runs a request that is safe to repeat, again after errors that
 // a fresh connection or fresh metadata can cure: a pooled connection that
-// died with a broker restart, a leader that moved.
-func (c *client) idempotent(ctx context.Context, do func() error) error {
+// died with a broker restart, a leader that moved. topic, if set, gets
+// fresh metadata before the next try.
+func (c *client) idempotent(ctx context.Context, topic string, do func() error) error {
 	deadline := time.Now().Add(c.cfg.RequestTimeout)
 	for attempt := 0; ; attempt++ {
 		err := do()
-		if err == nil || !transient(err) || time.Now().After(deadline) {
+		if err == nil || !transient(err) || time.Now().After(deadline) || errors.Is(err, errClientClosed) {
 			return err
 		}
-		c.forceRefresh()
+		if topic != "" {
+			c.invalidate(topic)
+		}
 		if serr := sleepCtx(ctx, backoff(attempt)); serr != nil {
 			return err
 		}
@@ -154,23 +121,82 @@ func transient(err error) bool {
 	return !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded)
 }
 
-func (c *client) offsetsOnce(ctx context.Context, topic string) (first, end int64, err error) {
-	resp, err := c.kc.ListOffsets(ctx, &kafkago.ListOffsetsRequest{
-		Topics: map[string][]kafkago.OffsetRequest{topic: {kafkago.FirstOffsetOf(0), kafkago.LastOffsetOf(0)}},
+// onLeader runs fn on a pooled connection to the leader of topic.
+func (c *client) onLeader(ctx context.Context, topic string, fn func(*brokerConn) error) error {
+	addr, err := c.leader(ctx, topic)
+	if err != nil {
+		return err
+	}
+	return c.broker(addr).with(ctx, fn)
+}
+
+// offsets returns the partition's log start offset and high watermark.
+func (c *client) offsets(ctx context.Context, topic string) (first, end int64, err error) {
+	err = c.idempotent(ctx, topic, func() error {
+		first, end, err = c.offsetsOnce(ctx, topic)
+		return err
 	})
+	return first, end, err
+}
+
+// ListOffsets timestamps meaning the log start offset and the high
+// watermark.
+const (
+	earliestOffset = -2
+	latestOffset   = -1
+)
+
+func (c *client) offsetsOnce(ctx context.Context, topic string) (first, end int64, err error) {
+	var code int16
+	err = c.onLeader(ctx, topic, func(bc *brokerConn) error {
+		// A broker answers one offset per partition per request: two
+		// round trips on one connection.
+		for i, ts := range []int64{earliestOffset, latestOffset} {
+			m, err := bc.roundTrip(ctx, c.cfg.RequestTimeout, &listoffsets.Request{
+				ReplicaID: -1,
+				Topics:    []listoffsets.RequestTopic{{Topic: topic, Partitions: []listoffsets.RequestPartition{{Partition: 0, CurrentLeaderEpoch: -1, Timestamp: ts}}}},
+			})
+			if err != nil {
+				return err
+			}
+			off, pcode, ok := listedOffset(m.(*listoffsets.Response), topic)
+			if !ok {
+				code = int16(kafkago.UnknownTopicOrPartition)
+				return nil
+			}
+			if pcode != 0 {
+				code = pcode
+				return nil
+			}
+			if i == 0 {
+				first = off
+			} else {
+				end = off
+			}
+		}
+		return nil
+	})
+	if err == nil && code != 0 {
+		err = kafkago.Error(code)
+	}
 	if err != nil {
 		return 0, 0, fmt.Errorf("kafka: list offsets of %s: %w", topic, err)
 	}
-	for _, p := range resp.Topics[topic] {
-		if p.Partition != 0 {
+	return first, end, nil
+}
+
+func listedOffset(resp *listoffsets.Response, topic string) (int64, int16, bool) {
+	for _, t := range resp.Topics {
+		if t.Topic != topic {
 			continue
 		}
-		if p.Error != nil {
-			return 0, 0, fmt.Errorf("kafka: list offsets of %s: %w", topic, p.Error)
+		for _, p := range t.Partitions {
+			if p.Partition == 0 {
+				return p.Offset, p.ErrorCode, true
+			}
 		}
-		return p.FirstOffset, p.LastOffset, nil
 	}
-	return 0, 0, fmt.Errorf("kafka: list offsets of %s: %w", topic, kafkago.UnknownTopicOrPartition)
+	return 0, 0, false
 }
 
 // openTopic checks the channel's topic for an Open in mode. ReadWrite
@@ -180,7 +206,7 @@ func (c *client) offsetsOnce(ctx context.Context, topic string) (first, end int6
 // have exactly one partition (a channel is never read in part), and keep
 // every record (see checkRetention) unless Config.AllowRetention.
 func (c *client) openTopic(ctx context.Context, topic, channel string, mode walimpls.AccessMode) error {
-	n, found, err := c.partitions(ctx, topic, mode == walimpls.ReadOnly || c.cfg.DisableCreateTopics)
+	n, found, err := c.partitions(ctx, topic)
 	if err != nil {
 		return err
 	}
@@ -197,7 +223,7 @@ func (c *client) openTopic(ctx context.Context, topic, channel string, mode wali
 			return err
 		}
 		// Created by someone else since the metadata was read.
-		if n, found, err = c.partitions(ctx, topic, true); err != nil {
+		if n, found, err = c.partitions(ctx, topic); err != nil {
 			return err
 		} else if !found {
 			return fmt.Errorf("%w: kafka topic %q of channel %q: the broker says it exists, the metadata does not list it", walimpls.ErrUnavailable, topic, channel)
@@ -214,146 +240,170 @@ func (c *client) openTopic(ctx context.Context, topic, channel string, mode wali
 }
 
 // partitions returns topic's partition count from the metadata; found is
-// false if the cluster does not know the topic. With refresh, a topic
-// missing from the cached metadata is looked up again with fresh metadata
-// (the cache may predate it).
-func (c *client) partitions(ctx context.Context, topic string, refresh bool) (n int, found bool, err error) {
-	for refreshed := false; ; refreshed = true {
-		var resp *kafkago.MetadataResponse
-		err := c.idempotent(ctx, func() (err error) {
-			resp, err = c.kc.Metadata(ctx, &kafkago.MetadataRequest{Topics: []string{topic}})
-			return err
-		})
-		if err != nil {
-			return 0, false, fmt.Errorf("%w: kafka: metadata of %s: %w", walimpls.ErrUnavailable, topic, err)
-		}
-		for _, t := range resp.Topics {
-			switch {
-			case t.Name != topic || errors.Is(t.Error, kafkago.UnknownTopicOrPartition):
-			case errors.Is(t.Error, kafkago.TopicAuthorizationFailed):
-				return 0, false, fmt.Errorf("%w: kafka: metadata of %s: %w", walimpls.ErrInvalidArgument, topic, t.Error)
-			case t.Error != nil:
-				return 0, false, fmt.Errorf("%w: kafka: metadata of %s: %w", walimpls.ErrUnavailable, topic, t.Error)
-			case len(t.Partitions) > 0:
-				return len(t.Partitions), true, nil
-			}
-		}
-		if !refresh || refreshed {
-			return 0, false, nil
-		}
-		c.forceRefreshNow()
+// false if the cluster does not know the topic. A topic missing from the
+// cache is always asked for.
+func (c *client) partitions(ctx context.Context, topic string) (n int, found bool, err error) {
+	info, found, err := c.topicMeta(ctx, topic)
+	var ke kafkago.Error
+	switch {
+	case errors.As(err, &ke) && (errors.Is(ke, kafkago.TopicAuthorizationFailed) || errors.Is(ke, kafkago.InvalidTopic)):
+		return 0, false, fmt.Errorf("%w: kafka: metadata of %s: %w", walimpls.ErrInvalidArgument, topic, err)
+	case err != nil:
+		return 0, false, fmt.Errorf("%w: kafka: metadata of %s: %w", walimpls.ErrUnavailable, topic, err)
 	}
+	return info.partitions, found, nil
 }
 
 // createTopic creates topic with one partition and retention off unless it
 // exists, and reports whether it did.
 func (c *client) createTopic(ctx context.Context, topic string) (bool, error) {
-	rf := c.cfg.ReplicationFactor
+	rf := int16(c.cfg.ReplicationFactor)
 	if rf == 0 {
 		rf = -1
 	}
-	var resp *kafkago.CreateTopicsResponse
-	err := c.idempotent(ctx, func() (err error) {
-		resp, err = c.kc.CreateTopics(ctx, &kafkago.CreateTopicsRequest{
-			Topics: []kafkago.TopicConfig{{Topic: topic, NumPartitions: 1, ReplicationFactor: rf, ConfigEntries: walTopicConfigs}},
+	cfgs := make([]createtopics.RequestConfig, len(walTopicConfigs))
+	for i, e := range walTopicConfigs {
+		cfgs[i] = createtopics.RequestConfig{Name: e.ConfigName, Value: e.ConfigValue}
+	}
+	var res createtopics.ResponseTopic
+	err := c.idempotent(ctx, "", func() error {
+		err := c.broker(c.controllerAddr()).with(ctx, func(bc *brokerConn) error {
+			m, err := bc.roundTrip(ctx, c.cfg.RequestTimeout, &createtopics.Request{
+				Topics:    []createtopics.RequestTopic{{Name: topic, NumPartitions: 1, ReplicationFactor: rf, Configs: cfgs}},
+				TimeoutMs: int32(c.cfg.RequestTimeout / time.Millisecond),
+			})
+			if err != nil {
+				return err
+			}
+			res = createtopics.ResponseTopic{ErrorCode: int16(kafkago.Unknown), ErrorMessage: "no answer for the topic"}
+			for _, t := range m.(*createtopics.Response).Topics {
+				if t.Name == topic {
+					res = t
+				}
+			}
+			return nil
 		})
+		if err == nil && errors.Is(kafkago.Error(res.ErrorCode), kafkago.NotController) {
+			// Learn the new controller, then ask it.
+			if _, err := c.clusterMetadata(ctx, []string{}); err != nil {
+				return err
+			}
+			return kafkago.NotController
+		}
 		return err
 	})
 	if err != nil {
 		return false, fmt.Errorf("%w: kafka: create topic %s: %w", walimpls.ErrUnavailable, topic, err)
 	}
-	switch err := resp.Errors[topic]; {
-	case err == nil:
+	var cerr error = kafkago.Error(res.ErrorCode)
+	if res.ErrorMessage != "" {
+		cerr = fmt.Errorf("%w: %s", cerr, res.ErrorMessage)
+	}
+	switch {
+	case res.ErrorCode == 0:
+		c.invalidate(topic)
 		return true, nil
-	case errors.Is(err, kafkago.TopicAlreadyExists):
+	case errors.Is(cerr, kafkago.TopicAlreadyExists):
 		return false, nil
-	case errors.Is(err, kafkago.InvalidReplicationFactor) || errors.Is(err, kafkago.InvalidTopic) || errors.Is(err, kafkago.PolicyViolation) ||
-		errors.Is(err, kafkago.InvalidConfiguration):
-		return false, fmt.Errorf("%w: kafka: create topic %s: %w", walimpls.ErrInvalidArgument, topic, err)
+	case errors.Is(cerr, kafkago.InvalidReplicationFactor) || errors.Is(cerr, kafkago.InvalidTopic) || errors.Is(cerr, kafkago.PolicyViolation) ||
+		errors.Is(cerr, kafkago.InvalidConfiguration) || errors.Is(cerr, kafkago.TopicAuthorizationFailed) || errors.Is(cerr, kafkago.ClusterAuthorizationFailed):
+		return false, fmt.Errorf("%w: kafka: create topic %s: %w", walimpls.ErrInvalidArgument, topic, cerr)
 	default:
-		return false, fmt.Errorf("%w: kafka: create topic %s: %w", walimpls.ErrUnavailable, topic, err)
+		return false, fmt.Errorf("%w: kafka: create topic %s: %w", walimpls.ErrUnavailable, topic, cerr)
 	}
 }
 
 // deleteRecords moves the log start offset of topic up to offset.
 func (c *client) deleteRecords(ctx context.Context, topic string, offset int64) error {
-	return c.idempotent(ctx, func() error { return c.deleteRecordsOnce(ctx, topic, offset) })
+	return c.idempotent(ctx, topic, func() error { return c.deleteRecordsOnce(ctx, topic, offset) })
 }
 
 func (c *client) deleteRecordsOnce(ctx context.Context, topic string, offset int64) error {
-	rctx, cancel := context.WithTimeout(ctx, c.cfg.RequestTimeout)
-	defer cancel()
-	m, err := c.transport.RoundTrip(rctx, c.addr, &deleterecords.Request{
-		Topics:    []deleterecords.RequestTopic{{Name: topic, Partitions: []deleterecords.RequestPartition{{PartitionIndex: 0, Offset: offset}}}},
-		TimeoutMs: int32(c.cfg.RequestTimeout / time.Millisecond),
-	})
-	if err != nil {
-		return fmt.Errorf("kafka: delete records of %s below %d: %w", topic, offset, err)
-	}
-	resp := m.(*deleterecords.Response)
-	for _, t := range resp.Topics {
-		for _, p := range t.Partitions {
-			if p.ErrorCode != 0 {
-				return fmt.Errorf("kafka: delete records of %s below %d: %w", topic, offset, kafkago.Error(p.ErrorCode))
+	code := int16(-1)
+	err := c.onLeader(ctx, topic, func(bc *brokerConn) error {
+		m, err := bc.roundTrip(ctx, c.cfg.RequestTimeout, &deleterecords.Request{
+			Topics:    []deleterecords.RequestTopic{{Name: topic, Partitions: []deleterecords.RequestPartition{{PartitionIndex: 0, Offset: offset}}}},
+			TimeoutMs: int32(c.cfg.RequestTimeout / time.Millisecond),
+		})
+		if err != nil {
+			return err
+		}
+		for _, t := range m.(*deleterecords.Response).Topics {
+			for _, p := range t.Partitions {
+				if t.Name == topic && p.PartitionIndex == 0 {
+					code = p.ErrorCode
+				}
 			}
-			return nil
 		}
-	}
-	return fmt.Errorf("kafka: delete records of %s: empty response", topic)
-}
-
-// produce sends one framed batch (see frameBatch) with acks=all; the
-// Client applies RequestTimeout. A single bytes.Reader matters: io.Copy
-// then uses its WriteTo instead of allocating a 32 KiB buffer per request.
-func (c *client) produce(ctx context.Context, topic string, framed []byte) (*kafkago.ProduceResponse, error) {
-	return c.kc.RawProduce(ctx, &kafkago.RawProduceRequest{
-		Topic:        topic,
-		Partition:    0,
-		RequiredAcks: kafkago.RequireAll,
-		RawRecords:   protocol.RawRecordSet{Reader: bytes.NewReader(framed)},
+		return nil
 	})
+	switch {
+	case err != nil:
+		return fmt.Errorf("kafka: delete records of %s below %d: %w", topic, offset, err)
+	case code < 0:
+		return fmt.Errorf("kafka: delete records of %s: no answer for the partition", topic)
+	case code != 0:
+		return fmt.Errorf("kafka: delete records of %s below %d: %w", topic, offset, kafkago.Error(code))
+	}
+	return nil
 }
 
-// brokerConfigs reads the named configs of one broker; names the broker
-// does not know are missing from the result.
-func (c *client) brokerConfigs(ctx context.Context, names ...string) (map[string]string, error) {
-	meta, err := c.kc.Metadata(ctx, &kafkago.MetadataRequest{Topics: []string{}})
+// describeConfigs reads the named configs of one resource (a topic, or a
+// broker by node id) from addr; names it does not know are missing from
+// the result. A resource error comes back as a kafkago.Error.
+func (c *client) describeConfigs(ctx context.Context, addr string, resourceType int8, name string, names ...string) (map[string]string, error) {
+	var res describeconfigs.ResponseResource
+	err := c.broker(addr).with(ctx, func(bc *brokerConn) error {
+		m, err := bc.roundTrip(ctx, c.cfg.RequestTimeout, &describeconfigs.Request{
+			Resources: []describeconfigs.RequestResource{{ResourceType: resourceType, ResourceName: name, ConfigNames: names}},
+		})
+		if err != nil {
+			return err
+		}
+		res = describeconfigs.ResponseResource{ErrorCode: int16(kafkago.Unknown)}
+		for _, r := range m.(*describeconfigs.Response).Resources {
+			if r.ResourceName == name {
+				res = r
+			}
+		}
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	if len(meta.Brokers) == 0 {
-		return nil, errors.New("kafka: metadata lists no broker")
+	if res.ErrorCode != 0 {
+		return nil, kafkago.Error(res.ErrorCode)
 	}
-	resp, err := c.kc.DescribeConfigs(ctx, &kafkago.DescribeConfigsRequest{
-		Resources: []kafkago.DescribeConfigRequestResource{{
-			ResourceType: kafkago.ResourceTypeBroker,
-			ResourceName: strconv.Itoa(meta.Brokers[0].ID),
-			ConfigNames:  names,
-		}},
-	})
-	if err != nil {
-		return nil, err
-	}
-	out := map[string]string{}
-	for _, r := range resp.Resources {
-		if r.Error != nil {
-			return nil, r.Error
-		}
-		for _, e := range r.ConfigEntries {
-			out[e.ConfigName] = e.ConfigValue
-		}
+	out := make(map[string]string, len(res.ConfigEntries))
+	for _, e := range res.ConfigEntries {
+		out[e.ConfigName] = e.ConfigValue
 	}
 	return out, nil
+}
+
+// brokerConfigs reads the named configs of one broker.
+func (c *client) brokerConfigs(ctx context.Context, names ...string) (map[string]string, error) {
+	if _, err := c.clusterMetadata(ctx, []string{}); err != nil {
+		return nil, err
+	}
+	id, addr := int32(-1), ""
+	for i, a := range c.brokerAddrs() {
+		if id < 0 || i < id {
+			id, addr = i, a
+		}
+	}
+	if id < 0 {
+		return nil, errors.New("kafka: metadata lists no broker")
+	}
+	return c.describeConfigs(ctx, addr, int8(kafkago.ResourceTypeBroker), strconv.Itoa(int(id)), names...)
 }
 
 // isStaleMetadata reports errors that mean "ask again after refreshing
 // metadata": the request was refused before the broker acted on it.
 func isStaleMetadata(err error) bool {
-	var te *protocol.TopicError
-	var tpe *protocol.TopicPartitionError
 	return errors.Is(err, kafkago.NotLeaderForPartition) || errors.Is(err, kafkago.LeaderNotAvailable) ||
 		errors.Is(err, kafkago.UnknownTopicOrPartition) || errors.Is(err, kafkago.FencedLeaderEpoch) ||
-		errors.Is(err, kafkago.UnknownLeaderEpoch) || errors.As(err, &te) || errors.As(err, &tpe)
+		errors.Is(err, kafkago.UnknownLeaderEpoch) || errors.Is(err, kafkago.NotController)
 }
 
 func backoff(attempt int) time.Duration {

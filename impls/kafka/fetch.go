@@ -1,43 +1,27 @@
 package kafka
 
 import (
-	"context"
-	"crypto/tls"
+	"bufio"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"io"
-	"net"
-	"strconv"
+	"math/bits"
+	"sync"
 	"time"
 
 	kafkago "github.com/segmentio/kafka-go"
 	"github.com/segmentio/kafka-go/protocol"
-	"github.com/segmentio/kafka-go/protocol/apiversions"
-	"github.com/segmentio/kafka-go/protocol/saslauthenticate"
-	"github.com/segmentio/kafka-go/protocol/saslhandshake"
-	"github.com/segmentio/kafka-go/sasl"
 )
 
-// Scans fetch with their own connection to the partition leader and their
-// own Fetch codec, because segmentio has no read path that a
+// The driver's own Fetch codec, because segmentio has no read path that a
 // read_committed consumer needs: Conn.ReadBatch drops the response's
-// aborted-transactions list and delivers control records as messages,
+// aborted-transactions list and delivers control records as messages, and
 // Client.Fetch decodes every record into pages and header slices (and
-// still returns aborted records), and a long-polling fetch on the shared
-// Transport would hold up the appends queued behind it on that
-// connection (a broker answers one request per connection at a time).
-//
-// The connection is set up with segmentio's protocol package (ApiVersions,
-// then SASL), as its Transport does; fetches are encoded and decoded here.
-
-// Fetch versions the driver speaks: 4 is the first with read_committed
-// (and Kafka 4.0's floor, KIP-896); 11 is the last before the flexible
-// encoding and topic ids.
-const (
-	fetchMinVersion = 4
-	fetchMaxVersion = 11
-)
+// still returns aborted records). One request carries many partitions
+// (source.go); the answer is decoded as it streams in, each partition's
+// records read straight into a buffer of their own from a pool, so a
+// scanner decodes its records while the next fetch is on the wire and no
+// answer is copied twice.
 
 // Isolation levels: read_committed makes the broker return records only
 // up to the last stable offset, with the aborted transactions of the
@@ -49,14 +33,18 @@ const (
 	readCommitted   = 1
 )
 
-// fetchConn is one scanner's connection to a partition leader.
-type fetchConn struct {
-	pc       *protocol.Conn
-	clientID string
-	version  int16
-	corr     int32
-	req      []byte
-	resp     []byte
+// fetchPart is one partition (0 of topic) of a fetch request.
+type fetchPart struct {
+	topic    string
+	offset   int64
+	maxBytes int32
+}
+
+// fetchLimits are a fetch's wait and size bounds and its isolation level.
+type fetchLimits struct {
+	maxWait   time.Duration
+	maxBytes  int32
+	isolation int8
 }
 
 // abortedTxn is an entry of a fetch response's aborted-transactions list:
@@ -66,205 +54,40 @@ type abortedTxn struct {
 	firstOffset int64
 }
 
-// fetched is one partition's answer to a fetch.
-type fetched struct {
+// partAnswer is one partition's answer to a fetch.
+type partAnswer struct {
+	code              int16
 	hw, lso, logStart int64
 	aborted           []abortedTxn
-	records           []byte // record batches; valid until the next fetch
+	records           []byte // record batches in a buffer from getRecBuf; nil if none
 }
 
-// dialFetch connects to the leader of topic's partition 0.
-func (c *client) dialFetch(ctx context.Context, topic string) (*fetchConn, error) {
-	addr, err := c.leaderAddr(ctx, topic)
-	if err != nil {
-		return nil, err
-	}
-	return c.dialAddr(ctx, topic, addr)
-}
-
-// dialAddr connects to the broker at addr, the leader of topic.
-func (c *client) dialAddr(ctx context.Context, topic, addr string) (*fetchConn, error) {
-	d := net.Dialer{Timeout: c.cfg.DialTimeout}
-	nc, err := d.DialContext(ctx, "tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("kafka: dial leader of %s at %s: %w", topic, addr, err)
-	}
-	fc, err := c.handshake(ctx, nc, addr)
-	if err != nil {
-		nc.Close()
-		return nil, fmt.Errorf("kafka: connect to leader of %s at %s: %w", topic, addr, err)
-	}
-	return fc, nil
-}
-
-// leaderAddr is the host:port of the leader of topic's partition 0, from
-// the Transport's metadata.
-func (c *client) leaderAddr(ctx context.Context, topic string) (string, error) {
-	meta, err := c.kc.Metadata(ctx, &kafkago.MetadataRequest{Topics: []string{topic}})
-	if err != nil {
-		return "", fmt.Errorf("kafka: metadata of %s: %w", topic, err)
-	}
-	for _, t := range meta.Topics {
-		if t.Name != topic {
-			continue
-		}
-		if t.Error != nil {
-			return "", fmt.Errorf("kafka: metadata of %s: %w", topic, t.Error)
-		}
-		for _, p := range t.Partitions {
-			if p.ID != 0 {
-				continue
-			}
-			if p.Error != nil {
-				return "", fmt.Errorf("kafka: metadata of %s: %w", topic, p.Error)
-			}
-			if p.Leader.Host == "" || p.Leader.ID < 0 {
-				return "", fmt.Errorf("kafka: metadata of %s: %w", topic, kafkago.LeaderNotAvailable)
-			}
-			return net.JoinHostPort(p.Leader.Host, strconv.Itoa(p.Leader.Port)), nil
-		}
-	}
-	return "", fmt.Errorf("kafka: metadata of %s: %w", topic, kafkago.UnknownTopicOrPartition)
-}
-
-// handshake runs TLS, ApiVersions and SASL on a new connection within
-// DialTimeout (or ctx).
-func (c *client) handshake(ctx context.Context, nc net.Conn, addr string) (*fetchConn, error) {
-	deadline := time.Now().Add(c.cfg.DialTimeout)
-	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
-		deadline = d
-	}
-	stop := context.AfterFunc(ctx, func() { nc.SetDeadline(time.Unix(1, 0)) })
-	defer stop()
-	nc.SetDeadline(deadline)
-	host, port, _ := net.SplitHostPort(addr)
-	if c.tls != nil {
-		cfg := c.tls
-		if cfg.ServerName == "" {
-			cfg = cfg.Clone()
-			cfg.ServerName = host
-		}
-		tc := tls.Client(nc, cfg)
-		if err := tc.HandshakeContext(ctx); err != nil {
-			return nil, err
-		}
-		nc = tc
-	}
-	pc := protocol.NewConn(nc, c.cfg.ClientID)
-	r, err := pc.RoundTrip(new(apiversions.Request))
-	if err != nil {
-		return nil, ctxErr(ctx, err)
-	}
-	res := r.(*apiversions.Response)
-	if res.ErrorCode != 0 {
-		return nil, fmt.Errorf("api versions: %w", kafkago.Error(res.ErrorCode))
-	}
-	versions := map[protocol.ApiKey]int16{}
-	fetchVersion := int16(-1)
-	for _, k := range res.ApiKeys {
-		key := protocol.ApiKey(k.ApiKey)
-		switch key {
-		case protocol.Fetch:
-			if k.MaxVersion >= fetchMinVersion && k.MinVersion <= fetchMaxVersion {
-				fetchVersion = min(k.MaxVersion, fetchMaxVersion)
-			}
-		case protocol.SaslHandshake, protocol.SaslAuthenticate:
-			versions[key] = key.SelectVersion(k.MinVersion, k.MaxVersion)
-		}
-	}
-	if fetchVersion < 0 {
-		return nil, fmt.Errorf("the broker offers no Fetch version in %d..%d", fetchMinVersion, fetchMaxVersion)
-	}
-	pc.SetVersions(versions)
-	if c.mech != nil {
-		p, _ := strconv.Atoi(port)
-		sctx := sasl.WithMetadata(ctx, &sasl.Metadata{Host: host, Port: p})
-		if err := authenticate(sctx, pc, c.mech); err != nil {
-			return nil, ctxErr(ctx, err)
-		}
-	}
-	nc.SetDeadline(time.Time{})
-	return &fetchConn{pc: pc, clientID: c.cfg.ClientID, version: fetchVersion, corr: 1 << 20}, nil
-}
-
-func ctxErr(ctx context.Context, err error) error {
-	if ctx.Err() != nil {
-		return ctx.Err()
-	}
-	return err
-}
-
-// authenticate runs a SASL exchange (SaslHandshake, then SaslAuthenticate
-// until the mechanism is done).
-func authenticate(ctx context.Context, pc *protocol.Conn, mech sasl.Mechanism) error {
-	r, err := pc.RoundTrip(&saslhandshake.Request{Mechanism: mech.Name()})
-	if err != nil {
+// fetch sends a fetch of parts and hands each partition 0 of the answer to
+// fn, which owns its records (give them back with putRecBuf). An error
+// from fetch means the connection is unusable.
+func (bc *brokerConn) fetch(parts []fetchPart, lim fetchLimits, deadline time.Time, fn func(topic []byte, a partAnswer)) error {
+	corr := bc.nextCorr()
+	bc.req = encodeFetch(bc.req[:0], bc.fetchV, corr, bc.clientID, parts, lim)
+	if err := bc.pc.SetDeadline(deadline); err != nil {
 		return err
 	}
-	if code := r.(*saslhandshake.Response).ErrorCode; code != 0 {
-		return fmt.Errorf("sasl handshake: %w", kafkago.Error(code))
-	}
-	sess, state, err := mech.Start(ctx)
-	if err != nil {
+	if _, err := bc.pc.Write(bc.req); err != nil {
 		return err
-	}
-	for done := false; !done; {
-		r, err := pc.RoundTrip(&saslauthenticate.Request{AuthBytes: state})
-		if err != nil {
-			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-				return kafkago.SASLAuthenticationFailed
-			}
-			return err
-		}
-		res := r.(*saslauthenticate.Response)
-		if res.ErrorCode != 0 {
-			return fmt.Errorf("sasl authenticate: %s: %w", res.ErrorMessage, kafkago.Error(res.ErrorCode))
-		}
-		if done, state, err = sess.Next(ctx, res.AuthBytes); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func (fc *fetchConn) Close() error { return fc.pc.Close() }
-
-// fetchLimits are a fetch's wait and size bounds and its isolation level.
-type fetchLimits struct {
-	maxWait   time.Duration
-	maxBytes  int32
-	isolation int8
-}
-
-// fetch asks for partition 0 of topic from offset on and waits for the
-// answer until deadline.
-func (fc *fetchConn) fetch(topic string, offset int64, lim fetchLimits, deadline time.Time) (fetched, error) {
-	fc.corr++
-	fc.req = encodeFetch(fc.req[:0], fc.version, fc.corr, fc.clientID, topic, offset, lim)
-	fc.pc.SetDeadline(deadline)
-	if _, err := fc.pc.Write(fc.req); err != nil {
-		return fetched{}, err
 	}
 	var size [4]byte
-	if _, err := io.ReadFull(fc.pc, size[:]); err != nil {
-		return fetched{}, err
+	if _, err := io.ReadFull(bc.pc, size[:]); err != nil {
+		return err
 	}
 	n := int(int32(binary.BigEndian.Uint32(size[:])))
 	if n < 4 {
-		return fetched{}, fmt.Errorf("kafka: fetch response of %d bytes", n)
+		return fmt.Errorf("kafka: fetch response of %d bytes", n)
 	}
-	if cap(fc.resp) < n {
-		fc.resp = make([]byte, n)
-	}
-	fc.resp = fc.resp[:n]
-	if _, err := io.ReadFull(fc.pc, fc.resp); err != nil {
-		return fetched{}, err
-	}
-	return decodeFetch(fc.resp, fc.version, fc.corr, topic)
+	return decodeFetch(bc.pc, n, bc.fetchV, corr, fn)
 }
 
-// encodeFetch appends a Fetch request (header v1) for one partition.
-func encodeFetch(dst []byte, version int16, corr int32, clientID, topic string, offset int64, lim fetchLimits) []byte {
+// encodeFetch appends a Fetch request (header v1) for partition 0 of
+// each part's topic, without a fetch session.
+func encodeFetch(dst []byte, version int16, corr int32, clientID string, parts []fetchPart, lim fetchLimits) []byte {
 	start := len(dst)
 	dst = binary.BigEndian.AppendUint32(dst, 0) // size, patched below
 	dst = binary.BigEndian.AppendUint16(dst, uint16(protocol.Fetch))
@@ -280,18 +103,20 @@ func encodeFetch(dst []byte, version int16, corr int32, clientID, topic string, 
 		dst = binary.BigEndian.AppendUint32(dst, 0)          // session id: none
 		dst = binary.BigEndian.AppendUint32(dst, 0xffffffff) // session epoch -1: a full fetch, no session
 	}
-	dst = binary.BigEndian.AppendUint32(dst, 1) // one topic
-	dst = appendString16(dst, topic)
-	dst = binary.BigEndian.AppendUint32(dst, 1) // one partition
-	dst = binary.BigEndian.AppendUint32(dst, 0) // partition 0
-	if version >= 9 {
-		dst = binary.BigEndian.AppendUint32(dst, 0xffffffff) // current leader epoch: unknown
+	dst = binary.BigEndian.AppendUint32(dst, uint32(len(parts)))
+	for _, p := range parts {
+		dst = appendString16(dst, p.topic)
+		dst = binary.BigEndian.AppendUint32(dst, 1) // one partition
+		dst = binary.BigEndian.AppendUint32(dst, 0) // partition 0
+		if version >= 9 {
+			dst = binary.BigEndian.AppendUint32(dst, 0xffffffff) // current leader epoch: unknown
+		}
+		dst = binary.BigEndian.AppendUint64(dst, uint64(p.offset))
+		if version >= 5 {
+			dst = binary.BigEndian.AppendUint64(dst, 0xffffffffffffffff) // log start offset: a consumer's -1
+		}
+		dst = binary.BigEndian.AppendUint32(dst, uint32(p.maxBytes))
 	}
-	dst = binary.BigEndian.AppendUint64(dst, uint64(offset))
-	if version >= 5 {
-		dst = binary.BigEndian.AppendUint64(dst, 0xffffffffffffffff) // log start offset: a consumer's -1
-	}
-	dst = binary.BigEndian.AppendUint32(dst, uint32(lim.maxBytes))
 	if version >= 7 {
 		dst = binary.BigEndian.AppendUint32(dst, 0) // no forgotten topics
 	}
@@ -307,54 +132,229 @@ func appendString16(dst []byte, s string) []byte {
 	return append(dst, s...)
 }
 
-// decodeFetch parses a Fetch response (after its size) for partition 0 of
-// topic. A partition error comes back as a kafkago.Error.
-func decodeFetch(b []byte, version int16, corr int32, topic string) (fetched, error) {
-	r := wire{b: b}
-	if got := r.int32(); got != corr {
-		return fetched{}, fmt.Errorf("kafka: fetch response for correlation id %d, want %d", got, corr)
+// peekReader is a buffered reader: protocol.Conn, bufio.Reader.
+type peekReader interface {
+	io.Reader
+	Peek(n int) ([]byte, error)
+	Discard(n int) (int, error)
+}
+
+var _ peekReader = (*bufio.Reader)(nil)
+
+// decodeFetch reads a Fetch answer of size bytes (after its size) from r
+// and hands fn each partition 0 it holds, as fetch does. A top-level
+// error (v7+) is returned as a kafkago.Error after the answer was read.
+func decodeFetch(r peekReader, size int, version int16, corr int32, fn func(topic []byte, a partAnswer)) error {
+	s := stream{r: r, left: size}
+	if got := s.int32(); got != corr && s.err == nil {
+		return fmt.Errorf("kafka: fetch response for correlation id %d, want %d", got, corr)
 	}
-	r.int32() // throttle time
+	s.int32() // throttle time
+	var code int16
 	if version >= 7 {
-		code := r.int16()
-		r.int32() // session id
-		if code != 0 && r.err == nil {
-			return fetched{}, fmt.Errorf("kafka: fetch %s: %w", topic, kafkago.Error(code))
-		}
+		code = s.int16()
+		s.int32() // session id
 	}
-	for range r.arrayLen(6) {
-		name := r.string16()
-		for range r.arrayLen(4 + 2 + 8 + 8 + 4) {
-			var f fetched
-			id := r.int32()
-			code := r.int16()
-			f.hw = r.int64()
-			f.lso = r.int64()
-			f.logStart = -1
+	var topic []byte
+	for range s.arrayLen(6) {
+		topic = append(topic[:0], s.string16()...)
+		for range s.arrayLen(4 + 2 + 8 + 8 + 4) {
+			var a partAnswer
+			id := s.int32()
+			a.code = s.int16()
+			a.hw = s.int64()
+			a.lso = s.int64()
+			a.logStart = -1
 			if version >= 5 {
-				f.logStart = r.int64()
+				a.logStart = s.int64()
 			}
-			for range r.arrayLen(16) {
-				f.aborted = append(f.aborted, abortedTxn{pid: r.int64(), firstOffset: r.int64()})
+			for range s.arrayLen(16) {
+				a.aborted = append(a.aborted, abortedTxn{pid: s.int64(), firstOffset: s.int64()})
 			}
 			if version >= 11 {
-				r.int32() // preferred read replica
+				s.int32() // preferred read replica
 			}
-			f.records = r.bytes32()
-			if r.err != nil {
-				break
+			a.records = s.records()
+			if s.err != nil {
+				putRecBuf(a.records)
+				return fmt.Errorf("kafka: fetch response: %w", s.err)
 			}
-			if string(name) != topic || id != 0 {
+			if id != 0 {
+				putRecBuf(a.records)
 				continue
 			}
-			if code != 0 {
-				return fetched{}, fmt.Errorf("kafka: fetch %s: %w", topic, kafkago.Error(code))
-			}
-			return f, nil
+			fn(topic, a)
 		}
 	}
-	if r.err != nil {
-		return fetched{}, fmt.Errorf("kafka: fetch response of %s: %w", topic, r.err)
+	if s.err == nil && s.left > 0 {
+		s.skip(s.left) // tagged fields of newer versions, if any
 	}
-	return fetched{}, fmt.Errorf("kafka: fetch response without %s partition 0", topic)
+	if s.err != nil {
+		return fmt.Errorf("kafka: fetch response: %w", s.err)
+	}
+	if code != 0 {
+		return fmt.Errorf("kafka: fetch: %w", kafkago.Error(code))
+	}
+	return nil
+}
+
+// stream reads Kafka's big-endian encodings from a buffered reader, at
+// most left bytes. The first failure sets err; later reads return zero
+// values.
+type stream struct {
+	r    peekReader
+	left int
+	err  error
+}
+
+// next returns the next n bytes, valid until the next read.
+func (s *stream) next(n int) []byte {
+	if s.err != nil {
+		return nil
+	}
+	if n < 0 || n > s.left {
+		s.err = errShort
+		return nil
+	}
+	b, err := s.r.Peek(n)
+	if err == bufio.ErrBufferFull {
+		b = make([]byte, n)
+		_, err = io.ReadFull(s.r, b)
+		s.left -= n
+		if err != nil {
+			s.err = err
+			return nil
+		}
+		return b
+	}
+	if err != nil {
+		s.err = err
+		return nil
+	}
+	_, _ = s.r.Discard(n)
+	s.left -= n
+	return b
+}
+
+func (s *stream) skip(n int) {
+	if s.err != nil {
+		return
+	}
+	if n > s.left {
+		s.err = errShort
+		return
+	}
+	d, err := s.r.Discard(n)
+	s.left -= d
+	if err != nil {
+		s.err = err
+	}
+}
+
+func (s *stream) int16() int16 {
+	if b := s.next(2); b != nil {
+		return int16(binary.BigEndian.Uint16(b))
+	}
+	return 0
+}
+
+func (s *stream) int32() int32 {
+	if b := s.next(4); b != nil {
+		return int32(binary.BigEndian.Uint32(b))
+	}
+	return 0
+}
+
+func (s *stream) int64() int64 {
+	if b := s.next(8); b != nil {
+		return int64(binary.BigEndian.Uint64(b))
+	}
+	return 0
+}
+
+// string16 returns an int16-length string (nullable), valid until the next
+// read.
+func (s *stream) string16() []byte {
+	n := s.int16()
+	if n <= 0 {
+		return nil
+	}
+	return s.next(int(n))
+}
+
+// arrayLen reads an int32 array length, refusing one that cannot fit in
+// what is left at min bytes per element.
+func (s *stream) arrayLen(minElem int) int {
+	n := s.int32()
+	if n < 0 || s.err != nil {
+		return 0
+	}
+	if int64(n)*int64(minElem) > int64(s.left) {
+		s.err = errShort
+		return 0
+	}
+	return int(n)
+}
+
+// records reads an int32-length byte string into a pooled buffer.
+func (s *stream) records() []byte {
+	n := int(s.int32())
+	if n <= 0 || s.err != nil {
+		return nil
+	}
+	if n > s.left {
+		s.err = errShort
+		return nil
+	}
+	b := getRecBuf(n)
+	k, err := io.ReadFull(s.r, b)
+	s.left -= k
+	if err != nil {
+		s.err = err
+		putRecBuf(b)
+		return nil
+	}
+	return b
+}
+
+// Record buffers are pooled by power-of-two capacity, from 4 KiB to
+// 64 MiB: a scan reads about a fetch of records per buffer, and an idle
+// scanner holds none.
+const (
+	minRecBufShift = 12
+	maxRecBufShift = 26
+)
+
+var recBufPools [maxRecBufShift - minRecBufShift + 1]sync.Pool
+
+func recBufClass(n int) int {
+	if n <= 1<<minRecBufShift {
+		return 0
+	}
+	return bits.Len(uint(n-1)) - minRecBufShift
+}
+
+// getRecBuf returns a buffer of length n.
+func getRecBuf(n int) []byte {
+	c := recBufClass(n)
+	if c >= len(recBufPools) {
+		return make([]byte, n)
+	}
+	if p, ok := recBufPools[c].Get().(*[]byte); ok {
+		return (*p)[:n]
+	}
+	return make([]byte, n, 1<<(c+minRecBufShift))
+}
+
+// putRecBuf gives a buffer from getRecBuf back; nil is ignored.
+func putRecBuf(b []byte) {
+	if b == nil {
+		return
+	}
+	c := recBufClass(cap(b))
+	if c >= len(recBufPools) || cap(b) != 1<<(c+minRecBufShift) {
+		return
+	}
+	b = b[:0]
+	recBufPools[c].Put(&b)
 }

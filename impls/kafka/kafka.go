@@ -110,6 +110,7 @@ func (b *Builder) Build() (walimpls.OpenerImpls, error) {
 			expiry = time.Duration(ms) * time.Millisecond
 		}
 	}
+	c.maxBatch = limit
 	return &opener{
 		cfg:      cfg,
 		client:   c,

@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"time"
+
+	kafkago "github.com/segmentio/kafka-go"
 )
 
 // batchInfo is what the driver reads about one record batch of the log:
@@ -43,40 +45,47 @@ func (c *client) scanBatches(ctx context.Context, topic string, from, to int64, 
 	own := producerID(topic)
 	lim := fetchLimits{maxWait: lookupMaxWait, maxBytes: lookupFetchBytes, isolation: readUncommitted}
 	for at := from; at < to; {
-		var f fetched
-		var release func(error)
-		err := c.idempotent(ctx, func() error {
-			fc, rel, err := c.lookupConn(ctx, topic)
-			if err != nil {
-				return err
+		var recs []byte
+		var code int16
+		err := c.idempotent(ctx, topic, func() error {
+			putRecBuf(recs)
+			recs, code = nil, int16(kafkago.UnknownTopicOrPartition)
+			err := c.onLeader(ctx, topic, func(bc *brokerConn) error {
+				parts := []fetchPart{{topic: topic, offset: at, maxBytes: lookupFetchBytes}}
+				return bc.fetch(parts, lim, time.Now().Add(lookupMaxWait+c.cfg.RequestTimeout), func(t []byte, a partAnswer) {
+					if string(t) != topic {
+						putRecBuf(a.records)
+						return
+					}
+					putRecBuf(recs)
+					recs, code = a.records, a.code
+				})
+			})
+			if err == nil && code != 0 {
+				err = kafkago.Error(code)
 			}
-			f, err = fc.fetch(topic, at, lim, time.Now().Add(lookupMaxWait+c.cfg.RequestTimeout))
-			if err != nil {
-				rel(err)
-				return err
-			}
-			release = rel
-			return nil
+			return err
 		})
 		if err != nil {
+			putRecBuf(recs)
 			return fmt.Errorf("kafka: fetch %s at %d: %w", topic, at, err)
 		}
 		next := at
-		recs := f.records
-		for len(recs) >= batchHeaderSize {
-			size := int(int32(binary.BigEndian.Uint32(recs[8:])))
-			if size < batchHeaderSize-12 || len(recs) < 12+size {
+		rest := recs
+		for len(rest) >= batchHeaderSize {
+			size := int(int32(binary.BigEndian.Uint32(rest[8:])))
+			if size < batchHeaderSize-12 || len(rest) < 12+size {
 				break
 			}
-			b := readBatch(recs[:12+size], own)
-			recs = recs[12+size:]
+			b := readBatch(rest[:12+size], own)
+			rest = rest[12+size:]
 			if b.last < at || b.base >= to {
 				continue
 			}
 			fn(b)
 			next = max(next, b.last+1)
 		}
-		release(nil) // f.records is no longer used
+		putRecBuf(recs)
 		if next == at {
 			// Nothing at at: records below the high watermark were
 			// deleted under us, or the broker answered empty.
@@ -120,70 +129,6 @@ func readBatch(batch []byte, own int64) batchInfo {
 		}
 	}
 	return b
-}
-
-// lookupConn lends a fetch connection to the leader of topic for log
-// lookups; release gives it back (nil) or drops it (an error). Idle ones
-// are kept per broker, so an Open does not pay a TLS and SASL handshake.
-func (c *client) lookupConn(ctx context.Context, topic string) (*fetchConn, func(error), error) {
-	addr, err := c.leaderAddr(ctx, topic)
-	if err != nil {
-		return nil, nil, err
-	}
-	c.lookupMu.Lock()
-	var fc *fetchConn
-	if idle := c.lookupIdle[addr]; len(idle) > 0 {
-		fc = idle[len(idle)-1]
-		c.lookupIdle[addr] = idle[:len(idle)-1]
-	}
-	c.lookupMu.Unlock()
-	if fc == nil {
-		if fc, err = c.dialAddr(ctx, topic, addr); err != nil {
-			return nil, nil, err
-		}
-	}
-	return fc, func(err error) { c.releaseLookup(addr, fc, err) }, nil
-}
-
-// maxIdleLookupConns bounds the idle lookup connections kept per broker.
-const maxIdleLookupConns = 4
-
-func (c *client) releaseLookup(addr string, fc *fetchConn, err error) {
-	c.lookupMu.Lock()
-	if err != nil || c.lookupClosed || len(c.lookupIdle[addr]) >= maxIdleLookupConns {
-		var drop []*fetchConn
-		if err != nil {
-			// The broker may have restarted: its other idle
-			// connections are likely dead too.
-			drop = c.lookupIdle[addr]
-			delete(c.lookupIdle, addr)
-		}
-		c.lookupMu.Unlock()
-		fc.Close()
-		for _, d := range drop {
-			d.Close()
-		}
-		return
-	}
-	if cap(fc.resp) > 64<<10 {
-		fc.resp = nil // an idle connection holds no large buffer
-	}
-	c.lookupIdle[addr] = append(c.lookupIdle[addr], fc)
-	c.lookupMu.Unlock()
-}
-
-// closeLookups closes the idle lookup connections; later releases close
-// theirs.
-func (c *client) closeLookups() {
-	c.lookupMu.Lock()
-	idle := c.lookupIdle
-	c.lookupIdle, c.lookupClosed = nil, true
-	c.lookupMu.Unlock()
-	for _, conns := range idle {
-		for _, fc := range conns {
-			fc.Close()
-		}
-	}
 }
 
 // newestBatchOf finds the newest batch of producer pid in [first, end). It

@@ -102,13 +102,13 @@ func (wr *writer) failedAttempt(fl *inflight, err error) bool {
 		wr.deliverErr(reqs, unknownIf(fl.maybeSent, fmt.Errorf("kafka produce to %s: %w", topic, err)))
 		return true
 	case notSent(err):
-		wr.w.o.client.forceRefresh()
+		wr.w.o.client.invalidate(wr.topic)
 	default:
 		// Timeouts, dropped connections, REQUEST_TIMED_OUT, a leader that
 		// moved: the batch may be stored. Resend the same bytes.
 		fl.maybeSent = true
 		if needsRefresh(err) {
-			wr.w.o.client.forceRefresh()
+			wr.w.o.client.invalidate(wr.topic)
 		}
 	}
 	return wr.retryLater(fl, err)

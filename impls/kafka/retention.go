@@ -62,41 +62,17 @@ func retentionProblem(cfgs map[string]string) string {
 // checkRetention refuses topic (ErrInvalidArgument) when its effective
 // configs let the broker delete records that were never truncated.
 func (c *client) checkRetention(ctx context.Context, topic, channel string) error {
-	var resp *kafkago.DescribeConfigsResponse
-	err := c.idempotent(ctx, func() (err error) {
-		resp, err = c.kc.DescribeConfigs(ctx, &kafkago.DescribeConfigsRequest{
-			Resources: []kafkago.DescribeConfigRequestResource{{
-				ResourceType: kafkago.ResourceTypeTopic,
-				ResourceName: topic,
-				ConfigNames:  []string{cfgRetentionMs, cfgRetentionBytes, cfgCleanupPolicy},
-			}},
-		})
-		if err == nil {
-			for _, r := range resp.Resources {
-				if r.Error != nil && isStaleMetadata(r.Error) {
-					// A topic just created elsewhere may not be known to
-					// every broker yet.
-					return r.Error
-				}
-			}
-		}
+	var cfgs map[string]string
+	err := c.idempotent(ctx, topic, func() (err error) {
+		cfgs, err = c.describeConfigs(ctx, c.anyBroker(), int8(kafkago.ResourceTypeTopic), topic, cfgRetentionMs, cfgRetentionBytes, cfgCleanupPolicy)
 		return err
 	})
-	if err != nil {
+	switch {
+	case errors.Is(err, kafkago.TopicAuthorizationFailed) || errors.Is(err, kafkago.ClusterAuthorizationFailed):
+		return fmt.Errorf("%w: kafka topic %q of channel %q: cannot read its retention settings (%w); grant DescribeConfigs on the topic, or set Config.AllowRetention (config key kafka.allow_retention) to open it unchecked",
+			walimpls.ErrInvalidArgument, topic, channel, err)
+	case err != nil:
 		return fmt.Errorf("%w: kafka: describe configs of topic %s: %w", walimpls.ErrUnavailable, topic, err)
-	}
-	cfgs := map[string]string{}
-	for _, r := range resp.Resources {
-		if r.Error != nil {
-			if errors.Is(r.Error, kafkago.TopicAuthorizationFailed) || errors.Is(r.Error, kafkago.ClusterAuthorizationFailed) {
-				return fmt.Errorf("%w: kafka topic %q of channel %q: cannot read its retention settings (%w); grant DescribeConfigs on the topic, or set Config.AllowRetention (config key kafka.allow_retention) to open it unchecked",
-					walimpls.ErrInvalidArgument, topic, channel, r.Error)
-			}
-			return fmt.Errorf("%w: kafka: describe configs of topic %s: %w", walimpls.ErrUnavailable, topic, r.Error)
-		}
-		for _, e := range r.ConfigEntries {
-			cfgs[e.ConfigName] = e.ConfigValue
-		}
 	}
 	if p := retentionProblem(cfgs); p != "" {
 		return fmt.Errorf("%w: kafka topic %q of channel %q: %s: the broker would delete records that were never truncated; "+

@@ -112,45 +112,45 @@ func (w *wal) Read(ctx context.Context, opt walimpls.ReadOption) (walimpls.Scann
 // firstRetained stands for DeliverAll's start, resolved when the scan begins.
 const firstRetained = -1
 
-const (
-	fetchMaxWait  = 500 * time.Millisecond
-	fetchMaxBytes = 1 << 20
-)
-
-// scan fetches from the partition leader on its own connection (fetch.go)
-// and delivers what a read_committed consumer sees (records.go), redialing
-// after leader moves and broken connections. A start below the log start
-// offset is ErrOutOfRange: Kafka would answer OFFSET_OUT_OF_RANGE and a
-// Reader would silently jump, the scanner never does.
+// scan reads through the fetch source of the partition's leader
+// (source.go) and delivers what a read_committed consumer sees
+// (records.go), moving to another broker after a leader move and backing
+// off after failed fetches. A start below the log start offset is
+// ErrOutOfRange: Kafka would answer OFFSET_OUT_OF_RANGE and a Reader would
+// silently jump, the scanner never does.
 func (w *wal) scan(ctx context.Context, offset int64, emit helper.Emit) error {
 	c := w.o.client
-	var fc *fetchConn
-	var stopWatch func() bool
-	closeConn := func() {
-		if fc != nil {
-			stopWatch()
-			fc.Close()
-			fc = nil
+	var cur *cursor
+	defer func() {
+		if cur != nil {
+			cur.close()
 		}
-	}
-	defer closeConn()
+	}()
 	var failingSince time.Time
-	failed := func(err error, attempt *int) error {
-		closeConn()
+	attempt := 0
+	// failed backs off after err; it gives up with ErrUnavailable once
+	// reads failed for WriteTimeout. With drop, the cursor is left (the
+	// leader may have moved) and the next read looks the leader up again.
+	failed := func(err error, drop bool) error {
 		if failingSince.IsZero() {
 			failingSince = time.Now()
 		} else if time.Since(failingSince) > c.cfg.WriteTimeout {
 			return fmt.Errorf("%w: kafka scan of %s at offset %d: %w", walimpls.ErrUnavailable, w.topic, offset, err)
 		}
-		if isStaleMetadata(err) {
-			c.forceRefresh()
+		if drop && cur != nil {
+			cur.close()
+			cur = nil
 		}
-		*attempt++
-		return sleepCtx(ctx, backoff(*attempt))
+		c.invalidate(w.topic)
+		attempt++
+		return sleepCtx(ctx, backoff(attempt))
 	}
-	attempt := 0
+	resume := func() {
+		if cur != nil {
+			cur.resume(offset)
+		}
+	}
 	dec := newDecoder(w.Channel().Name, w.topic)
-	lim := fetchLimits{maxWait: fetchMaxWait, maxBytes: fetchMaxBytes, isolation: readCommitted}
 	var pending []message.ImmutableMessage
 	for {
 		if err := ctx.Err(); err != nil {
@@ -159,62 +159,70 @@ func (w *wal) scan(ctx context.Context, offset int64, emit helper.Emit) error {
 		if offset == firstRetained {
 			first, _, err := c.offsets(ctx, w.topic)
 			if err != nil {
-				if ferr := failed(err, &attempt); ferr != nil {
+				if ferr := failed(err, true); ferr != nil {
 					return ferr
 				}
 				continue
 			}
 			offset = first
 		}
-		if fc == nil {
-			cn, err := c.dialFetch(ctx, w.topic)
+		if cur == nil {
+			addr, err := c.leader(ctx, w.topic)
 			if err != nil {
 				if ctx.Err() != nil {
 					return ctx.Err()
 				}
-				if ferr := failed(err, &attempt); ferr != nil {
+				if ferr := failed(err, true); ferr != nil {
 					return ferr
 				}
 				continue
 			}
-			fc = cn
-			stopWatch = context.AfterFunc(ctx, func() { cn.Close() })
+			cur = c.broker(addr).sourceOf().register(w.topic, offset)
 		}
-		start := time.Now()
-		f, err := fc.fetch(w.topic, offset, lim, start.Add(fetchMaxWait+c.cfg.RequestTimeout))
-		switch {
+		var ch chunk
+		select {
+		case ch = <-cur.mail:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		cur.taken()
+		switch err := ch.err; {
 		case err == nil:
 		case ctx.Err() != nil:
 			return ctx.Err()
+		case errors.Is(err, errClientClosed):
+			return fmt.Errorf("%w: kafka scan of %s: %w", walimpls.ErrClosed, w.topic, err)
 		case errors.Is(err, kafkago.OffsetOutOfRange):
 			first, end, lerr := c.offsets(ctx, w.topic)
-			if lerr != nil {
-				if ferr := failed(lerr, &attempt); ferr != nil {
+			switch {
+			case lerr != nil:
+				if ferr := failed(lerr, false); ferr != nil {
 					return ferr
 				}
-				continue
-			}
-			if offset < first {
+			case offset < first:
 				return fmt.Errorf("%w: kafka channel %q: offsets below %d were deleted while the scanner was at %d", walimpls.ErrOutOfRange, w.Channel().Name, first, offset)
-			}
-			if offset > end {
+			case offset > end:
 				// A start beyond the end: wait for the log to grow.
-				if err := sleepCtx(ctx, fetchMaxWait/5); err != nil {
+				if err := sleepCtx(ctx, pollWait/5); err != nil {
 					return err
 				}
 			}
+			resume()
 			continue
 		default:
-			if ferr := failed(err, &attempt); ferr != nil {
+			if ferr := failed(err, isStaleMetadata(err) || !isKafkaError(err)); ferr != nil {
 				return ferr
 			}
+			resume()
 			continue
 		}
 		failingSince, attempt = time.Time{}, 0
-		// Decode the whole fetch, then emit: the consumer then drains a
+		// Decode the whole answer, then emit: the consumer then drains a
 		// run of messages per wake-up instead of sleeping between reads.
 		var next int64
-		pending, next, err = dec.decode(pending[:0], f.records, offset, f.aborted)
+		var err error
+		pending, next, err = dec.decode(pending[:0], ch.records, offset, ch.aborted)
+		putRecBuf(ch.records)
 		for i, msg := range pending {
 			if emitErr := emit(msg); emitErr != nil {
 				return emitErr
@@ -224,15 +232,21 @@ func (w *wal) scan(ctx context.Context, offset int64, emit helper.Emit) error {
 		if err != nil {
 			return err
 		}
-		if next == offset && time.Since(start) < fetchMaxWait/2 {
-			// Answered at once with nothing to read: records past the
-			// last stable offset wait for their transaction to end.
-			if err := sleepCtx(ctx, fetchMaxWait/10); err != nil {
-				return err
-			}
+		if next != ch.next {
+			return fmt.Errorf("kafka: scan of %s: the decoder ended at offset %d, the fetch at %d", w.topic, next, ch.next)
 		}
 		offset = next
+		if cap(pending) > 4096 {
+			pending = nil // an idle scanner holds no large slice
+		}
 	}
+}
+
+// isKafkaError reports an error the broker answered with (the connection
+// is fine), as opposed to a failed connection.
+func isKafkaError(err error) bool {
+	var ke kafkago.Error
+	return errors.As(err, &ke)
 }
 
 // fence stops this WAL's writer with err (a newer WAL of the same channel

@@ -412,26 +412,23 @@ func (wr *writer) attempt(ctx context.Context, fl *inflight) bool {
 			return true
 		case err != nil:
 			// Not sent: the check could not read the log.
-			wr.w.o.client.forceRefresh()
+			wr.w.o.client.invalidate(wr.topic)
 			return wr.retryLater(fl, err)
 		}
 	}
-	resp, err := wr.w.o.client.produce(ctx, wr.topic, fl.batch)
-	if err == nil && resp.Error != nil {
-		err = resp.Error
-	}
+	base, err := wr.w.o.client.produce(ctx, wr.topic, fl.batch)
 	if err != nil {
 		return wr.failedAttempt(fl, err)
 	}
-	if resp.BaseOffset <= wr.own.last {
+	if base <= wr.own.last {
 		// The broker matched the batch to an older one that is not this
 		// writer's: another writer produced with its epoch and sequence.
 		ferr := fmt.Errorf("%w: kafka channel %q term %d: the broker answered with offset %d, not after this writer's last batch at %d: another writer of this term took the channel",
-			walimpls.ErrFenced, wr.w.Channel().Name, wr.w.Channel().Term, resp.BaseOffset, wr.own.last)
+			walimpls.ErrFenced, wr.w.Channel().Name, wr.w.Channel().Term, base, wr.own.last)
 		wr.fail(ferr)
 		wr.deliverErr(fl.reqs, unknownIf(fl.maybeSent, ferr))
 		return true
 	}
-	wr.resolve(fl, resp.BaseOffset)
+	wr.resolve(fl, base)
 	return true
 }

@@ -1,0 +1,410 @@
+package kafka
+
+import (
+	"encoding/binary"
+	"fmt"
+	"sync"
+	"time"
+
+	kafkago "github.com/segmentio/kafka-go"
+)
+
+// Scans fetch through a source per broker, which serves the scanners of
+// every channel the broker leads with few connections (see broker.go), as
+// franz-go's kgo does with one fetch request per broker for all its
+// partitions. A Kafka fetch carries many partitions, and the broker
+// answers it as soon as any of them has records (or its wait ends):
+//
+//   - Scanners with records to catch up go into one catch-up fetch at a
+//     time (no wait at the broker), each partition up to fetchMaxBytes, so
+//     a full scan reads as fast as on a connection of its own.
+//   - Scanners that have read everything (caught up) wait together in one
+//     long poll of pollWait. An idle channel then costs no request of its
+//     own: 10,000 idle tailing scanners are one request per broker per
+//     pollWait. A caught-up scanner that joins while a poll is out does not
+//     wait for its end: a second poll goes out with every caught-up
+//     scanner, superseding the first (whose answers for partitions that
+//     moved on are dropped), so at most pollWait is spent once per join
+//     burst, not per scanner.
+//   - Each scanner has room for readAhead answers; a scanner whose
+//     consumer does not keep up is left out of fetches until it takes one,
+//     so a paused scanner costs nothing and holds at most readAhead
+//     buffers.
+//
+// Chosen over Kafka fetch sessions (KIP-227), which let a client send only
+// the partitions that changed: the broker still walks every partition of
+// the session per request (kfake and Kafka both), so sessions save bytes
+// on the wire, not work; a full fetch per pollWait keeps the client
+// stateless across broker restarts and leader moves.
+//
+// Answers are decoded per partition straight into pooled buffers and
+// handed to the scanner's goroutine, which decodes its records while the
+// source fetches more.
+
+const (
+	// pollWait is how long a poll waits at the broker for new records.
+	pollWait = 500 * time.Millisecond
+	// maxPolls bounds the polls out at once per broker (one superseding
+	// the other).
+	maxPolls = 2
+	// fetchMaxBytes bounds one partition's part of a catch-up answer
+	// (raised to the broker's largest batch if that is larger).
+	fetchMaxBytes = 1 << 20
+	// fetchRequestBytes bounds a whole answer.
+	fetchRequestBytes = 16 << 20
+	// readAhead is how many answers a scanner may hold unread.
+	readAhead = 2
+)
+
+// chunk is one fetch answer for one scanner: records from from on, or err.
+type chunk struct {
+	from, next int64 // the fetch offset; the offset after the last whole batch
+	aborted    []abortedTxn
+	records    []byte // from getRecBuf
+	err        error
+}
+
+// cursor is one scanner's place in its broker's source. The scanner takes
+// answers from mail; everything else is the source's, under source.mu.
+type cursor struct {
+	src   *source
+	topic string
+	mail  chan chunk
+
+	offset   int64 // the next offset to fetch
+	gen      uint64
+	mailN    int  // answers in mail
+	inflight int  // fetches out that include it
+	caughtUp bool // its last answer had nothing: poll it
+	stalled  bool // after an error, until the scanner resumes it
+	closed   bool
+	listed   bool // in src.wantFast or src.wantPoll
+	first    bool // put it first: the last answer had no room for it
+}
+
+// source fetches for the scanners of one broker.
+type source struct {
+	b *broker
+
+	mu       sync.Mutex
+	wantFast []*cursor // cursors with records to read, not in a fetch
+	wantPoll []*cursor // caught-up cursors, not in a fetch
+	fast     bool      // a catch-up fetch is out
+	polls    int       // polls out
+	newest   []*cursor // the cursors of the newest poll out
+	active   map[*brokerConn]struct{}
+	closed   bool
+	wg       sync.WaitGroup
+}
+
+// sourceOf returns the broker's source, creating it.
+func (b *broker) sourceOf() *source {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.src == nil {
+		b.src = &source{b: b, closed: b.closed, active: map[*brokerConn]struct{}{}}
+	}
+	return b.src
+}
+
+// register adds a cursor for topic at offset; its first answer comes from
+// a catch-up fetch.
+func (s *source) register(topic string, offset int64) *cursor {
+	cur := &cursor{src: s, topic: topic, mail: make(chan chunk, readAhead), offset: offset}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		cur.stalled = true
+		cur.mailN++
+		cur.mail <- chunk{err: errClientClosed}
+		return cur
+	}
+	s.list(cur)
+	s.kick()
+	return cur
+}
+
+// wanting reports a cursor that should be in the next fetch; s.mu.
+func (c *cursor) wanting() bool {
+	return !c.closed && !c.stalled && c.inflight == 0 && c.mailN < readAhead
+}
+
+// list queues a wanting cursor for a fetch; s.mu.
+func (s *source) list(c *cursor) {
+	if c.listed || !c.wanting() {
+		return
+	}
+	c.listed = true
+	if c.caughtUp {
+		s.wantPoll = append(s.wantPoll, c)
+	} else {
+		s.wantFast = append(s.wantFast, c)
+	}
+}
+
+// taken tells the source the scanner took an answer from mail.
+func (c *cursor) taken() {
+	s := c.src
+	s.mu.Lock()
+	c.mailN--
+	if !c.listed && c.wanting() {
+		s.list(c)
+		s.kick()
+	}
+	s.mu.Unlock()
+}
+
+// resume puts a stalled cursor back at offset.
+func (c *cursor) resume(offset int64) {
+	s := c.src
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		if c.mailN < readAhead {
+			c.mailN++
+			c.mail <- chunk{err: errClientClosed}
+		}
+		return
+	}
+	c.offset, c.stalled, c.caughtUp = offset, false, false
+	c.gen++
+	s.list(c)
+	s.kick()
+}
+
+// close removes the cursor; answers it still holds go back to the pool.
+// Only its scanner calls it.
+func (c *cursor) close() {
+	c.src.mu.Lock()
+	c.closed = true
+	c.src.mu.Unlock()
+	for {
+		select {
+		case ch := <-c.mail:
+			putRecBuf(ch.records)
+		default:
+			return
+		}
+	}
+}
+
+// take empties list, keeping the cursors still wanting, those that got no
+// room last time first; s.mu.
+func take(list []*cursor) []*cursor {
+	out := make([]*cursor, 0, len(list))
+	for _, c := range list {
+		c.listed = false
+		if c.wanting() && c.first {
+			out = append(out, c)
+		}
+	}
+	for _, c := range list {
+		if c.wanting() && !c.first {
+			out = append(out, c)
+		}
+	}
+	clear(list)
+	return out
+}
+
+// kick starts the fetches that can go out: a catch-up fetch unless one is
+// out, a poll unless maxPolls are; s.mu.
+func (s *source) kick() {
+	if s.closed {
+		return
+	}
+	if !s.fast && len(s.wantFast) > 0 {
+		set := take(s.wantFast)
+		s.wantFast = s.wantFast[:0]
+		if len(set) > 0 {
+			s.fast = true
+			s.start(set, false)
+		}
+	}
+	if s.polls < maxPolls && len(s.wantPoll) > 0 {
+		set := take(s.wantPoll)
+		s.wantPoll = s.wantPoll[:0]
+		if s.polls > 0 {
+			// Supersede the poll out: the new one has every caught-up
+			// cursor, so none waits for the old one to end.
+			for _, c := range s.newest {
+				if !c.closed && !c.stalled && c.mailN < readAhead && c.caughtUp {
+					set = append(set, c)
+				}
+			}
+		}
+		if len(set) > 0 {
+			s.polls++
+			s.newest = set
+			s.start(set, true)
+		}
+	}
+}
+
+// start sends a fetch of set in a goroutine of its own; s.mu.
+func (s *source) start(set []*cursor, poll bool) {
+	parts := make([]fetchPart, len(set))
+	gens := make([]uint64, len(set))
+	partMax := int32(max(fetchMaxBytes, s.b.c.maxBatch+4096))
+	for i, c := range set {
+		c.inflight++
+		c.first = false
+		parts[i] = fetchPart{topic: c.topic, offset: c.offset, maxBytes: partMax}
+		gens[i] = c.gen
+	}
+	s.wg.Add(1)
+	go s.run(set, parts, gens, poll)
+}
+
+// run sends one fetch and hands each cursor its answer.
+func (s *source) run(set []*cursor, parts []fetchPart, gens []uint64, poll bool) {
+	defer s.wg.Done()
+	c := s.b.c
+	lim := fetchLimits{maxBytes: fetchRequestBytes, isolation: readCommitted}
+	if poll {
+		lim.maxWait = pollWait
+	}
+	answers := make([]partAnswer, len(set))
+	seen := make([]bool, len(set))
+	var byTopic map[string]int
+	next := 0 // answers come in request order; byTopic is the fallback
+	bc, err := s.b.get(c.ctx)
+	if err == nil {
+		s.mu.Lock()
+		if s.closed {
+			err = errClientClosed
+		} else {
+			s.active[bc] = struct{}{}
+		}
+		s.mu.Unlock()
+		if err == nil {
+			err = bc.fetch(parts, lim, time.Now().Add(lim.maxWait+c.cfg.RequestTimeout), func(topic []byte, a partAnswer) {
+				i := -1
+				if next < len(parts) && parts[next].topic == string(topic) {
+					i = next
+				} else {
+					if byTopic == nil {
+						byTopic = make(map[string]int, len(parts))
+						for j, p := range parts {
+							byTopic[p.topic] = j
+						}
+					}
+					if j, ok := byTopic[string(topic)]; ok {
+						i = j
+					}
+				}
+				if i < 0 || seen[i] {
+					putRecBuf(a.records)
+					return
+				}
+				next = i + 1
+				answers[i], seen[i] = a, true
+			})
+			s.mu.Lock()
+			delete(s.active, bc)
+			s.mu.Unlock()
+		}
+		s.b.put(bc, err != nil)
+	}
+	if err != nil {
+		err = fmt.Errorf("kafka: fetch from %s: %w", s.b.addr, err)
+	}
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i, cur := range set {
+		cur.inflight--
+		a := answers[i]
+		if cur.closed || cur.stalled || cur.gen != gens[i] || cur.offset != parts[i].offset || cur.mailN >= readAhead {
+			// Stale: superseded by another fetch's answer, or moved.
+			putRecBuf(a.records)
+			s.list(cur)
+			continue
+		}
+		switch {
+		case err != nil:
+			cur.deliver(chunk{err: err})
+		case !seen[i]:
+			// The answer had no room for it.
+			cur.first, cur.caughtUp = true, false
+		case a.code != 0:
+			cur.deliver(chunk{err: kafkago.Error(a.code)})
+		default:
+			cur.answer(parts[i].offset, a)
+		}
+		s.list(cur)
+	}
+	if poll {
+		s.polls--
+		if s.polls == 0 {
+			s.newest = nil
+		}
+	} else {
+		s.fast = false
+	}
+	s.kick()
+}
+
+// deliver hands the scanner an error; the cursor stalls until resumed.
+// s.mu is held.
+func (c *cursor) deliver(ch chunk) {
+	c.stalled = true
+	c.mailN++
+	c.mail <- ch
+}
+
+// answer hands the scanner the records of a, fetched at from; s.mu is
+// held.
+func (c *cursor) answer(from int64, a partAnswer) {
+	end := a.lso
+	if end < 0 {
+		end = a.hw
+	}
+	next := nextOffset(a.records, from)
+	if next == from && !malformed(a.records) {
+		// No whole batch: the records end at the stable offset (or an
+		// open transaction holds them back), or the answer cut a batch.
+		putRecBuf(a.records)
+		c.caughtUp = from >= end
+		c.first = !c.caughtUp
+		return
+	}
+	c.mailN++
+	c.mail <- chunk{from: from, next: next, aborted: a.aborted, records: a.records}
+	c.offset = next
+	c.caughtUp = next >= end
+}
+
+// malformed reports records whose first batch header cannot be right; the
+// scanner's decoder says what is wrong.
+func malformed(recs []byte) bool {
+	return len(recs) >= 12 && int(int32(binary.BigEndian.Uint32(recs[8:]))) < batchHeaderSize-12
+}
+
+// nextOffset is the offset after the last whole batch in recs at or after
+// from (from if none).
+func nextOffset(recs []byte, from int64) int64 {
+	next := from
+	for len(recs) >= batchHeaderSize {
+		size := int(int32(binary.BigEndian.Uint32(recs[8:])))
+		if size < batchHeaderSize-12 || len(recs) < 12+size {
+			break
+		}
+		base := int64(binary.BigEndian.Uint64(recs))
+		last := base + int64(int32(binary.BigEndian.Uint32(recs[23:])))
+		next = max(next, last+1)
+		recs = recs[12+size:]
+	}
+	return next
+}
+
+// close stops the source: fetches out end when their connections close.
+func (s *source) close() {
+	s.mu.Lock()
+	s.closed = true
+	for bc := range s.active {
+		bc.Close()
+	}
+	s.mu.Unlock()
+	s.wg.Wait()
+}
