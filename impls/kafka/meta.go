@@ -83,6 +83,8 @@ func (c *client) topicMeta(ctx context.Context, topic string) (topicInfo, bool, 
 		info, found, err := c.loadTopicMeta(ctx, topic)
 
 		m.mu.Lock()
+		moved := e.found && e.info.leader != "" && info.leader != e.info.leader
+		old := e.info.leader
 		e.info, e.found, e.err, e.at = info, found, err, time.Now()
 		close(e.done)
 		e.done = nil
@@ -93,7 +95,27 @@ func (c *client) topicMeta(ctx context.Context, topic string) (topicInfo, bool, 
 			}
 		}
 		m.mu.Unlock()
+		if moved {
+			c.leaderMoved(topic, old)
+		}
 		return info, found, err
+	}
+}
+
+// leaderMoved moves the scanners of topic off the broker at old, which
+// led it before.
+func (c *client) leaderMoved(topic, old string) {
+	c.brokersMu.Lock()
+	b := c.brokers[old]
+	c.brokersMu.Unlock()
+	if b == nil {
+		return
+	}
+	b.mu.Lock()
+	src := b.src
+	b.mu.Unlock()
+	if src != nil {
+		src.leaderMoved(topic)
 	}
 }
 

@@ -3,6 +3,7 @@ package kafka
 import (
 	"encoding/binary"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -24,8 +25,9 @@ import (
 //     pollWait. A caught-up scanner that joins while a poll is out does not
 //     wait for its end: a second poll goes out with every caught-up
 //     scanner, superseding the first (whose answers for partitions that
-//     moved on are dropped), so at most pollWait is spent once per join
-//     burst, not per scanner.
+//     moved on are dropped). A Kafka fetch cannot be cancelled, so with
+//     maxPolls out a joiner waits for one to end: for a second after a
+//     join, polls wait joinWait instead of pollWait.
 //   - Each scanner has room for readAhead answers; a scanner whose
 //     consumer does not keep up is left out of fetches until it takes one,
 //     so a paused scanner costs nothing and holds at most readAhead
@@ -42,8 +44,25 @@ import (
 // source fetches more.
 
 const (
-	// pollWait is how long a poll waits at the broker for new records.
-	pollWait = 500 * time.Millisecond
+	// pollWait is how long a poll waits at the broker for new records
+	// (kgo's default FetchMaxWait too). Any record for any partition of
+	// the poll ends the wait, so it bounds no delivery, only how often
+	// idle scanners cost a request: 10,000 idle scanners cost one request
+	// per broker per pollWait. A poll at a broker that lost the
+	// leadership of a partition answers at its end; a writer of this
+	// client that learns of the move sooner moves the scanners at once
+	// (leaderMoved).
+	pollWait = 5 * time.Second
+	// joinWait is the wait of polls sent within joinQuiet of a scanner
+	// joining while polls were out: with maxPolls out, a joiner waits for
+	// the first to end, and polls of joinWait end soon. Bursts of joins
+	// (thousands of scanners opening) cost a poll per joinWait; quiet
+	// scanners one per pollWait.
+	joinWait  = 100 * time.Millisecond
+	joinQuiet = time.Second
+	// pastEndWait is how long a scanner waits before it fetches again at
+	// an offset beyond the end of the log.
+	pastEndWait = 100 * time.Millisecond
 	// maxPolls bounds the polls out at once per broker (one superseding
 	// the other).
 	maxPolls = 2
@@ -91,7 +110,9 @@ type source struct {
 	wantPoll []*cursor // caught-up cursors, not in a fetch
 	fast     bool      // a catch-up fetch is out
 	polls    int       // polls out
-	newest   []*cursor // the cursors of the newest poll out
+	lastJoin time.Time // when caught-up scanners last joined while a poll was out
+	newest   *fetchJob // the newest poll out
+	topics   map[string][]*cursor
 	active   map[*brokerConn]struct{}
 	closed   bool
 	wg       sync.WaitGroup
@@ -102,7 +123,7 @@ func (b *broker) sourceOf() *source {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.src == nil {
-		b.src = &source{b: b, closed: b.closed, active: map[*brokerConn]struct{}{}}
+		b.src = &source{b: b, closed: b.closed, active: map[*brokerConn]struct{}{}, topics: map[string][]*cursor{}}
 	}
 	return b.src
 }
@@ -119,9 +140,22 @@ func (s *source) register(topic string, offset int64) *cursor {
 		cur.mail <- chunk{err: errClientClosed}
 		return cur
 	}
+	s.topics[topic] = append(s.topics[topic], cur)
 	s.list(cur)
 	s.kick()
 	return cur
+}
+
+// leaderMoved tells the scanners of topic that another broker leads it
+// now: a poll here would answer them only at its end.
+func (s *source) leaderMoved(topic string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, c := range s.topics[topic] {
+		if !c.closed && !c.stalled && c.mailN < readAhead {
+			c.deliver(chunk{err: fmt.Errorf("kafka: %s: %w (the metadata names another leader)", topic, kafkago.NotLeaderForPartition)})
+		}
+	}
 }
 
 // wanting reports a cursor that should be in the next fetch; s.mu.
@@ -175,9 +209,20 @@ func (c *cursor) resume(offset int64) {
 // close removes the cursor; answers it still holds go back to the pool.
 // Only its scanner calls it.
 func (c *cursor) close() {
-	c.src.mu.Lock()
+	s := c.src
+	s.mu.Lock()
 	c.closed = true
-	c.src.mu.Unlock()
+	if cs := s.topics[c.topic]; len(cs) == 1 {
+		delete(s.topics, c.topic)
+	} else {
+		for i, o := range cs {
+			if o == c {
+				s.topics[c.topic] = append(cs[:i], cs[i+1:]...)
+				break
+			}
+		}
+	}
+	s.mu.Unlock()
 	for {
 		select {
 		case ch := <-c.mail:
@@ -188,23 +233,38 @@ func (c *cursor) close() {
 	}
 }
 
-// take empties list, keeping the cursors still wanting, those that got no
-// room last time first; s.mu.
-func take(list []*cursor) []*cursor {
-	out := make([]*cursor, 0, len(list))
+// fetchJob is one fetch out and what it needs; jobs are pooled, so idle
+// polls of many partitions allocate little.
+type fetchJob struct {
+	poll    bool
+	wait    time.Duration // how long the broker may wait for records
+	set     []*cursor
+	parts   []fetchPart
+	gens    []uint64
+	answers []partAnswer
+	seen    []bool
+	req     []byte
+	byTopic map[string]int
+}
+
+var fetchJobs = sync.Pool{New: func() any { return new(fetchJob) }}
+
+// take moves the cursors of list that still want a fetch into set, those
+// that got no room last time first, and empties list; s.mu.
+func take(set, list []*cursor) []*cursor {
 	for _, c := range list {
 		c.listed = false
 		if c.wanting() && c.first {
-			out = append(out, c)
+			set = append(set, c)
 		}
 	}
 	for _, c := range list {
 		if c.wanting() && !c.first {
-			out = append(out, c)
+			set = append(set, c)
 		}
 	}
 	clear(list)
-	return out
+	return set
 }
 
 // kick starts the fetches that can go out: a catch-up fetch unless one is
@@ -214,59 +274,73 @@ func (s *source) kick() {
 		return
 	}
 	if !s.fast && len(s.wantFast) > 0 {
-		set := take(s.wantFast)
+		j := fetchJobs.Get().(*fetchJob)
+		j.poll, j.wait = false, 0
+		j.set = take(j.set[:0], s.wantFast)
 		s.wantFast = s.wantFast[:0]
-		if len(set) > 0 {
+		if len(j.set) > 0 {
 			s.fast = true
-			s.start(set, false)
+			s.start(j)
+		} else {
+			fetchJobs.Put(j)
 		}
 	}
+	if len(s.wantPoll) > 0 && (s.polls >= maxPolls || s.newest != nil) {
+		// A join: caught-up scanners that the newest poll out lacks.
+		s.lastJoin = time.Now()
+	}
 	if s.polls < maxPolls && len(s.wantPoll) > 0 {
-		set := take(s.wantPoll)
+		j := fetchJobs.Get().(*fetchJob)
+		j.poll, j.wait = true, pollWait
+		if time.Since(s.lastJoin) < joinQuiet {
+			j.wait = joinWait
+		}
+		j.set = take(j.set[:0], s.wantPoll)
 		s.wantPoll = s.wantPoll[:0]
-		if s.polls > 0 {
+		if s.newest != nil {
 			// Supersede the poll out: the new one has every caught-up
 			// cursor, so none waits for the old one to end.
-			for _, c := range s.newest {
+			for _, c := range s.newest.set {
 				if !c.closed && !c.stalled && c.mailN < readAhead && c.caughtUp {
-					set = append(set, c)
+					j.set = append(j.set, c)
 				}
 			}
 		}
-		if len(set) > 0 {
+		if len(j.set) > 0 {
 			s.polls++
-			s.newest = set
-			s.start(set, true)
+			s.newest = j
+			s.start(j)
+		} else {
+			fetchJobs.Put(j)
 		}
 	}
 }
 
-// start sends a fetch of set in a goroutine of its own; s.mu.
-func (s *source) start(set []*cursor, poll bool) {
-	parts := make([]fetchPart, len(set))
-	gens := make([]uint64, len(set))
+// start sends j's fetch in a goroutine of its own; s.mu.
+func (s *source) start(j *fetchJob) {
+	n := len(j.set)
+	j.parts = slices.Grow(j.parts[:0], n)[:n]
+	j.gens = slices.Grow(j.gens[:0], n)[:n]
+	j.answers = slices.Grow(j.answers[:0], n)[:n]
+	j.seen = slices.Grow(j.seen[:0], n)[:n]
+	clear(j.seen)
 	partMax := int32(max(fetchMaxBytes, s.b.c.maxBatch+4096))
-	for i, c := range set {
+	for i, c := range j.set {
 		c.inflight++
 		c.first = false
-		parts[i] = fetchPart{topic: c.topic, offset: c.offset, maxBytes: partMax}
-		gens[i] = c.gen
+		j.parts[i] = fetchPart{topic: c.topic, offset: c.offset, maxBytes: partMax}
+		j.gens[i] = c.gen
 	}
 	s.wg.Add(1)
-	go s.run(set, parts, gens, poll)
+	go s.run(j)
 }
 
 // run sends one fetch and hands each cursor its answer.
-func (s *source) run(set []*cursor, parts []fetchPart, gens []uint64, poll bool) {
+func (s *source) run(j *fetchJob) {
 	defer s.wg.Done()
 	c := s.b.c
-	lim := fetchLimits{maxBytes: fetchRequestBytes, isolation: readCommitted}
-	if poll {
-		lim.maxWait = pollWait
-	}
-	answers := make([]partAnswer, len(set))
-	seen := make([]bool, len(set))
-	var byTopic map[string]int
+	lim := fetchLimits{maxWait: j.wait, maxBytes: fetchRequestBytes, isolation: readCommitted}
+	parts := j.parts
 	next := 0 // answers come in request order; byTopic is the fallback
 	bc, err := s.b.get(c.ctx)
 	if err == nil {
@@ -278,28 +352,30 @@ func (s *source) run(set []*cursor, parts []fetchPart, gens []uint64, poll bool)
 		}
 		s.mu.Unlock()
 		if err == nil {
+			bc.req, j.req = j.req, bc.req // the job's buffer fits its request
 			err = bc.fetch(parts, lim, time.Now().Add(lim.maxWait+c.cfg.RequestTimeout), func(topic []byte, a partAnswer) {
 				i := -1
 				if next < len(parts) && parts[next].topic == string(topic) {
 					i = next
 				} else {
-					if byTopic == nil {
-						byTopic = make(map[string]int, len(parts))
-						for j, p := range parts {
-							byTopic[p.topic] = j
+					if j.byTopic == nil {
+						j.byTopic = make(map[string]int, len(parts))
+						for k, p := range parts {
+							j.byTopic[p.topic] = k
 						}
 					}
-					if j, ok := byTopic[string(topic)]; ok {
-						i = j
+					if k, ok := j.byTopic[string(topic)]; ok {
+						i = k
 					}
 				}
-				if i < 0 || seen[i] {
+				if i < 0 || j.seen[i] {
 					putRecBuf(a.records)
 					return
 				}
 				next = i + 1
-				answers[i], seen[i] = a, true
+				j.answers[i], j.seen[i] = a, true
 			})
+			bc.req, j.req = j.req, bc.req
 			s.mu.Lock()
 			delete(s.active, bc)
 			s.mu.Unlock()
@@ -312,10 +388,18 @@ func (s *source) run(set []*cursor, parts []fetchPart, gens []uint64, poll bool)
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for i, cur := range set {
+	if j.poll {
+		s.polls--
+		if s.newest == j {
+			s.newest = nil
+		}
+	} else {
+		s.fast = false
+	}
+	for i, cur := range j.set {
 		cur.inflight--
-		a := answers[i]
-		if cur.closed || cur.stalled || cur.gen != gens[i] || cur.offset != parts[i].offset || cur.mailN >= readAhead {
+		a := j.answers[i]
+		if cur.closed || cur.stalled || cur.gen != j.gens[i] || cur.offset != parts[i].offset || cur.mailN >= readAhead {
 			// Stale: superseded by another fetch's answer, or moved.
 			putRecBuf(a.records)
 			s.list(cur)
@@ -324,7 +408,7 @@ func (s *source) run(set []*cursor, parts []fetchPart, gens []uint64, poll bool)
 		switch {
 		case err != nil:
 			cur.deliver(chunk{err: err})
-		case !seen[i]:
+		case !j.seen[i]:
 			// The answer had no room for it.
 			cur.first, cur.caughtUp = true, false
 		case a.code != 0:
@@ -334,15 +418,20 @@ func (s *source) run(set []*cursor, parts []fetchPart, gens []uint64, poll bool)
 		}
 		s.list(cur)
 	}
-	if poll {
-		s.polls--
-		if s.polls == 0 {
-			s.newest = nil
-		}
-	} else {
-		s.fast = false
-	}
 	s.kick()
+	j.release()
+}
+
+// release gives j back to the pool, dropping what it references.
+func (j *fetchJob) release() {
+	clear(j.set)
+	clear(j.parts)
+	clear(j.answers)
+	j.byTopic = nil
+	if cap(j.set) > 1<<16 {
+		return // an outlier: let it go
+	}
+	fetchJobs.Put(j)
 }
 
 // deliver hands the scanner an error; the cursor stalls until resumed.

@@ -203,7 +203,7 @@ func (w *wal) scan(ctx context.Context, offset int64, emit helper.Emit) error {
 				return fmt.Errorf("%w: kafka channel %q: offsets below %d were deleted while the scanner was at %d", walimpls.ErrOutOfRange, w.Channel().Name, first, offset)
 			case offset > end:
 				// A start beyond the end: wait for the log to grow.
-				if err := sleepCtx(ctx, pollWait/5); err != nil {
+				if err := sleepCtx(ctx, pastEndWait); err != nil {
 					return err
 				}
 			}

@@ -61,10 +61,9 @@ type writer struct {
 	failed  error     // set once: fenced or closed; later appends fail with it
 	carry   *inflight // a batch an appender handed to the background sender
 
-	wake    chan struct{}
-	ctx     context.Context // ends when the writer stops
-	stop    context.CancelFunc
-	stopped chan struct{}
+	ctx  context.Context // ends when the writer stops
+	stop context.CancelFunc
+	bg   sync.WaitGroup // the background sender, while one runs
 }
 
 func newWriter(w *wal, cl claimed) *writer {
@@ -77,13 +76,10 @@ func newWriter(w *wal, cl claimed) *writer {
 		ps:       cl.ps,
 		own:      cl.own,
 		ownAt:    cl.ownAt,
-		wake:     make(chan struct{}, 1),
 		ctx:      ctx,
 		stop:     cancel,
-		stopped:  make(chan struct{}),
 	}
 	wr.ownBase.Store(cl.own.base)
-	go wr.run()
 	return wr
 }
 
@@ -162,7 +158,8 @@ func (wr *writer) fail(err error) {
 // close stops the sender and waits for it; queued appends fail with err.
 func (wr *writer) close(err error) {
 	wr.fail(err)
-	<-wr.stopped
+	wr.bg.Wait()
+	wr.drain()
 }
 
 func (wr *writer) failedErr() error {
@@ -227,9 +224,10 @@ func (wr *writer) drive(ctx context.Context, bg bool) {
 	}
 }
 
-// handOff passes the send token to the background sender if there is
-// work (fl, a batch still unresolved, or queued appends); otherwise it
-// releases the token.
+// handOff passes the send token to a background sender if there is work
+// (fl, a batch still unresolved, or queued appends); otherwise it releases
+// the token. The background sender is a goroutine that exists only while
+// there is such work: an idle writer has none.
 func (wr *writer) handOff(fl *inflight) {
 	wr.mu.Lock()
 	if fl == nil && wr.q.n == 0 {
@@ -238,36 +236,23 @@ func (wr *writer) handOff(fl *inflight) {
 		return
 	}
 	wr.carry = fl
-	wr.mu.Unlock()
-	if wr.ctx.Err() != nil {
-		// Stopping: the background sender may have drained already, so
-		// finish here; every attempt fails fast on the cancelled context.
+	if wr.failed != nil {
+		// Stopping: close may be waiting for the background sender
+		// already, so finish here; every attempt fails fast on the
+		// cancelled context.
+		wr.mu.Unlock()
 		wr.drive(wr.ctx, true)
 		return
 	}
-	select {
-	case wr.wake <- struct{}{}:
-	case <-wr.stopped:
-		// The background sender is gone: finish here, every attempt
-		// now fails fast on the cancelled context.
+	wr.bg.Add(1) // before close's Wait: fail sets failed under wr.mu first
+	wr.mu.Unlock()
+	go func() {
+		defer wr.bg.Done()
 		wr.drive(wr.ctx, true)
-	}
+	}()
 }
 
-func (wr *writer) run() {
-	defer close(wr.stopped)
-	defer wr.drain()
-	for {
-		select {
-		case <-wr.ctx.Done():
-			return
-		case <-wr.wake:
-		}
-		wr.drive(wr.ctx, true)
-	}
-}
-
-// drain fails whatever is still queued once the sender stops.
+// drain fails whatever is still queued once the sender stopped.
 func (wr *writer) drain() {
 	wr.mu.Lock()
 	var q []*appendReq

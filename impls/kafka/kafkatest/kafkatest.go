@@ -388,6 +388,14 @@ func (c *Cluster) DropConnections() int {
 	return len(conns)
 }
 
+// Connections is how many client connections are open now, over all
+// brokers: what a client holds, since the brokers run in this process.
+func (c *Cluster) Connections() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.conns)
+}
+
 // DropNextResponse makes the brokers handle the next count requests of
 // kind key as usual — a produce is stored — but swallow the response and
 // close that connection instead, so the client cannot know the outcome.

@@ -164,8 +164,19 @@ func TestDropConnections(t *testing.T) {
 	c := start(t)
 	cl := client(t, c)
 	createTopic(t, cl, "drop")
-	if n := c.DropConnections(); n == 0 {
-		t.Fatal("no connection to drop after a request")
+	open := c.Connections()
+	if open == 0 {
+		t.Fatal("Connections is 0 after a request")
+	}
+	if n := c.DropConnections(); n != open {
+		t.Fatalf("dropped %d connections, Connections said %d", n, open)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for c.Connections() != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("Connections is %d after dropping them all", c.Connections())
+		}
+		time.Sleep(time.Millisecond)
 	}
 	if _, err := produce(t, client(t, c), "drop", "after"); err != nil {
 		t.Fatalf("produce after dropping connections: %v", err)
