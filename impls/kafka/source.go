@@ -95,6 +95,7 @@ type cursor struct {
 	mailN    int  // answers in mail
 	inflight int  // fetches out that include it
 	caughtUp bool // its last answer had nothing: poll it
+	idle     bool // its last poll ended with nothing
 	stalled  bool // after an error, until the scanner resumes it
 	closed   bool
 	listed   bool // in src.wantFast or src.wantPoll
@@ -200,7 +201,7 @@ func (c *cursor) resume(offset int64) {
 		}
 		return
 	}
-	c.offset, c.stalled, c.caughtUp = offset, false, false
+	c.offset, c.stalled, c.caughtUp, c.idle = offset, false, false, false
 	c.gen++
 	s.list(c)
 	s.kick()
@@ -285,9 +286,17 @@ func (s *source) kick() {
 			fetchJobs.Put(j)
 		}
 	}
-	if len(s.wantPoll) > 0 && (s.polls >= maxPolls || s.newest != nil) {
-		// A join: caught-up scanners that the newest poll out lacks.
-		s.lastJoin = time.Now()
+	if s.polls >= maxPolls || s.newest != nil {
+		// A join: caught-up scanners that the newest poll out lacks and
+		// that did not just come back from a poll that found nothing
+		// (those are the idle cycle, not a join: counting them would
+		// keep two polls of joinWait leapfrogging forever).
+		for _, c := range s.wantPoll {
+			if !c.idle {
+				s.lastJoin = time.Now()
+				break
+			}
+		}
 	}
 	if s.polls < maxPolls && len(s.wantPoll) > 0 {
 		j := fetchJobs.Get().(*fetchJob)
@@ -410,11 +419,13 @@ func (s *source) run(j *fetchJob) {
 			cur.deliver(chunk{err: err})
 		case !j.seen[i]:
 			// The answer had no room for it.
-			cur.first, cur.caughtUp = true, false
+			cur.first, cur.caughtUp, cur.idle = true, false, false
 		case a.code != 0:
 			cur.deliver(chunk{err: kafkago.Error(a.code)})
 		default:
+			had := cur.mailN
 			cur.answer(parts[i].offset, a)
+			cur.idle = j.poll && cur.caughtUp && cur.mailN == had
 		}
 		s.list(cur)
 	}
