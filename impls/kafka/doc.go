@@ -27,7 +27,7 @@
 // the setting), unless Config.AllowRetention.
 //
 // Appends are idempotent-producer batches built by the driver and sent
-// with Client.RawProduce and acks=all. Every writer of a channel uses the
+// with acks=all in its own Produce requests (v3..v8). Every writer of a channel uses the
 // same producer id, derived from the topic name, and the term as the
 // producer epoch (so ReadWrite terms are 0..MaxTerm). Opening ReadWrite
 // reads the producer's newest batch from the log to continue its sequence
@@ -58,10 +58,26 @@
 // append is ever stored after a higher term's claim, and the driver does
 // not implement walimpls.ClaimReader.
 //
-// Scans fetch on their own connection to the partition leader with the
-// driver's own Fetch codec (v4..v11, read_committed; segmentio's readers
-// cannot skip aborted transactions) and redial after leader moves; a start
-// below the log start offset is ErrOutOfRange, never a silent skip.
+// Connections do not grow with the number of channels: per broker the
+// driver holds up to 8 pooled connections (metadata, offsets, admin
+// requests, log lookups, catch-up fetches), one produce connection whose
+// requests carry the waiting batches of every partition the broker leads
+// (appends spread over many channels batch per broker, as franz-go's kgo
+// does), and up to 2 long polls (see broker.go). Metadata is asked per
+// topic when first used and after a leader moves, never for every topic.
+//
+// Scans fetch through a source per broker with the driver's own Fetch
+// codec (v4..v11, read_committed; segmentio's readers cannot skip aborted
+// transactions): scanners with records to read share one catch-up fetch,
+// caught-up scanners one long poll of 5 s, so 10,000 idle tailing
+// scanners cost one request per broker every 5 s. Scanners move after
+// leader moves; a start below the log start offset is ErrOutOfRange, never
+// a silent skip.
+//
+// WALs implement walimpls.StatReader (offsets, retained records, the
+// leader's bytes, the highest term from the log) and the opener
+// walimpls.ChannelLister (the topics with the prefix); see Stat for what
+// each figure means.
 // Truncate is DeleteRecords (added through segmentio's protocol package),
 // so the driver declares PhysicalTruncate. The driver itself uses no
 // transactions. Every request version it sends is accepted by Apache Kafka

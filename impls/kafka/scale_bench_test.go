@@ -24,8 +24,9 @@ import (
 // each, and, with "scan", a DeliverAll scanner opened on each that has
 // read its message. Reported per channel: heap (HeapInuse after
 // runtime.GC, minus the same before the first Open), goroutines, and Open
-// time (mean of the first and of the last tenth of the Opens, to see it
-// grow with N); for the opener: the connections it holds to the in-process
+// time (with the append, and with "scan" the scanner's first message: the
+// mean of all, of the first and of the last tenth of them, to see it grow
+// with N); for the opener: the connections it holds to the in-process
 // cluster and how long its Close takes. With "scan", the idle cost
 // follows: a second after the last Open, for idleFor, nothing is appended
 // while the N scanners tail, and the process's CPU time (client and
@@ -96,6 +97,7 @@ func scaleRun(b *testing.B, n int, scan, adapted bool) {
 	b.ReportMetric(float64(int64(heap1)-int64(heap0))/float64(n)/1024, "heap-KiB/ch")
 	b.ReportMetric(float64(g1-g0)/float64(n), "goroutines/ch")
 	b.ReportMetric(float64(c.Connections()-conns0), "connections")
+	b.ReportMetric(float64(sumDur(opens).Microseconds())/float64(n), "open-µs")
 	tenth := max(n/10, 1)
 	b.ReportMetric(float64(sumDur(opens[:tenth]).Microseconds())/float64(tenth), "first10%-open-µs")
 	b.ReportMetric(float64(sumDur(opens[n-tenth:]).Microseconds())/float64(tenth), "last10%-open-µs")
