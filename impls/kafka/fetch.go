@@ -88,12 +88,7 @@ func (bc *brokerConn) fetch(parts []fetchPart, lim fetchLimits, deadline time.Ti
 // encodeFetch appends a Fetch request (header v1) for partition 0 of
 // each part's topic, without a fetch session.
 func encodeFetch(dst []byte, version int16, corr int32, clientID string, parts []fetchPart, lim fetchLimits) []byte {
-	start := len(dst)
-	dst = binary.BigEndian.AppendUint32(dst, 0) // size, patched below
-	dst = binary.BigEndian.AppendUint16(dst, uint16(protocol.Fetch))
-	dst = binary.BigEndian.AppendUint16(dst, uint16(version))
-	dst = binary.BigEndian.AppendUint32(dst, uint32(corr))
-	dst = appendString16(dst, clientID)
+	dst, start := appendRequestHeader(dst, protocol.Fetch, version, corr, clientID)
 	dst = binary.BigEndian.AppendUint32(dst, 0xffffffff) // replica id -1: a consumer
 	dst = binary.BigEndian.AppendUint32(dst, uint32(lim.maxWait/time.Millisecond))
 	dst = binary.BigEndian.AppendUint32(dst, 1) // min bytes
@@ -123,6 +118,24 @@ func encodeFetch(dst []byte, version int16, corr int32, clientID string, parts [
 	if version >= 11 {
 		dst = appendString16(dst, "") // rack id
 	}
+	return endRequest(dst, start)
+}
+
+// appendRequestHeader appends a request's size (patched by endRequest)
+// and header v1 (key, version, correlation id, client id), the header of
+// every request of the driver's own codecs; it returns where the request
+// starts.
+func appendRequestHeader(dst []byte, key protocol.ApiKey, version int16, corr int32, clientID string) ([]byte, int) {
+	start := len(dst)
+	dst = binary.BigEndian.AppendUint32(dst, 0) // size, patched by endRequest
+	dst = binary.BigEndian.AppendUint16(dst, uint16(key))
+	dst = binary.BigEndian.AppendUint16(dst, uint16(version))
+	dst = binary.BigEndian.AppendUint32(dst, uint32(corr))
+	return appendString16(dst, clientID), start
+}
+
+// endRequest patches the size of the request that starts at start.
+func endRequest(dst []byte, start int) []byte {
 	binary.BigEndian.PutUint32(dst[start:], uint32(len(dst)-start-4))
 	return dst
 }

@@ -426,12 +426,7 @@ func (p *partialResp) reset() {
 // encodeProduce appends a Produce request (header v1, request v3..v8) with
 // acks=all holding reqs, one partition per topic.
 func encodeProduce(dst []byte, version int16, corr int32, clientID string, timeout time.Duration, reqs []*produceReq) []byte {
-	start := len(dst)
-	dst = binary.BigEndian.AppendUint32(dst, 0) // size, patched below
-	dst = binary.BigEndian.AppendUint16(dst, uint16(protocol.Produce))
-	dst = binary.BigEndian.AppendUint16(dst, uint16(version))
-	dst = binary.BigEndian.AppendUint32(dst, uint32(corr))
-	dst = appendString16(dst, clientID)
+	dst, start := appendRequestHeader(dst, protocol.Produce, version, corr, clientID)
 	dst = binary.BigEndian.AppendUint16(dst, 0xffff) // transactional id: null
 	dst = binary.BigEndian.AppendUint16(dst, 0xffff) // acks: -1, all
 	dst = binary.BigEndian.AppendUint32(dst, uint32(timeout/time.Millisecond))
@@ -442,8 +437,7 @@ func encodeProduce(dst []byte, version int16, corr int32, clientID string, timeo
 		dst = binary.BigEndian.AppendUint32(dst, 0) // partition 0
 		dst = append(dst, r.batch...)               // records: int32 size, then the batch
 	}
-	binary.BigEndian.PutUint32(dst[start:], uint32(len(dst)-start-4))
-	return dst
+	return endRequest(dst, start)
 }
 
 // produced is one partition's answer to a produce.

@@ -9,8 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kmsg"
-
 	"github.com/mqwal/mqwal/adaptor"
 	"github.com/mqwal/mqwal/message"
 	mqwal "github.com/mqwal/mqwal/wal"
@@ -56,13 +54,7 @@ const idleFor = 5 * time.Second
 
 func scaleRun(b *testing.B, n int, scan, adapted bool) {
 	c := benchCluster(b)
-	var fetches atomic.Int64
-	kc := c.Kfake()
-	kc.ControlKey(int16(kmsg.Fetch), func(kmsg.Request) (kmsg.Response, error, bool) {
-		kc.KeepControl()
-		fetches.Add(1)
-		return nil, nil, false
-	})
+	fetches := countFetches(c)
 	builder := NewBuilder(WithBrokers(c.Addrs()...))
 	impl, err := builder.Build()
 	if err != nil {

@@ -29,6 +29,18 @@ func recvWithin(t *testing.T, s walimpls.ScannerImpls, d time.Duration) message.
 	return nil
 }
 
+// countFetches counts the Fetch requests c's brokers get from now on.
+func countFetches(c *kafkatest.Cluster) *atomic.Int64 {
+	var n atomic.Int64
+	kc := c.Kfake()
+	kc.ControlKey(int16(kmsg.Fetch), func(kmsg.Request) (kmsg.Response, error, bool) {
+		kc.KeepControl()
+		n.Add(1)
+		return nil, nil, false
+	})
+	return &n
+}
+
 // TestIdleChannelsShareConnections: many channels of one opener, each
 // written once and tailed by a scanner that read its message, hold a fixed
 // number of connections (a pool, a produce connection and a poll per
@@ -41,13 +53,7 @@ func TestIdleChannelsShareConnections(t *testing.T) {
 		n = 50
 	}
 	c := startCluster(t)
-	var fetches atomic.Int64
-	kc := c.Kfake()
-	kc.ControlKey(int16(kmsg.Fetch), func(kmsg.Request) (kmsg.Response, error, bool) {
-		kc.KeepControl()
-		fetches.Add(1)
-		return nil, nil, false
-	})
+	fetches := countFetches(c)
 	o := newOpener(t, c)
 	g0 := runtime.NumGoroutine()
 	for i := range n {

@@ -194,18 +194,12 @@ func (bc *brokerConn) rawRoundTrip(ctx context.Context, timeout time.Duration, r
 // Kafka 4.0's floor and the last before the flexible encoding) for
 // partition 0 of topic.
 func encodeLogDirs(dst []byte, version int16, corr int32, clientID, topic string) []byte {
-	start := len(dst)
-	dst = binary.BigEndian.AppendUint32(dst, 0) // size, patched below
-	dst = binary.BigEndian.AppendUint16(dst, uint16(protocol.DescribeLogDirs))
-	dst = binary.BigEndian.AppendUint16(dst, uint16(version))
-	dst = binary.BigEndian.AppendUint32(dst, uint32(corr))
-	dst = appendString16(dst, clientID)
+	dst, start := appendRequestHeader(dst, protocol.DescribeLogDirs, version, corr, clientID)
 	dst = binary.BigEndian.AppendUint32(dst, 1) // one topic
 	dst = appendString16(dst, topic)
 	dst = binary.BigEndian.AppendUint32(dst, 1) // one partition
 	dst = binary.BigEndian.AppendUint32(dst, 0) // partition 0
-	binary.BigEndian.PutUint32(dst[start:], uint32(len(dst)-start-4))
-	return dst
+	return endRequest(dst, start)
 }
 
 // decodeLogDirs reads a DescribeLogDirs v1 answer (after its size): the
