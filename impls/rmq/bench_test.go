@@ -1,24 +1,23 @@
 package rmq
 
-// Benchmarks: the rmq backend side by side with a raw append-only file on
-// the same disk (b.TempDir), random (incompressible) payloads. Compare with
+// Benchmarks: the rmq backend and a raw log file on the same disk
+// (b.TempDir), random (incompressible) payloads. The trustworthy numbers
+// are the interleaved pairs of bench_paired_test.go:
 //
-//	go test -run '^$' -bench . -count 5 ./impls/rmq | tee bench.txt
+//	go test -run '^$' -bench Paired -count 5 ./impls/rmq/
 //
-// RAW is one file of length+crc32c records, write + fdatasync per append;
-// RAW-GROUP is the same file with one flusher that writes and fdatasyncs
-// whatever appenders queued meanwhile (the best a group-committing log on
-// this disk can do).
+// The single-sided benchmarks below time one side at a time; on a shared
+// machine fdatasync latency drifts 2-4x between runs, so two of them run
+// back to back are no comparison:
 //
-// On a shared machine fdatasync latency drifts by 10x within minutes, so
-// compare pairs run back to back rather than two long series:
+//	go test -run '^$' -bench '_(RAW|RAWPRE|RMQ)$' ./impls/rmq/
 //
-//	go test -c -o rmq.test ./impls/rmq
-//	for i in 1 2 3 4 5; do for p in Append1KiB Append1KiBx8 Bulk256KiB Scan100kCold Scan100kWarm; do
-//	  ./rmq.test -test.run '^$' -test.bench "^Benchmark${p}_" -test.benchtime 3s | grep ^Benchmark
-//	done; done
-//
-// and take the median of the per-pair ratios.
+// RAW is one file of length+crc32c records, write + fdatasync per append.
+// RAWPRE writes the same records into a file pre-filled with zeros, so no
+// append changes the file's size and fdatasync has no metadata to commit
+// (what a log that preallocates or recycles its segments pays). RAW-GROUP
+// is RAW with one flusher that writes and fdatasyncs whatever appenders
+// queued meanwhile (the best a group-committing log on this disk can do).
 
 import (
 	"bufio"
@@ -62,6 +61,9 @@ func payloads(n, size int) [][]byte {
 type rawLog struct {
 	f   *os.File
 	buf []byte
+	// pre > 0: the file was pre-filled to pre bytes; off is where the
+	// next record goes.
+	pre, off int64
 }
 
 func openRaw(tb testing.TB, path string) *rawLog {
@@ -78,14 +80,41 @@ func appendRawRecord(dst, p []byte) []byte {
 	return append(dst, p...)
 }
 
-func (r *rawLog) append(tb testing.TB, p []byte) {
+func (r *rawLog) append(p []byte) error {
 	r.buf = appendRawRecord(r.buf[:0], p)
-	if _, err := r.f.Write(r.buf); err != nil {
+	if r.pre > 0 {
+		if r.off+int64(len(r.buf)) > r.pre {
+			r.off = 0 // wrap: overwriting also keeps the size
+		}
+		if _, err := r.f.WriteAt(r.buf, r.off); err != nil {
+			return err
+		}
+		r.off += int64(len(r.buf))
+	} else if _, err := r.f.Write(r.buf); err != nil {
+		return err
+	}
+	return syscall.Fdatasync(int(r.f.Fd()))
+}
+
+// rawPreBytes is the size of RAWPRE's pre-filled file; appends wrap around.
+const rawPreBytes = 64 << 20
+
+// openRawPre opens a rawLog on a file pre-filled with zeros and synced.
+func openRawPre(tb testing.TB, path string) *rawLog {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
 		tb.Fatal(err)
 	}
-	if err := syscall.Fdatasync(int(r.f.Fd())); err != nil {
+	zeros := make([]byte, 1<<20)
+	for off := int64(0); off < rawPreBytes; off += int64(len(zeros)) {
+		if _, err := f.WriteAt(zeros, off); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	if err := f.Sync(); err != nil {
 		tb.Fatal(err)
 	}
+	return &rawLog{f: f, pre: rawPreBytes}
 }
 
 // rawGroup queues appends for one flusher that writes and syncs them together.
@@ -151,14 +180,15 @@ func (g *rawGroup) close() {
 	<-g.done
 }
 
-func benchRawSerial(b *testing.B, size int) {
+func benchRawSerial(b *testing.B, r *rawLog, size int) {
 	ps := payloads(64, size)
-	r := openRaw(b, filepath.Join(b.TempDir(), "raw.log"))
 	defer r.f.Close()
 	b.SetBytes(int64(size))
 	i := 0
 	for b.Loop() {
-		r.append(b, ps[i%len(ps)])
+		if err := r.append(ps[i%len(ps)]); err != nil {
+			b.Fatal(err)
+		}
 		i++
 	}
 }
@@ -179,7 +209,13 @@ func benchRMQSerial(b *testing.B, size int, opts ...Option) {
 	}
 }
 
-func BenchmarkAppend1KiB_RAW(b *testing.B) { benchRawSerial(b, benchPayload) }
+func BenchmarkAppend1KiB_RAW(b *testing.B) {
+	benchRawSerial(b, openRaw(b, filepath.Join(b.TempDir(), "raw.log")), benchPayload)
+}
+
+func BenchmarkAppend1KiB_RAWPRE(b *testing.B) {
+	benchRawSerial(b, openRawPre(b, filepath.Join(b.TempDir(), "rawpre.log")), benchPayload)
+}
 func BenchmarkAppend1KiB_RMQ(b *testing.B) { benchRMQSerial(b, benchPayload) }
 
 // BenchmarkAppend1KiB_RMQNOSYNC is SyncNone: no fsync hides the driver's
@@ -187,7 +223,9 @@ func BenchmarkAppend1KiB_RMQ(b *testing.B) { benchRMQSerial(b, benchPayload) }
 func BenchmarkAppend1KiB_RMQNOSYNC(b *testing.B) {
 	benchRMQSerial(b, benchPayload, WithSyncMode(SyncNone))
 }
-func BenchmarkBulk256KiB_RAW(b *testing.B) { benchRawSerial(b, benchBulkPayload) }
+func BenchmarkBulk256KiB_RAW(b *testing.B) {
+	benchRawSerial(b, openRaw(b, filepath.Join(b.TempDir(), "raw.log")), benchBulkPayload)
+}
 func BenchmarkBulk256KiB_RMQ(b *testing.B) { benchRMQSerial(b, benchBulkPayload) }
 
 // parallel runs benchConcurrency goroutines on 2 cores or more.
@@ -302,7 +340,8 @@ func scanRMQ(tb testing.TB, dir string, want int) {
 	}
 }
 
-func benchScanRaw(b *testing.B, cold bool) {
+// writeRawScanLog writes benchScanCount records to a new raw log.
+func writeRawScanLog(b *testing.B) string {
 	ps := payloads(1024, benchPayload)
 	path := filepath.Join(b.TempDir(), "raw.log")
 	var buf []byte
@@ -312,6 +351,11 @@ func benchScanRaw(b *testing.B, cold bool) {
 	if err := os.WriteFile(path, buf, 0o644); err != nil {
 		b.Fatal(err)
 	}
+	return path
+}
+
+func benchScanRaw(b *testing.B, cold bool) {
+	path := writeRawScanLog(b)
 	scanRaw(b, path, benchScanCount)
 	b.SetBytes(benchScanCount * benchPayload)
 	for b.Loop() {
