@@ -40,6 +40,9 @@ func BenchmarkAppendPaired(b *testing.B) {
 		{"1KiB-RAWPRE", benchPayload, 1, nil, rawPreOp},
 		{"1KiBx8-RAWGROUP", benchPayload, benchConcurrency, nil, rawGroupOp},
 		{"256KiB-RAW", benchBulkPayload, 1, nil, rawOp},
+		{"X-1KiB-RAW-vlog", benchPayload, 1, []Option{WithValueLogThreshold(1)}, rawOp},
+		{"X-1KiB-RAWPRE-vlog", benchPayload, 1, []Option{WithValueLogThreshold(1)}, rawPreOp},
+		{"X-1KiBx8-RAWGROUP-vlog", benchPayload, benchConcurrency, []Option{WithValueLogThreshold(1)}, rawGroupOp},
 	}
 	for _, p := range pairs {
 		b.Run(p.name, func(b *testing.B) {

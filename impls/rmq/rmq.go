@@ -156,10 +156,17 @@ func (w *wal) Append(ctx context.Context, msg message.MutableMessage) (message.M
 	// Encode straight into the batch: no intermediate copy of the payload.
 	message.EncodeRecord(op.Value[:0], msg.Payload(), msg.Properties())
 
-	seq, err := w.apply(b, op)
-	if err != nil {
+	seq, logged, err := w.apply(b, op)
+	if logged {
+		_ = b.Close() // it went to the value log: b never entered Pebble
+	} else if err != nil {
 		s.closeBatch(b, err)
-		return nil, err
+	}
+	if logged || err != nil {
+		if err != nil {
+			return nil, err
+		}
+		return helper.NewInt64ID(Name, int64(seq)), nil
 	}
 	if w.opener.write.Sync {
 		if err := b.SyncWait(); err != nil {
@@ -177,13 +184,34 @@ func (w *wal) Append(ctx context.Context, msg message.MutableMessage) (message.M
 // enter the log in order and a fenced writer can never slip one in. The
 // fsync is awaited outside the lock: that is what lets concurrent appends
 // share it.
-func (w *wal) apply(b *pebble.Batch, op *pebble.DeferredBatchOp) (uint64, error) {
-	c, s := w.ch, w.opener.store
+//
+// While the channel's value log has a batch in flight, the record joins
+// the value log's next batch instead (logged): entered into Pebble now, it
+// could become durable and visible before the earlier sequences of that
+// batch exist. It then returns once stored.
+func (w *wal) apply(b *pebble.Batch, op *pebble.DeferredBatchOp) (seq uint64, logged bool, err error) {
+	c := w.ch
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	if err := w.checkLocked("append"); err != nil {
-		return 0, err
+		c.mu.Unlock()
+		return 0, false, err
 	}
+	if c.vlog.flushing {
+		buf := getVlogBuf(vlogHeaderLen + len(op.Value))
+		defer putVlogBuf(buf)
+		rec := *buf
+		copy(rec[vlogHeaderLen:], op.Value)
+		seq, err := w.appendVlogLocked(rec, vlogBodyCRC(rec[vlogHeaderLen:]))
+		return seq, true, err
+	}
+	defer c.mu.Unlock()
+	seq, err = w.enterLocked(b, op)
+	return seq, false, err
+}
+
+// enterLocked is apply's Pebble path, under the channel lock.
+func (w *wal) enterLocked(b *pebble.Batch, op *pebble.DeferredBatchOp) (uint64, error) {
+	c, s := w.ch, w.opener.store
 	seq := c.next
 	appendDataKey(op.Key[:0], c.id, seq)
 	if err := op.Finish(); err != nil {

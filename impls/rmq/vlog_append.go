@@ -30,6 +30,19 @@ func putVlogBuf(p *[]byte) {
 	}
 }
 
+// vlogBatch is the records appended to a channel's value log while the
+// previous batch was being written and synced: one write and one
+// fdatasync cover them all. There is no timer window: a batch holds
+// exactly what arrived during the previous flush, so a lone appender pays
+// one write and one fdatasync and waits for nothing else.
+type vlogBatch struct {
+	first uint64   // sequence of recs[0]
+	recs  [][]byte // whole records, headers sealed; owned by their appenders until done
+	crcs  []uint32 // each record's crc, for its pointer
+	done  chan struct{}
+	err   error // set before done is closed
+}
+
 // appendLarge stores a record of at least the threshold in the channel's
 // value log and only a pointer to it in Pebble: the bytes are written once
 // and fdatasynced once, as a plain log file would, instead of going through
@@ -40,60 +53,151 @@ func (w *wal) appendLarge(msg message.MutableMessage, size int) (message.Message
 	rec := *buf
 	// Encode and checksum the body before taking the channel lock.
 	message.EncodeRecord(rec[vlogHeaderLen:vlogHeaderLen], msg.Payload(), msg.Properties())
-	seq, err := w.applyLarge(rec, vlogBodyCRC(rec[vlogHeaderLen:]))
+	crc := vlogBodyCRC(rec[vlogHeaderLen:])
+	w.ch.mu.Lock()
+	if err := w.checkLocked("append"); err != nil {
+		w.ch.mu.Unlock()
+		return nil, err
+	}
+	seq, err := w.appendVlogLocked(rec, crc)
 	if err != nil {
 		return nil, err
 	}
 	return helper.NewInt64ID(Name, int64(seq)), nil
 }
 
-// applyLarge writes the record and its pointer under the channel lock, so
-// large appends of a channel serialize (they do not share fsyncs the way
-// small ones do: each pays its own fdatasync, like a plain file).
+// appendVlogLocked queues rec (header space followed by the body whose crc
+// is bodyCRC) as the channel's next sequence and returns once it is written
+// (and with a synced mode fdatasynced) and its pointer applied. The caller
+// holds the channel lock and has checked the WAL may append; the lock is
+// released on return.
 //
-// The order is what makes a crash safe (see recoverVlog): earlier appends
-// of the channel durable first, then this record durable in the value log,
-// then its pointer into Pebble's log without a sync. The ack does not wait
-// for the pointer to be durable, because recovery rebuilds a lost one.
-func (w *wal) applyLarge(rec []byte, bodyCRC uint32) (uint64, error) {
-	c, s := w.ch, w.opener.store
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if err := w.checkLocked("append"); err != nil {
-		return 0, err
-	}
+// The first appender to find no flush running flushes, batch after batch,
+// until nothing is queued (it is the batch's leader, so no goroutine hand-off
+// is on a lone appender's path); the others wait for their batch.
+func (w *wal) appendVlogLocked(rec []byte, bodyCRC uint32) (uint64, error) {
+	c := w.ch
+	v := c.vlog
 	seq := c.next
+	b := v.pending
+	if b == nil {
+		b = &vlogBatch{first: seq, done: make(chan struct{})}
+		v.pending = b
+	}
+	h := vlogHeader{channel: v.id, seq: seq, length: uint32(len(rec) - vlogHeaderLen)}
+	h.crc = h.sealCRC(bodyCRC)
+	putVlogHeader(rec, h)
+	b.recs = append(b.recs, rec)
+	b.crcs = append(b.crcs, h.crc)
+	c.next++
+	if v.flushing {
+		c.mu.Unlock()
+		<-b.done
+		return seq, b.err
+	}
+	v.flushing = true
+	for v.pending != nil {
+		fb := v.pending
+		v.pending = nil
+		fb.err = w.flushBatch(fb)
+		if fb.err == nil {
+			c.durableLocked(fb.first + uint64(len(fb.recs)) - 1)
+		}
+		close(fb.done)
+	}
+	v.flushing = false
+	c.mu.Unlock()
+	return seq, b.err
+}
+
+// flushBatch writes b to the value log and applies its pointers. The caller
+// holds the channel lock and the flushing token (v.flushing); the lock is
+// let go while the batch is written and synced, so the next batch fills
+// meanwhile.
+//
+// The order is what makes a crash safe (see recoverVlog): every earlier
+// append of the channel durable first (one that went through Pebble's log
+// is synced there), then the batch durable in the value log, then its
+// pointers into Pebble's log without a sync. The ack does not wait for the
+// pointers to be durable, because recovery rebuilds lost ones.
+func (w *wal) flushBatch(b *vlogBatch) error {
+	c, s := w.ch, w.opener.store
+	v := c.vlog
+	if err := s.failed(); err != nil {
+		return err // nothing of the batch was written
+	}
 	sync := w.opener.write.Sync
-	if sync && c.end < c.next {
-		// A smaller append's fsync is still running. Its record must not
-		// be lost while this one survives: that would be a gap.
+	// A smaller append's fsync in Pebble's log may still be running. Its
+	// record must not be lost while this batch survives: that would be a gap.
+	earlier := sync && c.end < b.first
+	if err := v.writable(b.first); err != nil {
+		return w.failLarge(b, "value log", err)
+	}
+	seg, off := v.segs[len(v.segs)-1], v.activeOff
+	c.mu.Unlock()
+	n, err := w.writeBatch(b, seg, off, earlier, sync)
+	c.mu.Lock()
+	if err != nil {
+		if n > 0 {
+			v.sealed = true
+		}
+		return err
+	}
+	v.activeOff = off + n
+	return nil
+}
+
+// writeBatch does flushBatch's I/O, without the channel lock; it returns
+// how many bytes went to the value log.
+func (w *wal) writeBatch(b *vlogBatch, seg uint64, off int64, earlier, sync bool) (int64, error) {
+	s := w.opener.store
+	v := w.ch.vlog
+	if earlier {
 		if err := s.syncLog(); err != nil {
 			if isNotEntered(err) {
-				return 0, err // nothing of this append was written
+				return 0, err // nothing of the batch was written
 			}
-			return 0, w.failLarge(seq, "sync earlier appends", err)
+			return 0, w.failLarge(b, "sync earlier appends", err)
 		}
 	}
-	p, err := c.vlog.write(seq, rec, bodyCRC, sync)
-	if err != nil {
-		return 0, w.failLarge(seq, "value log", err)
+	data := b.recs[0]
+	if len(b.recs) > 1 {
+		v.wbuf = v.wbuf[:0]
+		for _, r := range b.recs {
+			v.wbuf = append(v.wbuf, r...)
+		}
+		data = v.wbuf
 	}
-	b := s.db.NewBatch()
-	if err := b.Set(dataKey(c.id, seq), appendVlogPointer(nil, p), nil); err != nil {
-		_ = b.Close()
-		return 0, fmt.Errorf("rmq channel %q: %w", c.name, err)
+	n := int64(len(data))
+	if _, err := v.active.WriteAt(data, off); err != nil {
+		return n, w.failLarge(b, "value log", fmt.Errorf("write value log %s: %w", v.segPath(seg), err))
 	}
-	if err := s.write(b, pebble.NoSync); err != nil {
-		return 0, w.failLarge(seq, "pointer", err)
+	v.preallocate(off + n)
+	if sync {
+		if err := v.active.SyncData(); err != nil {
+			return n, w.failLarge(b, "value log", fmt.Errorf("sync value log %s: %w", v.segPath(seg), err))
+		}
 	}
-	c.next++
-	c.durableLocked(seq)
-	return seq, nil
+	pb := s.db.NewBatch()
+	at := uint64(off)
+	for i, r := range b.recs {
+		p := vlogPointer{segment: seg, offset: at, length: uint32(len(r) - vlogHeaderLen), crc: b.crcs[i]}
+		if err := pb.Set(dataKey(v.id, b.first+uint64(i)), appendVlogPointer(nil, p), nil); err != nil {
+			_ = pb.Close()
+			return n, w.failLarge(b, "pointer", err)
+		}
+		at += uint64(len(r))
+	}
+	if err := s.write(pb, pebble.NoSync); err != nil {
+		return n, w.failLarge(b, "pointer", err)
+	}
+	return n, nil
 }
 
 // failLarge makes a failed write sticky, as a failed Pebble sync is: the
-// record may or may not be on disk, and nothing may follow it.
-func (w *wal) failLarge(seq uint64, what string, err error) error {
+// records may or may not be on disk, and nothing may follow them.
+func (w *wal) failLarge(b *vlogBatch, what string, err error) error {
 	w.opener.store.fail(err)
-	return fmt.Errorf("%w: rmq channel %q in %s: write sequence %d (%s): %w", walimpls.ErrOutcomeUnknown, w.ch.name, w.opener.store.path, seq, what, err)
+	last := b.first + uint64(len(b.recs)) - 1
+	return fmt.Errorf("%w: rmq channel %q in %s: write sequences %d to %d (%s): %w", walimpls.ErrOutcomeUnknown, w.ch.name, w.opener.store.path, b.first, last, what, err)
 }
