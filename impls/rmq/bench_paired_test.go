@@ -135,25 +135,30 @@ func rawGroupOp(b *testing.B, size int) (func() error, func()) {
 // directory dropped) with one of the raw log (its page cache dropped).
 // One op is one scan of each side.
 func BenchmarkScanPaired(b *testing.B) {
-	b.Run("100kCold-RAW", func(b *testing.B) {
-		dir := b.TempDir()
-		fillChannel(b, dir, "bench", benchScanCount, benchPayload)
-		raw := writeRawScanLog(b)
-		scanRMQ(b, dir, benchScanCount)
-		var rmqT, baseT time.Duration
-		b.ResetTimer()
-		for range b.N {
-			b.StopTimer()
-			dropCache(b, dir)
-			dropCache(b, raw)
-			b.StartTimer()
-			t0 := time.Now()
+	for _, p := range []struct {
+		name string
+		opts []Option
+	}{{"100kCold-RAW", nil}, {"X-100kCold-RAW-vlog", []Option{WithValueLogThreshold(1)}}} {
+		b.Run(p.name, func(b *testing.B) {
+			dir := b.TempDir()
+			fillChannel(b, dir, "bench", benchScanCount, benchPayload, p.opts...)
+			raw := writeRawScanLog(b)
 			scanRMQ(b, dir, benchScanCount)
-			t1 := time.Now()
-			scanRaw(b, raw, benchScanCount)
-			rmqT, baseT = rmqT+t1.Sub(t0), baseT+time.Since(t1)
-		}
-		b.StopTimer()
-		reportPair(b, rmqT, baseT, b.N, "scan")
-	})
+			var rmqT, baseT time.Duration
+			b.ResetTimer()
+			for range b.N {
+				b.StopTimer()
+				dropCache(b, dir)
+				dropCache(b, raw)
+				b.StartTimer()
+				t0 := time.Now()
+				scanRMQ(b, dir, benchScanCount)
+				t1 := time.Now()
+				scanRaw(b, raw, benchScanCount)
+				rmqT, baseT = rmqT+t1.Sub(t0), baseT+time.Since(t1)
+			}
+			b.StopTimer()
+			reportPair(b, rmqT, baseT, b.N, "scan")
+		})
+	}
 }

@@ -394,9 +394,9 @@ func BenchmarkScan100kWarm_RMQ(b *testing.B) { benchScanRMQ(b, false) }
 
 // fillChannel appends n random payloads without waiting for fsync (setup
 // speed) and closes the opener, which flushes.
-func fillChannel(tb testing.TB, dir, name string, n, size int) {
+func fillChannel(tb testing.TB, dir, name string, n, size int, opts ...Option) {
 	ps := payloads(1024, size)
-	o := newOpener(tb, dir, WithSyncMode(SyncNone))
+	o := newOpener(tb, dir, append([]Option{WithSyncMode(SyncNone)}, opts...)...)
 	defer o.Close()
 	w := openWAL(tb, o, name, 1, walimpls.ReadWrite)
 	var wg sync.WaitGroup

@@ -30,8 +30,11 @@ const (
 	envCrashChild = "MQWAL_RMQ_CRASH_CHILD"
 	envCrashDir   = "MQWAL_RMQ_CRASH_DIR"
 	envCrashTerm  = "MQWAL_RMQ_CRASH_TERM"
-	crashChannel  = "crash"
-	crashWriters  = 4
+	// envCrashAllVlog: every record goes to the value log, whose segments
+	// are small, so kills land in segment rotations and preallocations.
+	envCrashAllVlog = "MQWAL_RMQ_CRASH_ALL_VLOG"
+	crashChannel    = "crash"
+	crashWriters    = 4
 	// Every third message of a writer is this large, above the child's
 	// value log threshold, so kills land in value log writes and lost
 	// pointers are rebuilt on the next open.
@@ -79,7 +82,13 @@ func hashHex(p []byte) string {
 // acknowledged append.
 func crashChild() int {
 	term, _ := strconv.ParseUint(os.Getenv(envCrashTerm), 10, 64)
-	o, err := NewBuilder(WithPath(os.Getenv(envCrashDir)), WithValueLogThreshold(crashThreshold), withSegmentBytes(1<<20)).Build()
+	opts := []Option{WithPath(os.Getenv(envCrashDir)), WithValueLogThreshold(crashThreshold), withSegmentBytes(1 << 20)}
+	if os.Getenv(envCrashAllVlog) != "" {
+		// A segment every ~3 large records; its first small batch
+		// preallocates the rest of it with zeros.
+		opts = append(opts, WithValueLogThreshold(1), withSegmentBytes(256<<10))
+	}
+	o, err := NewBuilder(opts...).Build()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
@@ -115,7 +124,16 @@ func crashChild() int {
 // checks after each kill that every acknowledged message is there,
 // byte-identical, that nothing partial or foreign is, and that sequences
 // continue without a gap.
-func TestCrashRecovery(t *testing.T) {
+func TestCrashRecovery(t *testing.T) { testCrashRecovery(t, "") }
+
+// TestCrashRecoveryAllValueLog is TestCrashRecovery with every record in
+// the value log and 256 KiB segments: a segment rotation (sync of Pebble's
+// log, new file, directory sync) every few appends, and zeros written
+// after the records of most batches, so the kills land in both.
+func TestCrashRecoveryAllValueLog(t *testing.T) { testCrashRecovery(t, "1") }
+
+func testCrashRecovery(t *testing.T, allVlog string) {
+	t.Setenv(envCrashAllVlog, allVlog)
 	dir := t.TempDir()
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7))
 	deadline := time.Now().Add(20 * time.Second)
