@@ -104,6 +104,9 @@ func (w *wal) readChunk(dst []message.ImmutableMessage, pos, end uint64) ([]mess
 	end = min(end, pos+chunkMessages)
 	bytes := 0
 	next := pos
+	// Every record below end was written before end moved, so the span
+	// (this chunk's only) never holds bytes older than a record it serves.
+	sp := &vlogSpan{}
 	if pos < min(end, c.memBase) {
 		it, err := w.opener.store.db.NewIter(&pebble.IterOptions{LowerBound: dataKey(c.id, pos), UpperBound: dataKey(c.id, min(end, c.memBase))})
 		if err != nil {
@@ -122,7 +125,7 @@ func (w *wal) readChunk(dst []message.ImmutableMessage, pos, end uint64) ([]mess
 			if err != nil {
 				return dst, fmt.Errorf("%w: rmq channel %q in %s: read sequence %d: %w", walimpls.ErrUnavailable, c.name, path, seq, err)
 			}
-			msg, n, err := w.decodeValue(seq, v)
+			msg, n, err := w.decodeValue(seq, v, sp)
 			if err != nil {
 				return dst, err
 			}
@@ -137,7 +140,7 @@ func (w *wal) readChunk(dst []message.ImmutableMessage, pos, end uint64) ([]mess
 	// A read-only store keeps the value log pointers a crash took from
 	// Pebble in memory (it cannot write them back).
 	for ; next >= c.memBase && next < end && bytes < chunkBytes; next++ {
-		msg, n, err := w.decodePointer(next, c.memTail[next-c.memBase])
+		msg, n, err := w.decodePointer(next, c.memTail[next-c.memBase], sp)
 		if err != nil {
 			return dst, err
 		}
@@ -155,7 +158,7 @@ func (w *wal) readChunk(dst []message.ImmutableMessage, pos, end uint64) ([]mess
 
 // decodeValue turns a stored value, inline or a value log pointer, into a
 // message that owns its bytes, and says how many bytes it holds.
-func (w *wal) decodeValue(seq uint64, v []byte) (message.ImmutableMessage, int, error) {
+func (w *wal) decodeValue(seq uint64, v []byte, sp *vlogSpan) (message.ImmutableMessage, int, error) {
 	c := w.ch
 	p, ok, err := parseVlogPointer(v)
 	if err != nil {
@@ -166,13 +169,19 @@ func (w *wal) decodeValue(seq uint64, v []byte) (message.ImmutableMessage, int, 
 		msg, err := decodeMessage(c.name, seq, v, true)
 		return msg, len(v), err
 	}
-	return w.decodePointer(seq, p)
+	return w.decodePointer(seq, p, sp)
 }
 
 // decodePointer reads sequence seq from the value log at p.
-func (w *wal) decodePointer(seq uint64, p vlogPointer) (message.ImmutableMessage, int, error) {
+func (w *wal) decodePointer(seq uint64, p vlogPointer, sp *vlogSpan) (message.ImmutableMessage, int, error) {
 	c := w.ch
-	body, err := c.vlog.read(seq, p)
+	body, err := c.vlog.read(seq, p, sp)
+	if err != nil && sp != nil {
+		// The record alone, exactly as the pointer says, is what counts.
+		sp.buf = sp.buf[:0]
+		sp = nil
+		body, err = c.vlog.read(seq, p, nil)
+	}
 	if err != nil {
 		if first, _, _ := c.view(); seq < first {
 			// The segment went with a truncation that overtook the scanner.
@@ -180,7 +189,8 @@ func (w *wal) decodePointer(seq uint64, p vlogPointer) (message.ImmutableMessage
 		}
 		return nil, 0, fmt.Errorf("rmq channel %q in %s: sequence %d: value log: %w: data directory damaged", c.name, w.opener.store.path, seq, err)
 	}
-	msg, err := decodeMessage(c.name, seq, body, false)
+	// A span's buffer is reused: copy out of it.
+	msg, err := decodeMessage(c.name, seq, body, sp != nil)
 	return msg, len(body), err
 }
 

@@ -3,6 +3,7 @@ package rmq
 import (
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"os"
 	"slices"
@@ -234,17 +235,46 @@ func syncDir(fs vfs.FS, dir string) error {
 }
 
 // read returns the body of sequence seq at p, checked against its header
-// and the pointer; any mismatch is an error wrapping errVlogRecord.
-func (v *vlog) read(seq uint64, p vlogPointer) ([]byte, error) {
-	r, err := v.acquire(p.segment)
-	if err != nil {
-		return nil, err
-	}
-	buf := make([]byte, vlogHeaderLen+int(p.length))
-	_, err = readFullAt(r.f, buf, int64(p.offset))
-	v.release(r)
-	if err != nil {
-		return nil, fmt.Errorf("read value log segment %016x at %d: %w", p.segment, p.offset, err)
+// and the pointer; any mismatch is an error wrapping errVlogRecord. With a
+// span, the body aliases the span's buffer (valid until its next use), and
+// records that follow each other in a segment are read in one call of up
+// to vlogSpanBytes: a scan reads the value log sequentially, not record by
+// record.
+func (v *vlog) read(seq uint64, p vlogPointer, sp *vlogSpan) ([]byte, error) {
+	need := vlogHeaderLen + int(p.length)
+	var buf []byte
+	if sp != nil && sp.seg == p.segment && p.offset >= sp.off && p.offset+uint64(need) <= sp.off+uint64(len(sp.buf)) {
+		buf = sp.buf[p.offset-sp.off:][:need]
+	} else {
+		r, err := v.acquire(p.segment)
+		if err != nil {
+			return nil, err
+		}
+		if sp != nil && need < vlogSpanBytes {
+			sp.buf = sp.buf[:cap(sp.buf)]
+			if len(sp.buf) < vlogSpanBytes {
+				sp.buf = make([]byte, vlogSpanBytes)
+			}
+			var n int
+			n, err = r.f.ReadAt(sp.buf, int64(p.offset))
+			if n >= need {
+				err = nil
+			} else if err == nil || errors.Is(err, io.EOF) {
+				err = io.ErrUnexpectedEOF
+			}
+			sp.seg, sp.off, sp.buf = p.segment, p.offset, sp.buf[:n]
+			buf = sp.buf[:min(n, need)]
+		} else {
+			buf = make([]byte, need)
+			_, err = readFullAt(r.f, buf, int64(p.offset))
+		}
+		v.release(r)
+		if err != nil {
+			if sp != nil {
+				sp.buf = sp.buf[:0]
+			}
+			return nil, fmt.Errorf("read value log segment %016x at %d: %w", p.segment, p.offset, err)
+		}
 	}
 	h, body, err := decodeVlogRecord(buf)
 	if err != nil {
@@ -255,6 +285,15 @@ func (v *vlog) read(seq uint64, p vlogPointer) ([]byte, error) {
 			errVlogRecord, p.segment, p.offset, h.channel, h.seq, h.crc, v.id, seq, p.crc)
 	}
 	return body, nil
+}
+
+// vlogSpanBytes is how much of a segment one read of a scan takes.
+const vlogSpanBytes = 1 << 20
+
+// vlogSpan is a scan's window on a segment.
+type vlogSpan struct {
+	seg, off uint64
+	buf      []byte
 }
 
 func (v *vlog) acquire(seg uint64) (*segReader, error) {

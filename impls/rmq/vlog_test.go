@@ -378,7 +378,7 @@ func TestVlogCloseReleasesHandles(t *testing.T) {
 	if v.active != nil || len(v.readers) != 0 {
 		t.Fatalf("after close: active %v, %d readers", v.active, len(v.readers))
 	}
-	if _, err := v.read(0, vlogPointer{}); err == nil {
+	if _, err := v.read(0, vlogPointer{}, nil); err == nil {
 		t.Fatal("read after close succeeded")
 	}
 }
