@@ -39,8 +39,11 @@ const (
 	// DefaultCompactionWorkers is Pebble's compaction concurrency.
 	DefaultCompactionWorkers = 2
 	// DefaultValueLogThreshold is the encoded record size from which a
-	// message goes to the value log unless WithValueLogThreshold changes it.
-	DefaultValueLogThreshold = 64 << 10
+	// message goes to the value log unless WithValueLogThreshold changes it:
+	// every message (1 byte; the value log is the log, Pebble its index).
+	// Releases before it was 1 wrote with 64 KiB; the format is the same,
+	// so either reads what the other wrote (see the package doc).
+	DefaultValueLogThreshold = 1
 )
 
 // SyncMode says when an Append returns relative to the disk.
@@ -113,11 +116,11 @@ func WithMaxMessageSize(n int) Option {
 // WithValueLogThreshold sets the encoded record size (payload, properties
 // and a few bytes of framing) from which a message is stored in the
 // channel's value log, files beside Pebble written once and fdatasynced
-// once per append, with only a pointer in Pebble; smaller ones stay in
-// Pebble. 0 keeps every message in Pebble; negative is an error. Large
-// appends to one channel do not share fsyncs: each waits for its own. It
-// counts per opener (any opener reads both kinds), default
-// DefaultValueLogThreshold.
+// once per batch of appends, with only a pointer in Pebble; smaller ones
+// go through Pebble's own log. 0 keeps every message in Pebble (the path
+// of releases before the value log took every message); negative is an
+// error. It counts per opener (any opener reads both kinds), default
+// DefaultValueLogThreshold (every message).
 func WithValueLogThreshold(bytes int) Option {
 	return optionFunc(func(b *Builder) { b.vlogThreshold = bytes })
 }

@@ -33,7 +33,7 @@ func TestStatBytes(t *testing.T) {
 	for _, run := range []struct {
 		name      string
 		threshold int
-	}{{"inline", DefaultValueLogThreshold}, {"vlog", 1}} {
+	}{{"inline", 0}, {"vlog", 1}} {
 		t.Run(run.name, func(t *testing.T) {
 			dir := t.TempDir()
 			o := newOpener(t, dir, WithValueLogThreshold(run.threshold))
