@@ -14,24 +14,25 @@
 //	'd' | channel id (4 bytes, big-endian) | sequence (8 bytes, big-endian)
 //
 // whose value is message.EncodeRecord(payload, properties) (versioned,
-// length-prefixed), or for a large message a pointer into the channel's
-// value log (below). Beside the data, each channel keeps its highest opened
+// length-prefixed) for a message kept inline, or (the default) a pointer
+// into the channel's value log (below). Beside the data, each channel keeps its highest opened
 // term and its first retained sequence. On open the next sequence of a
 // channel is recovered from its last key, so IDs continue where they ended.
 // MessageIDs are helper.Int64ID sequences starting at 0.
 //
 // # Durability and sync modes
 //
-// An Append returns once its record is in Pebble's write-ahead log and, in
-// the default mode SyncAlways ("sync"), after that log has been fsynced.
-// Concurrent appends, to one channel or many, share fsyncs: while one sync
-// runs, the appends that arrive meanwhile are synced together by the next
-// one, so a lone appender pays exactly one fsync and many appenders pay far
-// fewer than one each. SyncGroup ("group") keeps the same guarantee but waits
-// up to WithGroupCommitWindow after a sync before starting the next one, to
-// pack more appends into each fsync under heavy concurrency at the cost of
-// latency. SyncNone ("none") never waits for fsync, and Pebble writes an
-// unsynced log in the background, so even a process crash can lose the
+// An Append returns once its record is in the channel's value log (below)
+// and, in the default mode SyncAlways ("sync"), after that file has been
+// fdatasynced. Concurrent appends to a channel share fdatasyncs: while one
+// batch is written and synced, the appends that arrive meanwhile queue, and
+// the next write and fdatasync take them all, with no timer window, so a
+// lone appender pays exactly one write and one fdatasync and many appenders
+// far fewer than one each. Appends to different channels sync different
+// files. SyncGroup ("group") is the same for the value log; for messages
+// kept in Pebble's log (WithValueLogThreshold) it waits up to
+// WithGroupCommitWindow after a sync before starting the next one. SyncNone
+// ("none") never waits for fsync, so even a process crash can lose the
 // newest appends (a machine crash or power loss, more). It is unsafe and
 // meant for tests and benchmarks.
 //
@@ -86,28 +87,42 @@
 //
 // # Value log
 //
-// An LSM writes every byte twice, to its log and again to an sstable, and
-// the second write competes with the next append's fsync. So a message
-// whose encoded record is at least WithValueLogThreshold (default 64 KiB)
-// is written once, to the channel's value log, segment files of up to
-// 64 MiB under <data dir>/vlog/<channel id, 8 hex>/<first sequence, 16
-// hex>.vlog, each record framed by magic, channel id, sequence, length and
-// a crc32c. Pebble gets a 25-byte pointer (segment, offset, length, crc).
-// A large append takes the channel lock, waits until every earlier append
-// of the channel is durable, writes and fdatasyncs its record, then applies
-// the pointer without syncing Pebble's log: one flush per append, like a
-// plain file. Large appends of one channel therefore do not share fsyncs
-// with each other; small ones keep group commit.
+// Every message (from WithValueLogThreshold's size, default 1 byte; 0
+// keeps every message in Pebble's own log, as releases before did for
+// messages under 64 KiB) is written once, to the channel's value log:
+// segment files of up to 64 MiB under <data dir>/vlog/<channel id, 8
+// hex>/<first sequence, 16 hex>.vlog, each record framed by magic, channel
+// id, sequence, length and a crc32c. Pebble is the index: it gets a
+// 25-byte pointer (segment, offset, length, crc) per message. An LSM would
+// write every byte twice, to its log and again to an sstable, and its
+// commit path (log writer goroutine, sync wait) costs more than a file.
+//
+// An append takes the channel lock, gets its sequence and joins the
+// channel's pending batch. The first appender that finds no flush running
+// writes the batch (one write), fdatasyncs it, applies its pointers to
+// Pebble without syncing Pebble's log, wakes the batch, and goes on with
+// whatever queued meanwhile. Before a batch is written, an earlier append
+// of the channel still waiting for Pebble's log to sync (a message under
+// the threshold) is made durable first. The segment being written is kept
+// 1 MiB ahead of its records with zeros, in the same write and fdatasync,
+// so most fdatasyncs change no file size and commit no file system
+// metadata.
 //
 // Pebble persists its log in order, so a crash can lose only a channel's
 // newest pointers, and their records are the newest of the newest segment
 // (Pebble's log is synced before a new segment starts). Opening a channel
-// scans that segment and puts the lost pointers back. A torn or garbled
-// tail ends the scan; the next record goes to a new segment, never after
+// scans that segment and puts the lost pointers back; the scan reads
+// headers only up to the last pointer Pebble kept, so recovery costs at
+// most one segment (64 MiB) plus replaying Pebble's log, whatever the size
+// of the channel. A torn or garbled tail, or the zeros after the records,
+// ends the scan; the next record goes to a new segment, never after
 // garbage. A pointer whose record is missing or fails its checks is a read
 // error, never a skipped message. Segments whose records are all truncated
 // are deleted in the background once the truncation is synced; the segment
 // being written goes too once every message of the channel is truncated.
+//
+// The on-disk format is the one releases with a 64 KiB threshold wrote
+// (records, pointers, inline values); either reads what the other wrote.
 //
 // # Data directory
 //
@@ -141,9 +156,10 @@
 // most one per second, gives the disk space back), and MaxMessageSize
 // (default 64 MiB, WithMaxMessageSize). Truncate is not fsynced on its own:
 // it only allows discarding, so a crash right after it may bring the
-// truncated messages back (never a partial range), and the next synced
-// append of a small message, or the background reclaimer within about a
-// second, makes it durable (a large append does not sync Pebble's log).
+// truncated messages back (never a partial range), and the background
+// reclaimer within about a second (or the next synced append of a message
+// kept inline) makes it durable: a value log append does not sync Pebble's
+// log.
 //
 // Scanners read in bounded chunks with short-lived iterators and wait for a
 // commit notification when they reach the end, so tailing never polls the

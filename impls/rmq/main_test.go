@@ -18,5 +18,8 @@ func TestMain(m *testing.M) {
 	if os.Getenv(envFailingLogChild) != "" {
 		os.Exit(failingLogChild())
 	}
+	if os.Getenv(envRecoveryChild) != "" {
+		os.Exit(recoveryChild())
+	}
 	goleak.VerifyTestMain(m)
 }

@@ -265,7 +265,7 @@ func (w *wal) Truncate(ctx context.Context, id message.MessageID) error {
 	}
 	// One range tombstone plus the new start, atomically: never key by key.
 	// Not fsynced on its own: Truncate only allows discarding, so a crash
-	// that undoes it loses nothing, and the next small synced append or the
+	// that undoes it loses nothing, and the next synced inline append or the
 	// reclaimer (which syncs before it deletes value log segments) carries it.
 	if err := s.commit(pebble.NoSync, func(b *pebble.Batch) error {
 		if err := b.DeleteRange(dataKey(c.id, c.first), dataKey(c.id, seq+1), nil); err != nil {

@@ -7,18 +7,20 @@ import (
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/vfs"
+	"github.com/mqwal/mqwal/walimpls"
 )
 
 // recoverVlog loads channel c's value log and puts back the pointers a
 // crash took from Pebble. c.next is what Pebble knows; it moves past every
 // rebuilt pointer.
 //
-// Why only the newest segment's tail can lack pointers: a large append
-// writes and fdatasyncs its record, then applies its pointer to Pebble
-// without syncing Pebble's log, all under the channel lock, and only after
-// every earlier append of the channel is durable. Pebble persists its log
-// in order, so if anything later of the channel survived in Pebble, this
-// pointer did too: the lost pointers are the channel's newest ones. Their
+// Why only the newest segment's tail can lack pointers: a batch of value
+// log appends is written and fdatasynced, then its pointers are applied to
+// Pebble without syncing Pebble's log, one batch at a time in sequence
+// order (appendVlogLocked), and only after every earlier append of the
+// channel is durable. Pebble persists its log in order, so if anything
+// later of the channel survived in Pebble, this pointer did too: the lost
+// pointers are the channel's newest ones. Their
 // records are the newest records, in the newest segment, because a new
 // segment is started only after syncing Pebble's log.
 func (s *store) recoverVlog(c *channelState) error {
@@ -30,7 +32,11 @@ func (s *store) recoverVlog(c *channelState) error {
 	}
 	v.segs, v.dirMade = segs, true
 	newest := segs[len(segs)-1]
-	tail, err := v.scanTail(newest, c.next)
+	start, err := s.resumeAt(c, newest)
+	if err != nil {
+		return err
+	}
+	tail, err := v.scanTail(newest, c.next, start)
 	if err != nil {
 		return fmt.Errorf("rmq channel %q: %w", c.name, err)
 	}
@@ -59,6 +65,29 @@ func (s *store) recoverVlog(c *channelState) error {
 	return nil
 }
 
+// resumeAt is where the records without a pointer can start in segment
+// seg: after the record of the channel's last pointer if that is in seg,
+// else at the segment's start. So recovery reads only what follows the
+// last pointer Pebble kept, not the whole segment.
+func (s *store) resumeAt(c *channelState, seg uint64) (int64, error) {
+	if c.next == c.first {
+		return 0, nil
+	}
+	v, closer, err := s.db.Get(dataKey(c.id, c.next-1))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("%w: rmq channel %q: read its last pointer: %w", walimpls.ErrUnavailable, c.name, err)
+	}
+	defer closer.Close()
+	p, ok, err := parseVlogPointer(v)
+	if err != nil || !ok || p.segment != seg {
+		return 0, nil // inline, damaged (reads report it) or older: scan it all
+	}
+	return int64(p.offset) + vlogHeaderLen + int64(p.length), nil
+}
+
 // vlogTail is what scanning a segment found: the pointers of the records
 // from sequence next on, in order, and where the valid records end.
 type vlogTail struct {
@@ -66,13 +95,15 @@ type vlogTail struct {
 	end, size int64
 }
 
-// scanTail walks segment seg record by record. Records below next have
-// their pointers and are only skipped; from next on each must be the next
+// scanTail walks segment seg record by record from offset start (a record
+// boundary: 0, or the end of the record of sequence next-1). Records
+// below next have their pointers and are only skipped; from next on each
+// must be the next
 // sequence and pass its crc. The walk stops at the first record that does
 // not: a torn or garbled write, or (SyncNone only, after a process crash
 // lost un-synced Pebble writes) a record beyond a gap, which no synced
 // append ever acknowledged.
-func (v *vlog) scanTail(seg, next uint64) (vlogTail, error) {
+func (v *vlog) scanTail(seg, next uint64, start int64) (vlogTail, error) {
 	f, err := v.s.fs.Open(v.segPath(seg))
 	if err != nil {
 		return vlogTail{}, fmt.Errorf("open value log segment: %w", err)
@@ -86,6 +117,9 @@ func (v *vlog) scanTail(seg, next uint64) (vlogTail, error) {
 	var hdr [vlogHeaderLen]byte
 	var body []byte
 	expect, prev := next, uint64(0)
+	if start > 0 && start <= t.size {
+		t.end, prev = start, next-1
+	}
 	for {
 		h, ok, err := v.nextHeader(f, hdr[:], t.end, t.size, seg)
 		if err != nil || !ok || (t.end > 0 && h.seq <= prev) {
