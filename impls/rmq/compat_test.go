@@ -13,8 +13,8 @@ import (
 // TestOldDirectoryOpens: a data directory written the way releases before
 // the value log took every message wrote it (small messages inline in
 // Pebble, threshold 64 KiB, and threshold 0: everything inline) opens with
-// the default options, reads back byte-identical, takes new appends after
-// the old ones, truncates across both kinds, and reads all of it again
+// every message going to the value log, reads back byte-identical, takes new appends after
+// the old ones through the value log (threshold 1), truncates across both kinds, and reads all of it again
 // after another reopen. The format did not change, so the other direction
 // (an older release reading a new directory) is the same code path as the
 // "mixed" conformance run.
@@ -45,7 +45,7 @@ func TestOldDirectoryOpens(t *testing.T) {
 			add(openWAL(t, o, "ch", 1, walimpls.ReadWrite), 40)
 			o.Close()
 
-			o = newOpener(t, dir)
+			o = newOpener(t, dir, WithValueLogThreshold(1))
 			w := openWAL(t, o, "ch", 2, walimpls.ReadWrite)
 			checkAll(t, w, want, 0)
 			add(w, 40)
@@ -55,7 +55,7 @@ func TestOldDirectoryOpens(t *testing.T) {
 			}
 			o.Close()
 
-			o = newOpener(t, dir)
+			o = newOpener(t, dir, WithValueLogThreshold(1))
 			defer o.Close()
 			checkAll(t, openWAL(t, o, "ch", 3, walimpls.ReadWrite), want, 50)
 		})

@@ -87,9 +87,11 @@
 //
 // # Value log
 //
-// Every message (from WithValueLogThreshold's size, default 1 byte; 0
-// keeps every message in Pebble's own log, as releases before did for
-// messages under 64 KiB) is written once, to the channel's value log:
+// A message from WithValueLogThreshold's size (default 64 KiB; 1 sends
+// every message, which makes one channel's synced appends faster but
+// keeps a segment open and up to 1 MiB of zeros ahead per channel being
+// written; 0 keeps every message in Pebble's own log) is written once, to
+// the channel's value log:
 // segment files of up to 64 MiB under <data dir>/vlog/<channel id, 8
 // hex>/<first sequence, 16 hex>.vlog, each record framed by magic, channel
 // id, sequence, length and a crc32c. Pebble is the index: it gets a

@@ -64,7 +64,7 @@ func appendOnFailingLog(dir string) int {
 		// Odd rounds keep every message in Pebble's log (threshold 0),
 		// even ones put them in the value log and only their pointers in
 		// Pebble's log, unsynced.
-		threshold := DefaultValueLogThreshold
+		threshold := 1
 		if round%2 == 1 {
 			threshold = 0
 		}

@@ -16,11 +16,11 @@ import (
 // the history checker runs, so reads cross memtable, L0 and compacted
 // sstables.
 //
-// The default runs put every message into the value log (threshold 1
-// byte), so every case, persistence and truncation included, goes through
-// it; the inline runs keep every message in Pebble's log (threshold 0, the
-// path small messages took before), the mixed one splits at 64 KiB (the
-// old default).
+// The default runs split at 64 KiB (small messages in Pebble's log, the
+// harness's large ones in the value log); the vlog runs put every message
+// into the value log (threshold 1 byte), so every case, persistence and
+// truncation included, goes through it; the inline run keeps every
+// message in Pebble's log (threshold 0).
 func TestConformance(t *testing.T) {
 	for _, run := range []struct {
 		name      string
@@ -30,10 +30,10 @@ func TestConformance(t *testing.T) {
 		{"sync", SyncAlways, DefaultValueLogThreshold},
 		{"group", SyncGroup, DefaultValueLogThreshold},
 		{"none", SyncNone, DefaultValueLogThreshold},
+		{"vlog-sync", SyncAlways, 1},
+		{"vlog-group", SyncGroup, 1},
+		{"vlog-none", SyncNone, 1},
 		{"inline-sync", SyncAlways, 0},
-		{"inline-group", SyncGroup, 0},
-		{"inline-none", SyncNone, 0},
-		{"mixed-sync", SyncAlways, 64 << 10},
 	} {
 		t.Run(run.name, func(t *testing.T) {
 			dir := t.TempDir()

@@ -69,7 +69,7 @@ func TestPerfRecovery(t *testing.T) {
 	if os.Getenv("MQWAL_RMQ_PERF") == "" {
 		t.Skip("set MQWAL_RMQ_PERF=1")
 	}
-	for _, threshold := range []int{DefaultValueLogThreshold, 0} {
+	for _, threshold := range []int{1, 0} {
 		t.Run(fmt.Sprintf("threshold=%d", threshold), func(t *testing.T) {
 			dir := t.TempDir()
 			cmd := exec.Command(os.Args[0], "-test.run=^$")
