@@ -25,7 +25,7 @@ bench: ## benchmarks with their raw baselines, 5 runs each, summarized by benchs
 	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./... | tee bench.txt
 	$(BENCHSTAT) bench.txt
 
-lint: ## gofmt, go vet, actionlint on .github/workflows, shellcheck on .ci (when installed)
+lint: ## gofmt, go vet, golangci-lint (staticcheck, errcheck, errorlint), actionlint, shellcheck on .ci (when installed)
 	bash .ci/lint
 
 generate: ## regenerate the Pulsar protocol subset (needs Debian's protobuf-compiler)

@@ -98,7 +98,7 @@ func quiet(s wal.Scanner, d time.Duration) error {
 	select {
 	case m, ok := <-s.Chan():
 		if !ok {
-			return fmt.Errorf("scanner %q ended (error %v) instead of staying quiet", s.Name(), s.Error())
+			return fmt.Errorf("scanner %q ended (error %w) instead of staying quiet", s.Name(), s.Error())
 		}
 		return fmt.Errorf("scanner %q: unexpected message %q %v", s.Name(), m.Payload(), m.Properties())
 	case <-timer.C:

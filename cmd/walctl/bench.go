@@ -431,7 +431,7 @@ func (a *app) benchVerify(ctx context.Context, opener wal.Opener, ch *benchChann
 		case ok:
 			return fmt.Errorf("read back %s: unexpected message %s after all %d acked ones: %w", ch.name, m.MessageID(), total, check(m))
 		case !reachedEnd(s.Error()):
-			return fmt.Errorf("read back %s: scanner ended after all %d messages: %v", ch.name, total, s.Error())
+			return fmt.Errorf("read back %s: scanner ended after all %d messages: %w", ch.name, total, s.Error())
 		}
 	case <-quietC:
 	case <-timer.C:

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -113,7 +114,7 @@ func runBinaryEnv(t *testing.T, env []string, stdin string, args ...string) resu
 		t.Fatalf("walctl %s did not finish within %s; stderr:\n%s", strings.Join(args, " "), binaryTimeout, errb.String())
 	}
 	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
+	if ee := (*exec.ExitError)(nil); errors.As(err, &ee) {
 		code = ee.ExitCode()
 	} else if err != nil {
 		t.Fatalf("run walctl: %v", err)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -38,7 +39,7 @@ func (p *proc) signalStop(t *testing.T) (code int, out []string) {
 			if took > stopLimit {
 				t.Errorf("walctl %v took %s to exit after SIGINT, more than a second; stderr:\n%s", p.cmd.Args[1:], took, p.stderr)
 			}
-			if ee, ok := p.err.(*exec.ExitError); ok {
+			if ee := (*exec.ExitError)(nil); errors.As(p.err, &ee) {
 				return ee.ExitCode(), out
 			}
 			if p.err != nil {

@@ -95,7 +95,7 @@ func (b *broker) put(bc *brokerConn, broken bool) {
 	b.mu.Unlock()
 	<-b.sem
 	for _, d := range drop {
-		d.Close()
+		d.Close() //nolint:errcheck // dropping the connection: nothing more is read or sent on it
 	}
 }
 
@@ -120,7 +120,7 @@ func (b *broker) close() {
 	sk, src := b.sink, b.src
 	b.mu.Unlock()
 	for _, bc := range idle {
-		bc.Close()
+		bc.Close() //nolint:errcheck // dropping the connection: nothing more is read or sent on it
 	}
 	if sk != nil {
 		sk.close()

@@ -79,7 +79,7 @@ func (c *client) dial(ctx context.Context, addr string) (*brokerConn, error) {
 	}
 	bc, err := c.handshake(ctx, nc, addr)
 	if err != nil {
-		nc.Close()
+		nc.Close() //nolint:errcheck // dropping the connection: nothing more is read or sent on it
 		return nil, &notSentError{fmt.Errorf("kafka: connect to broker %s: %w", addr, err)}
 	}
 	return bc, nil

@@ -3,6 +3,7 @@ package kafka
 import (
 	"bufio"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"math/bits"
@@ -230,7 +231,7 @@ func (s *stream) next(n int) []byte {
 		return nil
 	}
 	b, err := s.r.Peek(n)
-	if err == bufio.ErrBufferFull {
+	if errors.Is(err, bufio.ErrBufferFull) {
 		b = make([]byte, n)
 		_, err = io.ReadFull(s.r, b)
 		s.left -= n

@@ -52,54 +52,52 @@ type metaCache struct {
 // invalidated; concurrent loads of one topic share one request.
 func (c *client) topicMeta(ctx context.Context, topic string) (topicInfo, bool, error) {
 	m := &c.meta
-	for {
-		m.mu.Lock()
-		e := m.topics[topic]
-		switch {
-		case e != nil && e.done != nil:
-			done := e.done
-			m.mu.Unlock()
-			select {
-			case <-done:
-			case <-ctx.Done():
-				return topicInfo{}, false, ctx.Err()
-			}
-			m.mu.Lock()
-			info, found, err := e.info, e.found, e.err
-			m.mu.Unlock()
-			return info, found, err
-		case e != nil && e.found && time.Since(e.at) < metadataMaxAge:
-			info := e.info
-			m.mu.Unlock()
-			return info, true, nil
-		}
-		if e == nil {
-			e = &metaEntry{}
-			m.topics[topic] = e
-		}
-		e.done = make(chan struct{})
+	m.mu.Lock()
+	e := m.topics[topic]
+	switch {
+	case e != nil && e.done != nil:
+		done := e.done
 		m.mu.Unlock()
-
-		info, found, err := c.loadTopicMeta(ctx, topic)
-
+		select {
+		case <-done:
+		case <-ctx.Done():
+			return topicInfo{}, false, ctx.Err()
+		}
 		m.mu.Lock()
-		moved := e.found && e.info.leader != "" && info.leader != e.info.leader
-		old := e.info.leader
-		e.info, e.found, e.err, e.at = info, found, err, time.Now()
-		close(e.done)
-		e.done = nil
-		if !found || err != nil {
-			// Not cached: the next use asks again.
-			if m.topics[topic] == e {
-				delete(m.topics, topic)
-			}
-		}
+		info, found, err := e.info, e.found, e.err
 		m.mu.Unlock()
-		if moved {
-			c.leaderMoved(topic, old)
-		}
 		return info, found, err
+	case e != nil && e.found && time.Since(e.at) < metadataMaxAge:
+		info := e.info
+		m.mu.Unlock()
+		return info, true, nil
 	}
+	if e == nil {
+		e = &metaEntry{}
+		m.topics[topic] = e
+	}
+	e.done = make(chan struct{})
+	m.mu.Unlock()
+
+	info, found, err := c.loadTopicMeta(ctx, topic)
+
+	m.mu.Lock()
+	moved := e.found && e.info.leader != "" && info.leader != e.info.leader
+	old := e.info.leader
+	e.info, e.found, e.err, e.at = info, found, err, time.Now()
+	close(e.done)
+	e.done = nil
+	if !found || err != nil {
+		// Not cached: the next use asks again.
+		if m.topics[topic] == e {
+			delete(m.topics, topic)
+		}
+	}
+	m.mu.Unlock()
+	if moved {
+		c.leaderMoved(topic, old)
+	}
+	return info, found, err
 }
 
 // leaderMoved moves the scanners of topic off the broker at old, which

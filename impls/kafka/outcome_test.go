@@ -176,7 +176,7 @@ func readAll(t *testing.T, w walimpls.ROWALImpls) []message.ImmutableMessage {
 		case <-time.After(500 * time.Millisecond):
 			return out
 		case <-deadline:
-			t.Fatal(fmt.Sprintf("reading %d offsets took too long", end))
+			t.Fatalf("reading %d offsets took too long", end)
 		}
 	}
 }

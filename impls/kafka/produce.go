@@ -247,13 +247,13 @@ func (s *sink) connect() (*brokerConn, error) {
 		return nil, err
 	}
 	if bc.produceV < 0 {
-		bc.Close()
+		bc.Close() //nolint:errcheck // dropping the connection: nothing more is read or sent on it
 		return nil, &notSentError{fmt.Errorf("kafka: broker %s offers no Produce version in %d..%d", s.b.addr, produceMinVersion, produceMaxVersion)}
 	}
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
-		bc.Close()
+		bc.Close() //nolint:errcheck // dropping the connection: nothing more is read or sent on it
 		return nil, &notSentError{errClientClosed}
 	}
 	s.bc = bc
@@ -268,7 +268,7 @@ func (s *sink) broken(bc *brokerConn) {
 		s.bc = nil
 	}
 	s.mu.Unlock()
-	bc.Close()
+	bc.Close() //nolint:errcheck // dropping the connection: nothing more is read or sent on it
 }
 
 // sentProduce is a produce request on the wire.
@@ -348,7 +348,7 @@ func (s *sink) close() {
 	s.bc = nil
 	s.mu.Unlock()
 	if bc != nil {
-		bc.Close()
+		bc.Close() //nolint:errcheck // dropping the connection: nothing more is read or sent on it
 	}
 	s.bg.Wait()
 	s.mu.Lock()

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"cmp"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"hash/crc32"
 	"io"
@@ -151,7 +152,7 @@ func (d *decoder) decode(out []message.ImmutableMessage, recs []byte, from int64
 			zr := codec.NewReader(bytes.NewReader(body))
 			_, err := d.inflated.ReadFrom(zr)
 			zr.Close()
-			if err != nil && err != io.EOF {
+			if err != nil && !errors.Is(err, io.EOF) {
 				return out, next, d.corrupt(base, "%s: %v", c, err)
 			}
 			body = d.inflated.Bytes()

@@ -503,7 +503,7 @@ func (s *source) close() {
 	s.mu.Lock()
 	s.closed = true
 	for bc := range s.active {
-		bc.Close()
+		bc.Close() //nolint:errcheck // dropping the connection: nothing more is read or sent on it
 	}
 	s.mu.Unlock()
 	s.wg.Wait()

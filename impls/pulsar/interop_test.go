@@ -90,7 +90,7 @@ func TestDriverReadsPlainProducerMessages(t *testing.T) {
 		batched.SendAsync(context.Background(), &pc.ProducerMessage{Payload: fmt.Appendf(nil, "p%d", i)},
 			func(_ pc.MessageID, _ *pc.ProducerMessage, err error) { errs <- err })
 	}
-	if err := batched.Flush(); err != nil {
+	if err := batched.FlushWithCtx(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	for range 3 {

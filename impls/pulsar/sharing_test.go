@@ -40,7 +40,7 @@ func sendPlain(t testing.TB, c pc.Client, topic string, batched bool, msgs ...*p
 	for _, m := range msgs {
 		p.SendAsync(context.Background(), m, func(_ pc.MessageID, _ *pc.ProducerMessage, err error) { errs <- err })
 	}
-	if err := p.Flush(); err != nil {
+	if err := p.FlushWithCtx(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	for range msgs {

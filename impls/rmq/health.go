@@ -502,7 +502,7 @@ func (f *logFile) Stat() (vfs.FileInfo, error) {
 func (f *logFile) check(err error) error {
 	if err != nil {
 		f.failed.CompareAndSwap(nil, &err)
-		f.h.fail(fmt.Errorf("Pebble's log: %w", err))
+		f.h.fail(fmt.Errorf("pebble's log: %w", err))
 		f.h.parkIfRotating("Pebble's log", err)
 	}
 	return err

@@ -320,7 +320,7 @@ func (s *store) channel(name string, create bool) (*channelState, error) {
 func (s *store) channelID(name string, create bool) (uint32, error) {
 	v, closer, err := s.db.Get(channelKey(name))
 	if err == nil {
-		defer closer.Close()
+		defer closer.Close() //nolint:errcheck // a Get closer releases a read: nothing to report
 		id, err := decodeChannelID(v)
 		if err != nil {
 			return 0, fmt.Errorf("rmq: channel %q: %w", name, err)
@@ -395,7 +395,7 @@ func (s *store) getUint64(key []byte, what string) (uint64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("%w: read %s: %w", walimpls.ErrUnavailable, what, err)
 	}
-	defer closer.Close()
+	defer closer.Close() //nolint:errcheck // a Get closer releases a read: nothing to report
 	return decodeUint64(v, what)
 }
 

@@ -80,7 +80,7 @@ func (s *store) resumeAt(c *channelState, seg uint64) (int64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("%w: rmq channel %q: read its last pointer: %w", walimpls.ErrUnavailable, c.name, err)
 	}
-	defer closer.Close()
+	defer closer.Close() //nolint:errcheck // a Get closer releases a read: nothing to report
 	p, ok, err := parseVlogPointer(v)
 	if err != nil || !ok || p.segment != seg {
 		return 0, nil // inline, damaged (reads report it) or older: scan it all
@@ -108,7 +108,7 @@ func (v *vlog) scanTail(seg, next uint64, start int64) (vlogTail, error) {
 	if err != nil {
 		return vlogTail{}, fmt.Errorf("open value log segment: %w", err)
 	}
-	defer f.Close()
+	defer f.Close() //nolint:errcheck // read only: nothing left to report
 	st, err := f.Stat()
 	if err != nil {
 		return vlogTail{}, fmt.Errorf("stat value log segment %s: %w", v.segPath(seg), err)

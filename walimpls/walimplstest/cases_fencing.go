@@ -155,7 +155,7 @@ func (e *env) histAppend(hist *History, w walimpls.WALImpls, appender string, se
 	defer cancel()
 	id, err := w.Append(ctx, msg)
 	if err == nil && id == nil {
-		err = fmt.Errorf("Append returned a nil MessageID and no error")
+		err = errors.New("append returned a nil MessageID and no error")
 	}
 	hist.Done(a, id, err)
 	return a, err

@@ -1,6 +1,7 @@
 package walimplstest
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -135,7 +136,7 @@ func TestCheckerErrorOutcomes(t *testing.T) {
 	}
 	c.NewAttempt("ch", "a", 4) // still in flight
 	us := c.Unknowns()
-	if len(us) != 2 || us[0].Tag != "ch/a/2" || !sameID(us[0].ReadAs, id(2)) || us[0].Err != unknown || us[1].Tag != "ch/a/4" || us[1].ReadAs != nil || us[1].Err != nil {
+	if len(us) != 2 || us[0].Tag != "ch/a/2" || !sameID(us[0].ReadAs, id(2)) || !errors.Is(us[0].Err, unknown) || us[1].Tag != "ch/a/4" || us[1].ReadAs != nil || us[1].Err != nil {
 		t.Errorf("Unknowns() = %+v", us)
 	}
 }

@@ -121,7 +121,7 @@ func (fc *faultConn) Write(p []byte) (int, error) {
 		fc.mu.Unlock()
 		if ok && fc.c.takeDrop(key) {
 			fc.dead = true
-			fc.Close()
+			fc.Close() //nolint:errcheck // dropping the connection: nothing more is read or sent on it
 			return total - len(b), errResponseDropped
 		}
 		if _, err := fc.Conn.Write(fc.whead); err != nil {

@@ -383,7 +383,7 @@ func (c *Cluster) DropConnections() int {
 	}
 	c.mu.Unlock()
 	for _, fc := range conns {
-		fc.Close()
+		fc.Close() //nolint:errcheck // dropping the connection: nothing more is read or sent on it
 	}
 	return len(conns)
 }

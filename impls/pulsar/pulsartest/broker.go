@@ -193,8 +193,9 @@ func (b *Broker) Restart() error {
 	}
 	b.stop()
 	b.mu.Lock()
+	var cerr error
 	if b.store != nil {
-		b.closeStoreLocked()
+		cerr = b.closeStoreLocked()
 		b.topics = map[string]*topic{}
 	} else {
 		for _, t := range b.topics {
@@ -202,6 +203,9 @@ func (b *Broker) Restart() error {
 		}
 	}
 	b.mu.Unlock()
+	if cerr != nil {
+		return fmt.Errorf("pulsartest: restart: close the store: %w", cerr)
+	}
 	if err := b.load(); err != nil {
 		return err
 	}
