@@ -3,7 +3,7 @@ package adaptor_test
 import (
 	"context"
 	"fmt"
-	"runtime"
+	"github.com/mqwal/mqwal/internal/benchkit"
 	"testing"
 	"time"
 
@@ -66,7 +66,7 @@ func scaleRun(b *testing.B, backend string, n int, scan, adapted bool) {
 	}
 	ctx := context.Background()
 	payload := randomPayload(1024)
-	heap0, g0 := settledHeap()
+	heap0, g0 := benchkit.SettledHeap()
 	opens := make([]time.Duration, n)
 	chans := make([]scaleChannel, 0, n)
 	start := time.Now()
@@ -86,13 +86,13 @@ func scaleRun(b *testing.B, backend string, n int, scan, adapted bool) {
 		chans = append(chans, c)
 	}
 	total := time.Since(start)
-	heap1, g1 := settledHeap()
+	heap1, g1 := benchkit.SettledHeap()
 	b.ReportMetric(float64(heap1-heap0)/float64(n)/1024, "heap-KiB/ch")
 	b.ReportMetric(float64(g1-g0)/float64(n), "goroutines/ch")
 	b.ReportMetric(float64(total.Microseconds())/float64(n), "µs/ch")
 	tenth := max(n/10, 1)
-	b.ReportMetric(float64(sumDur(opens[:tenth]).Microseconds())/float64(tenth), "first10%-open-µs")
-	b.ReportMetric(float64(sumDur(opens[n-tenth:]).Microseconds())/float64(tenth), "last10%-open-µs")
+	b.ReportMetric(float64(benchkit.Sum(opens[:tenth]).Microseconds())/float64(tenth), "first10%-open-µs")
+	b.ReportMetric(float64(benchkit.Sum(opens[n-tenth:]).Microseconds())/float64(tenth), "last10%-open-µs")
 	t0 := time.Now()
 	for _, c := range chans {
 		if c.close != nil && !adapted {
@@ -149,22 +149,6 @@ func openBare(ctx context.Context, o walimpls.OpenerImpls, opt *wal.OpenOption, 
 	return c, nil
 }
 
-// settledHeap is HeapInuse and the goroutine count once the heap settled.
-func settledHeap() (uint64, int) {
-	var ms runtime.MemStats
-	runtime.GC()
-	runtime.GC()
-	runtime.ReadMemStats(&ms)
-	return ms.HeapInuse, runtime.NumGoroutine()
-}
-
-func sumDur(d []time.Duration) (s time.Duration) {
-	for _, x := range d {
-		s += x
-	}
-	return s
-}
-
 // BenchmarkCacheHeap: 62 MiB of 1 KiB appends spread over 1,000 rmq
 // channels of one opener, without and with a tailing scanner on each; heap
 // growth is what the write-ahead cache (and the scanners) keep, bounded by
@@ -193,7 +177,7 @@ func BenchmarkCacheHeap(b *testing.B) {
 						}()
 					}
 				}
-				heap0, _ := settledHeap()
+				heap0, _ := benchkit.SettledHeap()
 				for range 62 {
 					for _, w := range ws {
 						if _, err := w.Append(ctx, message.NewMutableMessage(randomPayload(1024), nil)); err != nil {
@@ -201,7 +185,7 @@ func BenchmarkCacheHeap(b *testing.B) {
 						}
 					}
 				}
-				heap1, _ := settledHeap()
+				heap1, _ := benchkit.SettledHeap()
 				b.ReportMetric(float64(int64(heap1)-int64(heap0))/(1<<20), "heap-MiB")
 				o.Close()
 			}

@@ -3,9 +3,8 @@ package kafka
 import (
 	"context"
 	"fmt"
-	"runtime"
+	"github.com/mqwal/mqwal/internal/benchkit"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -66,7 +65,7 @@ func scaleRun(b *testing.B, n int, scan, adapted bool) {
 	}
 	ctx := context.Background()
 	payload := benchPayload()
-	heap0, g0 := settledHeap()
+	heap0, g0 := benchkit.SettledHeap()
 	conns0 := c.Connections()
 	opens := make([]time.Duration, n)
 	var closers []func()
@@ -85,20 +84,20 @@ func scaleRun(b *testing.B, n int, scan, adapted bool) {
 			b.Fatal(err)
 		}
 	}
-	heap1, g1 := settledHeap()
+	heap1, g1 := benchkit.SettledHeap()
 	b.ReportMetric(float64(int64(heap1)-int64(heap0))/float64(n)/1024, "heap-KiB/ch")
 	b.ReportMetric(float64(g1-g0)/float64(n), "goroutines/ch")
 	b.ReportMetric(float64(c.Connections()-conns0), "connections")
-	b.ReportMetric(float64(sumDur(opens).Microseconds())/float64(n), "open-µs")
+	b.ReportMetric(float64(benchkit.Sum(opens).Microseconds())/float64(n), "open-µs")
 	tenth := max(n/10, 1)
-	b.ReportMetric(float64(sumDur(opens[:tenth]).Microseconds())/float64(tenth), "first10%-open-µs")
-	b.ReportMetric(float64(sumDur(opens[n-tenth:]).Microseconds())/float64(tenth), "last10%-open-µs")
+	b.ReportMetric(float64(benchkit.Sum(opens[:tenth]).Microseconds())/float64(tenth), "first10%-open-µs")
+	b.ReportMetric(float64(benchkit.Sum(opens[n-tenth:]).Microseconds())/float64(tenth), "last10%-open-µs")
 	if scan {
 		time.Sleep(time.Second) // let the Opens' aftermath (GC, kfake's cleanups) pass
-		f0, cpu0, t0 := fetches.Load(), cpuTime(), time.Now()
+		f0, cpu0, t0 := fetches.Load(), benchkit.CPUTime(), time.Now()
 		time.Sleep(idleFor) // measuring what idleness costs: nothing to wait for
 		d := time.Since(t0)
-		b.ReportMetric(100*float64(cpuTime()-cpu0)/float64(d), "idle-cpu-%")
+		b.ReportMetric(100*float64(benchkit.CPUTime()-cpu0)/float64(d), "idle-cpu-%")
 		b.ReportMetric(float64(fetches.Load()-f0)/d.Seconds(), "idle-fetches/s")
 	}
 	t0 := time.Now()
@@ -155,31 +154,6 @@ func openBare(ctx context.Context, o walimpls.OpenerImpls, ch walimpls.Channel, 
 		return nil, s.Error()
 	}
 	return func() { _ = s.Close(); w.Close() }, nil
-}
-
-// settledHeap is HeapInuse and the goroutine count once the heap settled.
-func settledHeap() (uint64, int) {
-	var ms runtime.MemStats
-	runtime.GC()
-	runtime.GC()
-	runtime.ReadMemStats(&ms)
-	return ms.HeapInuse, runtime.NumGoroutine()
-}
-
-func sumDur(d []time.Duration) (s time.Duration) {
-	for _, x := range d {
-		s += x
-	}
-	return s
-}
-
-// cpuTime is the process's user and system CPU time so far.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // BenchmarkSpreadPaired: 16 appenders spread round-robin over 1,000

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
+	"github.com/mqwal/mqwal/internal/benchkit"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -243,25 +244,9 @@ func BenchmarkAppendPaired(b *testing.B) {
 
 // timeRound runs op n times from conc goroutines and returns the time taken.
 func timeRound(b *testing.B, conc, n int, op func() error) time.Duration {
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	var failed atomic.Value
-	start := time.Now()
-	for range conc {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for next.Add(1) <= int64(n) {
-				if err := op(); err != nil {
-					failed.Store(err)
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	if err, _ := failed.Load().(error); err != nil {
+	d, err := benchkit.Round(conc, n, op)
+	if err != nil {
 		b.Fatal(err)
 	}
-	return time.Since(start)
+	return d
 }

@@ -3,12 +3,12 @@ package pulsar_test
 import (
 	"context"
 	"fmt"
+	"github.com/mqwal/mqwal/internal/benchkit"
 	"os"
 	"runtime"
 	"runtime/pprof"
 	"strconv"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -187,10 +187,10 @@ func measureScale(tb testing.TB, mode scaleMode, n int, scanners bool, idleWindo
 		}
 	}
 	if idleWindow > 0 {
-		cpu0 := cpuTime()
+		cpu0 := benchkit.CPUTime()
 		t0 := time.Now()
 		time.Sleep(idleWindow) // measuring what idleness costs: nothing to wait for
-		res.idleCPU = float64(cpuTime()-cpu0) / float64(time.Since(t0))
+		res.idleCPU = float64(benchkit.CPUTime()-cpu0) / float64(time.Since(t0))
 	}
 	t0 := time.Now()
 	closeAll()
@@ -212,15 +212,6 @@ func useChannel(scanners bool, appendOne func() error, read func() (<-chan messa
 		return errf()
 	}
 	return nil
-}
-
-// cpuTime is the process's user and system CPU time.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func scaleSizes() []int {

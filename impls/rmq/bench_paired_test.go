@@ -2,8 +2,8 @@ package rmq
 
 import (
 	"context"
+	"github.com/mqwal/mqwal/internal/benchkit"
 	"path/filepath"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -91,25 +91,11 @@ func reportPair(b *testing.B, rmqT, baseT time.Duration, n int, unit string) {
 
 // timeRound runs op n times over conc goroutines and returns the wall time.
 func timeRound(b *testing.B, conc, n int, op func() error) time.Duration {
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	var failed atomic.Value
-	start := time.Now()
-	for range conc {
-		wg.Go(func() {
-			for next.Add(1) <= int64(n) {
-				if err := op(); err != nil {
-					failed.Store(err)
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
-	if err, _ := failed.Load().(error); err != nil {
+	d, err := benchkit.Round(conc, n, op)
+	if err != nil {
 		b.Fatal(err)
 	}
-	return time.Since(start)
+	return d
 }
 
 func rawOp(b *testing.B, size int) (func() error, func()) {
