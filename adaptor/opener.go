@@ -115,7 +115,21 @@ func (o *opener) Capabilities() wal.Capabilities {
 	return caps
 }
 
+// Open names the WAL and the channel in every error it returns, so a caller
+// that opens many channels need not wrap them again.
 func (o *opener) Open(ctx context.Context, opt *wal.OpenOption) (wal.WAL, error) {
+	w, err := o.open(ctx, opt)
+	if err != nil {
+		name := ""
+		if opt != nil {
+			name = opt.Channel.Name
+		}
+		return nil, fmt.Errorf("open %s channel %q: %w", o.walName, name, err)
+	}
+	return w, nil
+}
+
+func (o *opener) open(ctx context.Context, opt *wal.OpenOption) (*walAdaptor, error) {
 	if err := opt.Validate(); err != nil {
 		return nil, err
 	}
@@ -128,7 +142,7 @@ func (o *opener) Open(ctx context.Context, opt *wal.OpenOption) (wal.WAL, error)
 	impl, err := o.impl.Open(ctx, opt)
 	if err != nil {
 		o.log.Warn("open failed", slog.String("channel", opt.Channel.Name), slog.Int64("term", opt.Channel.Term), slog.Any("error", err))
-		return nil, fmt.Errorf("open %s channel %q: %w", o.walName, opt.Channel.Name, err)
+		return nil, err
 	}
 	log := withAttrs(o.log, slog.String("channel", opt.Channel.Name), slog.Int64("term", opt.Channel.Term))
 	w := newWAL(o, impl, log, o.buildInterceptors(opt.Channel, log))
@@ -143,7 +157,7 @@ func (o *opener) Open(ctx context.Context, opt *wal.OpenOption) (wal.WAL, error)
 	if opt.Channel.AccessMode == wal.ReadWrite {
 		if err := w.runOpenHooks(ctx); err != nil {
 			w.Close()
-			return nil, fmt.Errorf("open %s channel %q: %w", o.walName, opt.Channel.Name, err)
+			return nil, err
 		}
 	}
 	w.announce()

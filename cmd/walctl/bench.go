@@ -173,7 +173,7 @@ func (a *app) bench(ctx context.Context, o benchOpts) error {
 		name := fmt.Sprintf("%s%d", prefix, i)
 		w, err := opener.Open(ctx, &wal.OpenOption{Channel: wal.Channel{Name: name, Term: o.term, AccessMode: wal.ReadWrite}})
 		if err != nil {
-			return fmt.Errorf("open channel %q: %w", name, err)
+			return err
 		}
 		// Closed with the opener (b.release).
 		chans[i] = &benchChannel{name: name, w: w}

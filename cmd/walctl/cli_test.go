@@ -84,7 +84,7 @@ func TestErrorsAreOneLine(t *testing.T) {
 		{[]string{"--backend", "nosuch", "scan", "-c", "x"}, 1, `walctl: config: --backend: unknown backend "nosuch" (registered: `},
 		{[]string{"--config", cfg, "scan", "-c", "x", "--from", "zz"}, 2, `walctl: --from "zz" is not a rmq message id`},
 		{[]string{"--config", cfg, "scan"}, 2, `walctl: required flag(s) "channel" not set`},
-		{[]string{"--config", cfg, "scan", "-c", "bad/name"}, 1, `walctl: open channel "bad/name": `},
+		{[]string{"--config", cfg, "scan", "-c", "bad/name"}, 1, `walctl: open rmq channel "bad/name": invalid argument: channel name "bad/name": use letters`},
 		{[]string{"--config", cfg, "append", "-c", "x", "-p", "novalue", "a"}, 2, `walctl: --property "novalue": want key=value`},
 		{[]string{"--config", cfg, "append", "-c", "x", "-p", "_mqwal.term=9", "a"}, 2, `walctl: --property: `},
 		{[]string{"--config", cfg, "scan", "-c", "x", "--format", "xml"}, 2, `walctl: --format "xml": want text or json`},

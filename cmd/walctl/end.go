@@ -147,7 +147,7 @@ func (w *endWAL) Read(ctx context.Context, opt walimpls.ReadOption) (walimpls.Sc
 func latestID(ctx context.Context, o wal.Opener, channel string) (id message.MessageID, ok bool, err error) {
 	w, err := o.Open(ctx, &wal.OpenOption{Channel: wal.Channel{Name: channel, AccessMode: wal.ReadOnly}})
 	if err != nil {
-		return nil, false, fmt.Errorf("open channel %q: %w", channel, err)
+		return nil, false, err
 	}
 	defer w.Close()
 	id, err = wal.LatestID(ctx, w)

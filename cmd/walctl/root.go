@@ -190,7 +190,7 @@ func (a *app) openChannel(ctx context.Context, ch wal.Channel) (*backend, wal.WA
 	w, err := b.opener.Open(ctx, &wal.OpenOption{Channel: ch})
 	if err != nil {
 		b.Close()
-		return nil, nil, fmt.Errorf("open channel %q: %w", ch.Name, err)
+		return nil, nil, err
 	}
 	return b, w, nil
 }

@@ -87,7 +87,7 @@ func TestStatBinaryRMQ(t *testing.T) {
 		t.Errorf("stat after stat of a missing channel: exit %d stdout %q (the missing channel must not be created)", r.code, r.stdout)
 	}
 	r = runBinary(t, "", "--config", cfg, "stat", "-c", "bad/name")
-	if r.code != 1 || !strings.HasPrefix(r.stderr, `walctl: stat: invalid argument: channel name "bad/name": `) {
+	if r.code != 1 || !strings.HasPrefix(r.stderr, `walctl: stat: open rmq channel "bad/name": invalid argument: channel name "bad/name": `) {
 		t.Errorf("stat of a bad name: exit %d stderr %q", r.code, r.stderr)
 	}
 }

@@ -49,7 +49,7 @@ func (g *generation) writer(ctx context.Context, channel string, term int64) (wa
 	}
 	w, err := g.b.opener.Open(ctx, &wal.OpenOption{Channel: wal.Channel{Name: channel, Term: term, AccessMode: wal.ReadWrite}})
 	if err != nil {
-		return nil, fmt.Errorf("open channel %q: %w", channel, err)
+		return nil, err
 	}
 	g.writers[channel] = w
 	return w, nil
