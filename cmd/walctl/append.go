@@ -44,7 +44,7 @@ lower terms, and fails if a higher term has opened it.`,
 			if err != nil {
 				return err
 			}
-			defer b.release(ctx) // closes w too
+			a.releaseLater(ctx, b) // closes w too
 			n := 0
 			appendOne := func(payload []byte) error {
 				res, err := w.Append(ctx, message.NewMutableMessage(payload, p.Clone()))

@@ -152,7 +152,7 @@ func (a *app) bench(ctx context.Context, o benchOpts) error {
 	if err != nil {
 		return err
 	}
-	defer b.release(ctx)
+	a.releaseLater(ctx, b)
 	cfg, opener := b.cfg, b.opener
 
 	var tag [4]byte

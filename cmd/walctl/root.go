@@ -27,6 +27,10 @@ type app struct {
 
 	warnMemory sync.Once
 
+	// releasing are the backends the command opened, closed by run after
+	// it printed the command's outcome (releaseLater).
+	releasing []func()
+
 	// loaded holds the configuration, loaded once per run: its warnings are
 	// printed once however many times a command opens the backend.
 	loaded struct {
@@ -137,6 +141,21 @@ func (b *backend) release(ctx context.Context) {
 		return
 	}
 	closeWithin(b.Close, releaseGrace)
+}
+
+// releaseLater has run close b after it printed the command's outcome, so
+// an interrupted command says what it did at once, however long closing
+// the backend then takes (bounded by release).
+func (a *app) releaseLater(ctx context.Context, b *backend) {
+	a.releasing = append(a.releasing, func() { b.release(ctx) })
+}
+
+// releaseAll closes what releaseLater was given, newest first.
+func (a *app) releaseAll() {
+	for i := len(a.releasing) - 1; i >= 0; i-- {
+		a.releasing[i]()
+	}
+	a.releasing = nil
 }
 
 // closeWithin runs fn and returns when it is done or after d.

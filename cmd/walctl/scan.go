@@ -115,7 +115,7 @@ func (a *app) scan(cmd *cobra.Command, o scanOpts) error {
 	if err != nil {
 		return err
 	}
-	defer b.release(ctx) // closes w too
+	a.releaseLater(ctx, b) // closes w too
 	// Without --follow, read up to the newest ID there is now.
 	bounded := false
 	if !o.follow {

@@ -62,7 +62,7 @@ func (a *app) stat(ctx context.Context, channel, format string) error {
 	if err != nil {
 		return err
 	}
-	defer b.release(ctx)
+	a.releaseLater(ctx, b)
 	name := b.cfg.Backend
 	channels := []string{channel}
 	if channel == "" {

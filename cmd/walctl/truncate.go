@@ -41,7 +41,7 @@ Truncating opens the channel for writing with --term, like append.`,
 			if err != nil {
 				return err
 			}
-			defer b.release(ctx) // closes w too
+			a.releaseLater(ctx, b) // closes w too
 			if err := w.Truncate(ctx, id); err != nil {
 				return fmt.Errorf("truncate %q at %s: %w", channel, args[0], err)
 			}
