@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
-	"github.com/mqwal/mqwal/internal/benchkit"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/mqwal/mqwal/impls/pulsar"
 	"github.com/mqwal/mqwal/impls/pulsar/pulsartest"
+	"github.com/mqwal/mqwal/internal/benchkit"
 	"github.com/mqwal/mqwal/message"
 	"github.com/mqwal/mqwal/walimpls"
 )
@@ -143,59 +143,90 @@ func BenchmarkAppend(b *testing.B) {
 	}
 }
 
-// BenchmarkScan reads a channel of scanMessages 1 KiB messages from the
-// start, per op.
-func BenchmarkScan(b *testing.B) {
-	const scanMessages = 2000
+// scanMessages is what BenchmarkScan and BenchmarkScanPaired read per op.
+const scanMessages = 2000
+
+// scanFixture fills a fresh channel with scanMessages 1 KiB messages and
+// returns one full read through a raw Reader and one through the driver.
+func scanFixture(b *testing.B) (raw, wal func()) {
 	br := benchBroker(b)
 	w := benchWAL(b, br)
 	payload := payload1K()
-	var wg sync.WaitGroup
-	for range 16 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for range scanMessages / 16 {
-				if _, err := w.Append(context.Background(), message.NewMutableMessage(payload, message.Properties{"k": "v"})); err != nil {
-					b.Error(err)
-					return
-				}
-			}
-		}()
+	if _, err := benchkit.Round(16, scanMessages, func() error {
+		_, err := w.Append(context.Background(), message.NewMutableMessage(payload, message.Properties{"k": "v"}))
+		return err
+	}); err != nil {
+		b.Fatal(err)
 	}
-	wg.Wait()
 	topic := topicPrefix + w.Channel().Name
-	b.Run("Raw", func(b *testing.B) {
-		c := rawClient(b, br)
-		b.SetBytes(scanMessages * 1024)
-		for b.Loop() {
-			r, err := c.CreateReader(pc.ReaderOptions{Topic: topic, StartMessageID: pc.EarliestMessageID()})
-			if err != nil {
+	c := rawClient(b, br)
+	raw = func() {
+		r, err := c.CreateReader(pc.ReaderOptions{Topic: topic, StartMessageID: pc.EarliestMessageID()})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer r.Close()
+		for range scanMessages {
+			if _, err := r.Next(context.Background()); err != nil {
 				b.Fatal(err)
 			}
-			for range scanMessages {
-				if _, err := r.Next(context.Background()); err != nil {
-					b.Fatal(err)
-				}
+		}
+	}
+	wal = func() {
+		s, err := w.Read(context.Background(), walimpls.ReadOption{DeliverPolicy: walimpls.DeliverAll()})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer func() { _ = s.Close() }()
+		for range scanMessages {
+			if _, ok := <-s.Chan(); !ok {
+				b.Fatal(s.Error())
 			}
-			r.Close()
+		}
+	}
+	return raw, wal
+}
+
+// BenchmarkScan reads a channel of scanMessages 1 KiB messages from the
+// start, per op.
+func BenchmarkScan(b *testing.B) {
+	raw, wal := scanFixture(b)
+	b.Run("Raw", func(b *testing.B) {
+		b.SetBytes(scanMessages * 1024)
+		for b.Loop() {
+			raw()
 		}
 	})
 	b.Run("WAL", func(b *testing.B) {
 		b.SetBytes(scanMessages * 1024)
 		for b.Loop() {
-			s, err := w.Read(context.Background(), walimpls.ReadOption{DeliverPolicy: walimpls.DeliverAll()})
-			if err != nil {
-				b.Fatal(err)
-			}
-			for range scanMessages {
-				if _, ok := <-s.Chan(); !ok {
-					b.Fatal(s.Error())
-				}
-			}
-			_ = s.Close()
+			wal()
 		}
 	})
+}
+
+// BenchmarkScanPaired alternates full reads through a raw Reader and
+// through the driver, so both sides see the same load, and reports the
+// ratio (raw time / driver time, in ABBA order: above 1 means the driver is faster).
+//
+//	go test -run '^$' -bench ScanPaired -benchtime 20x -count 5 ./impls/pulsar/
+func BenchmarkScanPaired(b *testing.B) {
+	raw, wal := scanFixture(b)
+	var rawNs, walNs time.Duration
+	timed := func(f func()) time.Duration { start := time.Now(); f(); return time.Since(start) }
+	for i := 0; b.Loop(); i++ {
+		// ABBA: neither side always runs on what the other just warmed.
+		if i%2 == 0 {
+			rawNs += timed(raw)
+			walNs += timed(wal)
+		} else {
+			walNs += timed(wal)
+			rawNs += timed(raw)
+		}
+	}
+	b.ReportMetric(float64(rawNs.Nanoseconds())/float64(b.N), "raw-ns/scan")
+	b.ReportMetric(float64(walNs.Nanoseconds())/float64(b.N), "wal-ns/scan")
+	b.ReportMetric(float64(rawNs)/float64(walNs), "wal/raw-throughput")
 }
 
 // BenchmarkAppendPaired alternates rounds of raw sends and WAL appends on
