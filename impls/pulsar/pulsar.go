@@ -106,6 +106,7 @@ type opener struct {
 	watcherOnce    sync.Once
 	watcher        atomic.Pointer[fenceWatcher] // see fence.go; started by the first ReadWrite WAL
 	reached        atomic.Bool                  // an Open succeeded: the URL is right (see probe)
+	parks          atomic.Int64                 // scanners parked so far (park.go)
 }
 
 func (o *opener) Capabilities() walimpls.Capabilities {

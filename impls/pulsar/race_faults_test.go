@@ -28,7 +28,7 @@ func TestFaultsWithoutRaceDetector(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, goBin, "test", "-count=1",
-		"-run", `^(TestConformance|TestScannerAcrossReconnects|TestZombieWriterAfterHandOver|TestUntruncatedDataSurvivesRollover|TestIdleHigherTermKeepsLowerTermOut|TestForeignMessagesAcrossReconnects|TestManyChannels)$`, ".")
+		"-run", `^(TestConformance|TestScannerAcrossReconnects|TestZombieWriterAfterHandOver|TestUntruncatedDataSurvivesRollover|TestIdleHigherTermKeepsLowerTermOut|TestForeignMessagesAcrossReconnects|TestManyChannels|TestParkedScannerAcrossBrokerRestart)$`, ".")
 	var flags []string
 	for _, f := range strings.Fields(os.Getenv("GOFLAGS")) {
 		if f != "-race" && f != "--race" && !strings.HasPrefix(f, "-race=") {

@@ -101,6 +101,7 @@ type scanState struct {
 	lastTerm int64 // and its term (-1 for a message without one)
 	suspect  ID
 	confirms int
+	idle     *idleWatch // nil until the scanner may park (nextOrIdle)
 }
 
 // open creates the reader at the resume position: the last position seen,
@@ -149,11 +150,23 @@ func (st *scanState) anchor() (ID, bool) {
 }
 
 func (st *scanState) run(ctx context.Context, emit helper.Emit) error {
-	defer func() { closeReader(st.reader) }()
+	defer func() {
+		if st.idle != nil {
+			st.idle.stop()
+		}
+		closeReader(st.reader)
+	}()
 	failures := 0
 	anchored := false
 	for {
-		m, err := st.reader.Next(ctx)
+		m, err := st.nextOrIdle(ctx)
+		if errors.Is(err, errIdle) {
+			if err := st.park(ctx); err != nil {
+				return err
+			}
+			anchored = false
+			continue
+		}
 		if err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
@@ -325,19 +338,25 @@ func closeReader(r pc.Reader) {
 	if _, ok := r.(closedReader); ok {
 		return
 	}
+	closeDraining(func(ctx context.Context) error { _, err := r.Next(ctx); return err }, r.Close)
+}
+
+// closeDraining calls closeFn while next takes what the consumer still
+// delivers (see closeReader).
+func closeDraining(next func(context.Context) error, closeFn func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	drained := make(chan struct{})
 	go func() {
 		defer close(drained)
 		for {
-			_, err := r.Next(ctx)
+			err := next(ctx)
 			var perr *pc.Error
 			if ctx.Err() != nil || (errors.As(err, &perr) && perr.Result() == pc.ConsumerClosed) {
 				return
 			}
 		}
 	}()
-	r.Close()
+	closeFn()
 	cancel()
 	<-drained
 }

@@ -75,6 +75,9 @@ type SectionTimeouts struct {
 	// Operation bounds each request: lookups, producer and reader creation
 	// (default 10s).
 	Operation time.Duration `yaml:"operation"`
+	// ScannerPark is how long a tailing scanner receives nothing before it
+	// parks (WithScannerParkAfter; default 5s, 0 never parks).
+	ScannerPark time.Duration `yaml:"scanner_park"`
 }
 
 // DefaultSection is the section with nothing set.
@@ -82,7 +85,7 @@ func DefaultSection() *Section {
 	return &Section{
 		Tenant:    DefaultTenant,
 		Namespace: DefaultNamespace,
-		Timeouts:  SectionTimeouts{Connection: DefaultConnectionTimeout, Operation: DefaultOperationTimeout},
+		Timeouts:  SectionTimeouts{Connection: DefaultConnectionTimeout, Operation: DefaultOperationTimeout, ScannerPark: DefaultScannerParkAfter},
 	}
 }
 
@@ -151,6 +154,7 @@ func (p *Section) Check(r section.Reporter, selected bool) {
 	}
 	section.Positive(r, "timeouts.connection", p.Timeouts.Connection)
 	section.Positive(r, "timeouts.operation", p.Timeouts.Operation)
+	section.NonNegative(r, "timeouts.scanner_park", p.Timeouts.ScannerPark, "0 never parks")
 	if selected && p.URL == "" {
 		r.Bad("url", "is required for backend pulsar, e.g. pulsar://localhost:6650 (or set %s)", r.EnvVar("url"))
 	}
@@ -166,6 +170,7 @@ func (p *Section) Builder(r section.Reporter) (walimpls.OpenerBuilderImpls, erro
 		WithTopicPrefix(p.TopicPrefix),
 		WithConnectionTimeout(p.Timeouts.Connection),
 		WithOperationTimeout(p.Timeouts.Operation),
+		WithScannerParkAfter(p.Timeouts.ScannerPark),
 	}
 	if p.MaxMessageSize > 0 {
 		opts = append(opts, WithMaxMessageSize(p.MaxMessageSize))

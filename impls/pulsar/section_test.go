@@ -28,13 +28,13 @@ pulsar:
   truncate_subscription: trunc
   admin_url: https://p:8443
   allow_expiring_policies: true
-  timeouts: {connection: 4s, operation: 5s}
+  timeouts: {connection: 4s, operation: 5s, scanner_park: 0s}
 `)
 	pu := pulsarSection(c)
 	if pu.URL != "pulsar://p:6650" || pu.Tenant != "t" || pu.Namespace != "ns" || pu.TopicPrefix != "x-" || pu.Auth.Token != "tok" ||
 		pu.MaxMessageSize != 1<<20 || pu.MaxInFlight != 10 || pu.TruncateSubscription != "trunc" ||
 		pu.AdminURL != "https://p:8443" || !pu.AllowExpiringPolicies ||
-		pu.Timeouts != (pulsar.SectionTimeouts{Connection: 4 * time.Second, Operation: 5 * time.Second}) {
+		pu.Timeouts != (pulsar.SectionTimeouts{Connection: 4 * time.Second, Operation: 5 * time.Second, ScannerPark: 0}) {
 		t.Fatalf("pulsar: %+v", pu)
 	}
 	if pu.Describe() != "pulsar://p:6650" {
@@ -82,6 +82,7 @@ func TestSectionErrors(t *testing.T) {
 		{Name: "token file missing", YAML: "pulsar:\n  auth:\n    token_file: " + missing + "\n", Want: "pulsar.auth.token_file: cannot read " + missing + ": no such file or directory"},
 		{Name: "tls needs ssl url", YAML: "pulsar:\n  url: pulsar://h:6650\n  tls:\n    enabled: true\n", Want: `pulsar.tls.enabled: needs a pulsar+ssl:// url`},
 		{Name: "zero operation timeout", Env: []string{"MQWAL_PULSAR_TIMEOUTS_OPERATION", "0s"}, Want: "MQWAL_PULSAR_TIMEOUTS_OPERATION (pulsar.timeouts.operation): must be > 0, got 0s"},
+		{Name: "negative scanner park", Env: []string{"MQWAL_PULSAR_TIMEOUTS_SCANNER_PARK", "-1s"}, Want: "MQWAL_PULSAR_TIMEOUTS_SCANNER_PARK (pulsar.timeouts.scanner_park): must be >= 0"},
 		{Name: "env duration", Env: []string{"MQWAL_PULSAR_TIMEOUTS_CONNECTION", "soon"}, Want: `MQWAL_PULSAR_TIMEOUTS_CONNECTION (pulsar.timeouts.connection): must be a duration such as 500ms or 10s, got "soon"`},
 		{Name: "negative max size", YAML: "pulsar:\n  max_message_size: -1\n", Want: "pulsar.max_message_size: must be >= 0, got -1"},
 		{Name: "negative in flight", YAML: "pulsar:\n  max_in_flight: -1\n", Want: "pulsar.max_in_flight: must be >= 0, got -1"},
