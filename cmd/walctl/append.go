@@ -158,6 +158,12 @@ func eachLine(ctx context.Context, r io.Reader, fn func([]byte) error) error {
 		if l.err != nil {
 			return fmt.Errorf("read stdin: %w", l.err)
 		}
-		next <- struct{}{}
+		// The reader may have seen ctx end while fn ran and gone: a bare
+		// send would then wait forever.
+		select {
+		case next <- struct{}{}:
+		case <-outer.Done():
+			return errInterrupted
+		}
 	}
 }
