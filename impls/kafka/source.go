@@ -386,6 +386,17 @@ func (s *source) kickCold() {
 	j.poll, j.cold, j.wait = true, true, pollWait
 	j.set = take(j.set[:0], s.wantCold)
 	s.wantCold = s.wantCold[:0]
+	fresh := len(j.set)
+	// The cold poll out (there is one at most): its cursors go in this one
+	// too, before any turns cold below, so none is in the poll twice.
+	for _, o := range s.colds {
+		for _, c := range o.set {
+			if !c.closed && !c.stalled && c.mailN < readAhead && c.caughtUp && c.cold {
+				j.set = append(j.set, c)
+			}
+		}
+	}
+	copied := len(j.set) - fresh
 	if scan {
 		s.nextCool = now.Add(coolCheck)
 		due := func(c *cursor) bool {
@@ -415,18 +426,11 @@ func (s *source) kickCold() {
 			j.wait = coolWait // scanners are cooling: more may follow soon
 		}
 	}
-	if len(j.set) > 0 {
-		for _, o := range s.colds {
-			for _, c := range o.set {
-				if !c.closed && !c.stalled && c.mailN < readAhead && c.caughtUp && c.cold {
-					j.set = append(j.set, c)
-				}
-			}
-		}
+	if len(j.set) > copied {
 		s.colds = append(s.colds, j)
 		s.start(j)
 	} else {
-		fetchJobs.Put(j)
+		j.release()
 	}
 }
 
