@@ -264,3 +264,56 @@ func TestBusyChannelDoesNotRepollIdleOnes(t *testing.T) {
 		t.Fatalf("got %q", m.Payload())
 	}
 }
+
+// TestTailingAcrossHotAndCold: scanners of many channels tail while
+// appends come to a few busy channels all the time and to the others
+// after pauses longer than idleAfter (so their scanners move to the cold
+// poll and back, some while the cold poll is re-sent); each scanner gets
+// every message of its channel once, in order.
+func TestTailingAcrossHotAndCold(t *testing.T) {
+	n, rounds := 24, 30
+	if testing.Short() {
+		n, rounds = 8, 15
+	}
+	c := startCluster(t)
+	o := newOpener(t, c)
+	ws := make([]walimpls.WALImpls, n)
+	ss := make([]walimpls.ScannerImpls, n)
+	for i := range ws {
+		ws[i] = open(t, o, fmt.Sprintf("%s-%d", channelName(t), i), 1, walimpls.ReadWrite)
+		ss[i] = read(t, ws[i], walimpls.DeliverAll())
+	}
+	sent := make([][]string, n)
+	wentCold := false // channel 5 pauses 6 rounds: its scanner must go cold
+	// Channel i gets a message in rounds that are multiples of i%6+1: the
+	// busy ones every round, the others after pauses of up to 6 rounds
+	// (more than idleAfter: each round lasts idleAfter/4).
+	for r := range rounds {
+		for i, w := range ws {
+			if r%(i%6+1) == 0 {
+				p := fmt.Sprintf("%d-%d", i, r)
+				mustAppend(t, w, p, nil)
+				sent[i] = append(sent[i], p)
+			}
+		}
+		time.Sleep(idleAfter / 4) // pacing the workload, not waiting for a condition
+		if cold, _ := coldOf(o, ws[5].(*wal).topic); cold {
+			wentCold = true
+		}
+	}
+	if !wentCold {
+		t.Errorf("the scanner of a channel quiet for %v never went to the cold poll", 6*idleAfter/4)
+	}
+	for i, s := range ss {
+		for k, want := range sent[i] {
+			if m := recvWithin(t, s, pollWait+time.Second); string(m.Payload()) != want {
+				t.Fatalf("channel %d, message %d: got %q, want %q", i, k, m.Payload(), want)
+			}
+		}
+		select {
+		case m := <-s.Chan():
+			t.Fatalf("channel %d: an extra message %q after the %d sent", i, m.Payload(), len(sent[i]))
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
