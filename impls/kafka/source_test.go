@@ -209,6 +209,25 @@ func countPolledParts(c *kafkatest.Cluster) *atomic.Int64 {
 	return &n
 }
 
+// openTailed opens n channels, each with a DeliverAll scanner; with one,
+// each gets a message that its scanner has read.
+func openTailed(t *testing.T, o walimpls.OpenerImpls, n int, one bool) ([]walimpls.WALImpls, []walimpls.ScannerImpls) {
+	t.Helper()
+	ws := make([]walimpls.WALImpls, n)
+	ss := make([]walimpls.ScannerImpls, n)
+	for i := range ws {
+		ws[i] = open(t, o, fmt.Sprintf("%s-%d", channelName(t), i), 1, walimpls.ReadWrite)
+		if one {
+			mustAppend(t, ws[i], "one", nil)
+		}
+		ss[i] = read(t, ws[i], walimpls.DeliverAll())
+		if one {
+			recvWithin(t, ss[i], 5*time.Second)
+		}
+	}
+	return ws, ss
+}
+
 // TestBusyChannelDoesNotRepollIdleOnes: with many tailed channels idle and
 // one busy, each append to the busy one costs a poll of the recently
 // active partitions only, not of every tailed one (before, every record
@@ -221,14 +240,7 @@ func TestBusyChannelDoesNotRepollIdleOnes(t *testing.T) {
 	const n, appends = 100, 50
 	c := startCluster(t)
 	o := newOpener(t, c)
-	idle := make([]walimpls.WALImpls, n)
-	scanners := make([]walimpls.ScannerImpls, n)
-	for i := range idle {
-		idle[i] = open(t, o, fmt.Sprintf("%s-%d", channelName(t), i), 1, walimpls.ReadWrite)
-		mustAppend(t, idle[i], "one", nil)
-		scanners[i] = read(t, idle[i], walimpls.DeliverAll())
-		recvWithin(t, scanners[i], 5*time.Second)
-	}
+	idle, scanners := openTailed(t, o, n, true)
 	busy := open(t, o, channelName(t)+"-busy", 1, walimpls.ReadWrite)
 	bs := read(t, busy, walimpls.DeliverLatest())
 	waitCold(t, o, idle...)
@@ -277,12 +289,7 @@ func TestTailingAcrossHotAndCold(t *testing.T) {
 	}
 	c := startCluster(t)
 	o := newOpener(t, c)
-	ws := make([]walimpls.WALImpls, n)
-	ss := make([]walimpls.ScannerImpls, n)
-	for i := range ws {
-		ws[i] = open(t, o, fmt.Sprintf("%s-%d", channelName(t), i), 1, walimpls.ReadWrite)
-		ss[i] = read(t, ws[i], walimpls.DeliverAll())
-	}
+	ws, ss := openTailed(t, o, n, false)
 	sent := make([][]string, n)
 	wentCold := false // channel 5 pauses 6 rounds: its scanner must go cold
 	// Channel i gets a message in rounds that are multiples of i%6+1: the
