@@ -25,7 +25,7 @@ import (
 // per message), c16 with franz-go kgo ProduceSync without compression (the
 // driver sends uncompressed batches; kgo's default snappy spends CPU on
 // random payloads that do not compress, which tilted the ratio toward the
-// driver); c1-floor puts the
+// driver); c1-kgo is the same kgo client at concurrency 1; c1-floor puts the
 // driver's idempotent batches sent by hand in the driver's place, to show
 // how much of the c1 gap is idempotence rather than the pipeline; c1-timeout
 // gives the raw client the driver's request timeout (kafka-go then sets a
@@ -37,7 +37,7 @@ func BenchmarkAppendPaired(b *testing.B) {
 	c := benchCluster(b)
 	payload := benchPayload()
 	props := message.Properties{"k": "v"}
-	for _, name := range []string{"c1", "c16", "c1-floor", "c1-timeout"} {
+	for _, name := range []string{"c1", "c16", "c1-kgo", "c1-floor", "c1-timeout"} {
 		conc := 1
 		if name == "c16" {
 			conc = 16
@@ -73,7 +73,7 @@ func BenchmarkAppendPaired(b *testing.B) {
 				}
 			}
 			var rawOp func() error
-			if conc == 1 {
+			if name != "c16" && name != "c1-kgo" {
 				kc, done := rawClient(c)
 				defer done()
 				if name == "c1-timeout" {

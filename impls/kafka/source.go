@@ -19,15 +19,27 @@ import (
 //   - Scanners with records to catch up go into one catch-up fetch at a
 //     time (no wait at the broker), each partition up to fetchMaxBytes, so
 //     a full scan reads as fast as on a connection of its own.
-//   - Scanners that have read everything (caught up) wait together in one
-//     long poll of pollWait. An idle channel then costs no request of its
-//     own: 10,000 idle tailing scanners are one request per broker per
-//     pollWait. A caught-up scanner that joins while a poll is out does not
-//     wait for its end: a second poll goes out with every caught-up
-//     scanner, superseding the first (whose answers for partitions that
-//     moved on are dropped). A Kafka fetch cannot be cancelled, so with
-//     maxPolls out a joiner waits for one to end: for a second after a
-//     join, polls wait joinWait instead of pollWait.
+//   - Scanners that have read everything (caught up) and got a record
+//     within idleAfter (hot) wait together in a long poll of pollWait. A
+//     caught-up scanner that joins while a poll is out does not wait for
+//     its end: a second poll goes out with every hot scanner, superseding
+//     the first (whose answers for partitions that moved on are dropped).
+//     A Kafka fetch cannot be cancelled, so with maxPolls out a joiner
+//     waits for one to end: for a second after a join, polls wait joinWait
+//     instead of pollWait.
+//   - Caught-up scanners quiet for idleAfter (cold) wait in one cold poll
+//     of pollWait of their own, which no record of a hot partition ends
+//     and no join re-sends: a poll ends at any record of any of its
+//     partitions and goes out again with all of them, so with one poll for
+//     all, each append to a tailed channel cost a fetch of every tailed
+//     partition, O(N) in client and broker. Now it costs one of the hot
+//     ones. A cold partition that gets a record ends the cold poll and
+//     turns hot. A hot scanner due to turn cold stays in the hot polls
+//     until the cold poll ends (never in no poll); while scanners turn
+//     cold (a burst of Opens) the cold poll waits coolWait, so they leave
+//     the hot polls soon. An idle channel costs no request of its own:
+//     10,000 idle tailing scanners are one request per broker per
+//     pollWait.
 //   - Each scanner has room for readAhead answers; a scanner whose
 //     consumer does not keep up is left out of fetches until it takes one,
 //     so a paused scanner costs nothing and holds at most readAhead
@@ -60,6 +72,16 @@ const (
 	// scanners one per pollWait.
 	joinWait  = 100 * time.Millisecond
 	joinQuiet = time.Second
+	// idleAfter is how long a caught-up scanner stays hot after its last
+	// record (or its start) before it moves to the cold poll.
+	idleAfter = time.Second
+	// coolWait is the wait of a cold poll that took scanners from the hot
+	// polls: while scanners cool, the cold poll ends soon, so those due
+	// to turn cold leave the hot polls within about coolWait.
+	coolWait = 500 * time.Millisecond
+	// coolCheck is how often at most the source looks for hot scanners
+	// due to turn cold (a walk over the hot polls).
+	coolCheck = idleAfter / 4
 	// pastEndWait is how long a scanner waits before it fetches again at
 	// an offset beyond the end of the log.
 	pastEndWait = 100 * time.Millisecond
@@ -92,11 +114,13 @@ type cursor struct {
 
 	offset   int64 // the next offset to fetch
 	gen      uint64
-	mailN    int  // answers in mail
-	inflight int  // fetches out that include it
-	caughtUp bool // its last answer had nothing: poll it
-	idle     bool // its last poll ended with nothing
-	stalled  bool // after an error, until the scanner resumes it
+	mailN    int       // answers in mail
+	inflight int       // fetches out that include it
+	caughtUp bool      // its last answer had nothing: poll it
+	idle     bool      // its last poll ended with nothing
+	cold     bool      // in the cold poll, or listed for the next one
+	active   time.Time // its last record, start or resume
+	stalled  bool      // after an error, until the scanner resumes it
 	closed   bool
 	listed   bool // in src.wantFast or src.wantPoll
 	first    bool // put it first: the last answer had no room for it
@@ -107,12 +131,15 @@ type source struct {
 	b *broker
 
 	mu       sync.Mutex
-	wantFast []*cursor // cursors with records to read, not in a fetch
-	wantPoll []*cursor // caught-up cursors, not in a fetch
-	fast     bool      // a catch-up fetch is out
-	polls    int       // polls out
-	lastJoin time.Time // when caught-up scanners last joined while a poll was out
-	newest   *fetchJob // the newest poll out
+	wantFast []*cursor   // cursors with records to read, not in a fetch
+	wantPoll []*cursor   // caught-up cursors, not in a fetch
+	wantCold []*cursor   // cold cursors, not in a fetch
+	fast     bool        // a catch-up fetch is out
+	polls    int         // hot polls out
+	colds    []*fetchJob // the cold polls out
+	lastJoin time.Time   // when caught-up scanners last joined while a poll was out
+	nextCool time.Time   // when to look for hot cursors due to turn cold
+	newest   *fetchJob   // the newest hot poll out
 	topics   map[string][]*cursor
 	active   map[*brokerConn]struct{}
 	closed   bool
@@ -132,7 +159,7 @@ func (b *broker) sourceOf() *source {
 // register adds a cursor for topic at offset; its first answer comes from
 // a catch-up fetch.
 func (s *source) register(topic string, offset int64) *cursor {
-	cur := &cursor{src: s, topic: topic, mail: make(chan chunk, readAhead), offset: offset}
+	cur := &cursor{src: s, topic: topic, mail: make(chan chunk, readAhead), offset: offset, active: time.Now()}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
@@ -170,9 +197,17 @@ func (s *source) list(c *cursor) {
 		return
 	}
 	c.listed = true
-	if c.caughtUp {
+	if c.cold && len(s.colds) >= maxPolls {
+		// No cold poll can go out (none is out when a cold poll ends and
+		// its cursors come back): never wait for one outside any poll.
+		c.cold = false
+	}
+	switch {
+	case c.caughtUp && c.cold:
+		s.wantCold = append(s.wantCold, c)
+	case c.caughtUp:
 		s.wantPoll = append(s.wantPoll, c)
-	} else {
+	default:
 		s.wantFast = append(s.wantFast, c)
 	}
 }
@@ -201,7 +236,8 @@ func (c *cursor) resume(offset int64) {
 		}
 		return
 	}
-	c.offset, c.stalled, c.caughtUp, c.idle = offset, false, false, false
+	c.offset, c.stalled, c.caughtUp, c.idle, c.cold = offset, false, false, false, false
+	c.active = time.Now()
 	c.gen++
 	s.list(c)
 	s.kick()
@@ -238,6 +274,7 @@ func (c *cursor) close() {
 // polls of many partitions allocate little.
 type fetchJob struct {
 	poll    bool
+	cold    bool          // the cold poll
 	wait    time.Duration // how long the broker may wait for records
 	set     []*cursor
 	parts   []fetchPart
@@ -274,9 +311,12 @@ func (s *source) kick() {
 	if s.closed {
 		return
 	}
+	// The cold poll first: it takes the listed hot cursors due to turn
+	// cold, which the hot poll would take again otherwise.
+	s.kickCold()
 	if !s.fast && len(s.wantFast) > 0 {
 		j := fetchJobs.Get().(*fetchJob)
-		j.poll, j.wait = false, 0
+		j.poll, j.cold, j.wait = false, false, 0
 		j.set = take(j.set[:0], s.wantFast)
 		s.wantFast = s.wantFast[:0]
 		if len(j.set) > 0 {
@@ -300,7 +340,7 @@ func (s *source) kick() {
 	}
 	if s.polls < maxPolls && len(s.wantPoll) > 0 {
 		j := fetchJobs.Get().(*fetchJob)
-		j.poll, j.wait = true, pollWait
+		j.poll, j.cold, j.wait = true, false, pollWait
 		if time.Since(s.lastJoin) < joinQuiet {
 			j.wait = joinWait
 		}
@@ -310,7 +350,7 @@ func (s *source) kick() {
 			// Supersede the poll out: the new one has every caught-up
 			// cursor, so none waits for the old one to end.
 			for _, c := range s.newest.set {
-				if !c.closed && !c.stalled && c.mailN < readAhead && c.caughtUp {
+				if !c.closed && !c.stalled && c.mailN < readAhead && c.caughtUp && !c.cold {
 					j.set = append(j.set, c)
 				}
 			}
@@ -322,6 +362,75 @@ func (s *source) kick() {
 		} else {
 			fetchJobs.Put(j)
 		}
+	}
+}
+
+// kickCold sends the cold poll: the cold cursors back from the last one,
+// and hot ones quiet for idleAfter, taken from the hot polls (they stay in
+// those until the hot polls end, so they are polled throughout). Cold
+// cursors listed while a cold poll is out (one that was in a hot poll
+// too, which ended after the cold poll had gone out again) go in a second
+// cold poll with every cursor of the one out, as hot joiners do: the
+// first then ends with none to list again, and one cold poll remains;
+// s.mu.
+func (s *source) kickCold() {
+	if len(s.colds) >= maxPolls {
+		return
+	}
+	now := time.Now()
+	scan := !now.Before(s.nextCool) && (len(s.colds) == 0 || len(s.wantCold) > 0)
+	if len(s.wantCold) == 0 && !scan {
+		return
+	}
+	j := fetchJobs.Get().(*fetchJob)
+	j.poll, j.cold, j.wait = true, true, pollWait
+	j.set = take(j.set[:0], s.wantCold)
+	s.wantCold = s.wantCold[:0]
+	fresh := len(j.set)
+	// The cold poll out (there is one at most): its cursors go in this one
+	// too, before any turns cold below, so none is in the poll twice.
+	for _, o := range s.colds {
+		for _, c := range o.set {
+			if !c.closed && !c.stalled && c.mailN < readAhead && c.caughtUp && c.cold {
+				j.set = append(j.set, c)
+			}
+		}
+	}
+	copied := len(j.set) - fresh
+	if scan {
+		s.nextCool = now.Add(coolCheck)
+		due := func(c *cursor) bool {
+			return !c.closed && !c.stalled && c.mailN < readAhead && c.caughtUp && !c.cold && now.Sub(c.active) >= idleAfter
+		}
+		n := len(j.set)
+		kept := s.wantPoll[:0]
+		for _, c := range s.wantPoll {
+			if c.inflight == 0 && due(c) {
+				c.listed, c.cold = false, true
+				j.set = append(j.set, c)
+			} else {
+				kept = append(kept, c)
+			}
+		}
+		clear(s.wantPoll[len(kept):])
+		s.wantPoll = kept
+		if s.newest != nil {
+			for _, c := range s.newest.set {
+				if due(c) {
+					c.cold = true
+					j.set = append(j.set, c)
+				}
+			}
+		}
+		if len(j.set) > n {
+			j.wait = coolWait // scanners are cooling: more may follow soon
+		}
+	}
+	if len(j.set) > copied {
+		s.colds = append(s.colds, j)
+		s.start(j)
+	} else {
+		j.release()
 	}
 }
 
@@ -397,12 +506,15 @@ func (s *source) run(j *fetchJob) {
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if j.poll {
+	switch {
+	case j.cold:
+		s.colds = slices.DeleteFunc(s.colds, func(o *fetchJob) bool { return o == j })
+	case j.poll:
 		s.polls--
 		if s.newest == j {
 			s.newest = nil
 		}
-	} else {
+	default:
 		s.fast = false
 	}
 	for i, cur := range j.set {
@@ -419,7 +531,7 @@ func (s *source) run(j *fetchJob) {
 			cur.deliver(chunk{err: err})
 		case !j.seen[i]:
 			// The answer had no room for it.
-			cur.first, cur.caughtUp, cur.idle = true, false, false
+			cur.first, cur.caughtUp, cur.idle, cur.cold = true, false, false, false
 		case a.code != 0:
 			cur.deliver(chunk{err: kafkago.Error(a.code)})
 		default:
@@ -473,6 +585,7 @@ func (c *cursor) answer(from int64, a partAnswer) {
 	c.mail <- chunk{from: from, next: next, aborted: a.aborted, records: a.records}
 	c.offset = next
 	c.caughtUp = next >= end
+	c.cold, c.active = false, time.Now()
 }
 
 // malformed reports records whose first batch header cannot be right; the
