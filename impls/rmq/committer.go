@@ -137,42 +137,19 @@ func (s *store) call(fn func() error) error {
 	return <-call.done // finished just now
 }
 
-// enter hands b to Pebble on the committer and returns once Pebble holds
-// it (in its log buffer and memtable), without waiting for the fsync: the
-// caller waits for that with b.SyncWait when opts.Sync, outside its locks,
-// so concurrent appends share fsyncs.
-func (s *store) enter(b *pebble.Batch, opts *pebble.WriteOptions) error {
-	return s.call(func() error {
-		if opts.Sync {
-			return s.db.ApplyNoSyncWait(b, opts)
-		}
-		return s.db.Apply(b, opts)
-	})
-}
-
-// write commits b and waits for it per opts. An error other than
-// notEntered may leave b in Pebble's log: it fails the store (the caller
+// write commits b through the journal and waits for it per opts (written,
+// fdatasynced if opts.Sync, applied to Pebble). An error other than
+// notEntered may leave b in the journal: it failed the store (the caller
 // says ErrOutcomeUnknown). b is closed (see closeBatch).
 func (s *store) write(b *pebble.Batch, opts *pebble.WriteOptions) error {
-	err := s.enter(b, opts)
-	if err == nil && opts.Sync {
-		err = b.SyncWait()
-	}
+	err := s.jnl.commit(b, opts.Sync)
 	s.closeBatch(b, err)
-	if err != nil && !isNotEntered(err) {
-		s.fail(err)
-	}
 	return err
 }
 
-// syncLog makes everything written to Pebble's log so far durable.
+// syncLog makes everything committed to the journal so far durable.
 func (s *store) syncLog() error {
-	b := s.db.NewBatch()
-	if err := b.LogData(nil, nil); err != nil {
-		_ = b.Close()
-		return err
-	}
-	return s.write(b, pebble.Sync)
+	return s.write(s.db.NewBatch(), pebble.Sync)
 }
 
 // closeBatch closes b, returning it to Pebble's pool, after it was

@@ -235,13 +235,12 @@ func (b *Builder) pebbleOptions(h *health) (o *pebble.Options, fsCloser io.Close
 		// Fewer, larger files: a scan keeps its readahead going longer.
 		o.TargetFileSizes[i] = DefaultTargetFileSize
 	}
-	if b.syncMode == SyncGroup && b.groupWindow > 0 {
-		w := b.groupWindow
-		o.WALMinSyncInterval = func() time.Duration { return w }
-	}
 	for _, fn := range b.pebbleTuning {
 		fn(o)
 	}
+	// The store's journal is the log (journal.go). Pebble still replays
+	// and flushes the logs an older release left, at Open.
+	o.DisableWAL = true
 	o.ReadOnly = b.readOnly
 	fsCloser = io.NopCloser(nil)
 	if o.FS == nil {

@@ -48,6 +48,12 @@ func (r *reclaimer) add(c *channelState, lo, hi uint64) {
 	}
 	r.pending[c.id] = truncatedRange{c: c, lo: lo, hi: hi}
 	r.mu.Unlock()
+	r.poke()
+}
+
+// poke asks for a round without a range: the journal has segments to
+// delete (journal.collect).
+func (r *reclaimer) poke() {
 	select {
 	case r.wake <- struct{}{}:
 	default:
@@ -71,6 +77,11 @@ func (r *reclaimer) run(ctx context.Context) {
 		r.pending = map[uint32]truncatedRange{}
 		r.mu.Unlock()
 		r.deleteSegments(pending)
+		if r.s.failed() == nil {
+			if err := r.s.jnl.collect(); err != nil {
+				r.s.health.report("delete journal segments", err)
+			}
+		}
 		for id, rg := range pending {
 			if rg.lo >= rg.hi || r.s.failed() != nil {
 				continue

@@ -143,29 +143,39 @@ func (v *vlog) writable(seq uint64) error {
 // header as the end of the records (a crash that tore the zeros' write
 // leaves the same), and the next record then goes to a new segment.
 func (v *vlog) preallocate(end int64) {
-	if end < v.prealloc {
+	preallocZeros(v.active, &v.prealloc, v.activeOff, end, v.s.segBytes)
+}
+
+// preallocZeros is preallocate for any segment file f whose batch
+// [start, end) was just written, given its file size *prealloc and its
+// size limit; the journal's segments use it too.
+func preallocZeros(f vfs.File, prealloc *int64, start, end, limit int64) {
+	if end < *prealloc {
 		return
 	}
-	v.prealloc = end
-	if end >= v.s.segBytes || end-v.activeOff > vlogPreallocMaxBatch {
+	*prealloc = end
+	if end >= limit || end-start > vlogPreallocMaxBatch {
 		return
 	}
-	target := min(end+vlogPreallocBytes, v.s.segBytes)
-	if _, err := v.active.WriteAt(zeros[:target-end], end); err != nil {
+	target := min(end+vlogPreallocBytes, limit)
+	if _, err := f.WriteAt(zeros[:target-end], end); err != nil {
 		// Zeros are an optimisation: a disk too full for them may still
 		// take the records. Not again in this segment.
-		v.prealloc = max(target, v.s.segBytes)
+		*prealloc = max(target, limit)
 		return
 	}
-	v.prealloc = target
+	*prealloc = target
 }
 
 // trim cuts the zeros preallocate wrote after the last record of the
 // active segment, before it is closed (best effort: they are harmless, and
 // a file system without a descriptor keeps them).
-func (v *vlog) trim() {
-	if v.prealloc > v.activeOff && v.active.Fd() != vfs.InvalidFd {
-		_ = unix.Ftruncate(int(v.active.Fd()), v.activeOff)
+func (v *vlog) trim() { trimZeros(v.active, v.prealloc, v.activeOff) }
+
+// trimZeros cuts f, whose size is prealloc, to end.
+func trimZeros(f vfs.File, prealloc, end int64) {
+	if prealloc > end && f.Fd() != vfs.InvalidFd {
+		_ = unix.Ftruncate(int(f.Fd()), end)
 	}
 }
 
