@@ -32,8 +32,8 @@ type store struct {
 	readOnly bool
 	db       *pebbleDB
 	// jnl is the store's write-ahead log (journal.go); Pebble's is off.
-	jnl *journal
-	health   *health
+	jnl    *journal
+	health *health
 	// fs is the file system Pebble uses; the value log uses it too, so
 	// fault injection through WithPebbleOptions covers both.
 	fs vfs.FS
