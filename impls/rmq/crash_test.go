@@ -83,7 +83,14 @@ func hashHex(p []byte) string {
 func crashChild() int {
 	term, _ := strconv.ParseUint(os.Getenv(envCrashTerm), 10, 64)
 	opts := []Option{WithPath(os.Getenv(envCrashDir)), WithValueLogThreshold(crashThreshold), withSegmentBytes(1 << 20)}
-	if os.Getenv(envCrashAllVlog) != "" {
+	switch os.Getenv(envCrashAllVlog) {
+	case "journal":
+		// Every record in the journal, whose 64 KiB segments rotate every
+		// few appends (a 100 KiB record gets a segment of its own), with
+		// zeros written after the frames of most groups, and the reclaimer
+		// deleting segments behind them.
+		opts = append(opts, WithValueLogThreshold(0), withSegmentBytes(64<<10))
+	case "1":
 		// A segment every ~3 large records; its first small batch
 		// preallocates the rest of it with zeros.
 		opts = append(opts, WithValueLogThreshold(1), withSegmentBytes(256<<10))
@@ -125,6 +132,12 @@ func crashChild() int {
 // byte-identical, that nothing partial or foreign is, and that sequences
 // continue without a gap.
 func TestCrashRecovery(t *testing.T) { testCrashRecovery(t, "") }
+
+// TestCrashRecoveryJournal is TestCrashRecovery with every record in the
+// journal and 64 KiB segments, so the kills land in journal segment
+// rotations (sync of the old segment, new file, directory sync), in the
+// zeros written ahead of the frames, and in the deletion of old segments.
+func TestCrashRecoveryJournal(t *testing.T) { testCrashRecovery(t, "journal") }
 
 // TestCrashRecoveryAllValueLog is TestCrashRecovery with every record in
 // the value log and 256 KiB segments: a segment rotation (sync of Pebble's
