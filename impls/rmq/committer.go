@@ -11,26 +11,24 @@ import (
 )
 
 // The committer is the one goroutine per store that enters Pebble's commit
-// pipeline: every batch, every sync of Pebble's log and every flush the
-// driver asks for runs on it, one at a time, and only while the store has
-// not failed. Two properties of Pebble (v2.1.7) after its log failed make
-// this necessary:
+// pipeline: every batch the journal applies and every flush the driver
+// asks for runs on it, one at a time, and only while the store has not
+// failed.
 //
-//   - Pebble keeps a log error; a commit that meets it panics holding the
-//     commit lock, and every later commit then waits for that lock forever.
-//     The log's failure marks the store failed before Pebble learns of it
-//     (logFile), and the committer checks the store before each call, so
-//     no call meets the error: the commit that was in Pebble when the log
-//     failed is the last one.
-//   - A log rotation (a commit that fills the memtable, a flush) that
-//     meets the error cannot return at all: the goroutine parks forever
-//     (parkIfRotating). That goroutine is the committer, never a caller's:
-//     callers wait for it only until Pebble stopped, so every Append,
-//     Truncate and Open returns.
+// It was built for Pebble's own log (v2.1.7), which the journal replaced
+// (Pebble now runs with DisableWAL): a commit that met a failed Pebble
+// log panicked holding the commit lock, and a log rotation that met it
+// parked forever. Neither can happen without Pebble's log. What it still
+// gives: a call into Pebble that never returns, because Pebble stopped on
+// a fatal error (a MANIFEST write failing after a flush parks Pebble's
+// goroutine, and a commit waiting for room in the memtables then waits
+// forever), holds the committer, never a caller's goroutine: callers wait
+// only until Pebble stopped, so every Append, Truncate and Open returns.
+// And nothing enters Pebble after the store failed.
 //
-// Serializing calls costs little: Pebble serializes the log writes of
-// commits anyway, and the fsync, which dominates, is waited for by the
-// caller (Batch.SyncWait), so concurrent appends still share fsyncs.
+// Serializing calls costs nothing: the journal's leader applies one group
+// at a time anyway, and the write and fsync, which dominate, run before
+// it, outside the committer.
 type committer struct {
 	calls    chan *pebbleCall
 	stop     chan struct{}

@@ -80,9 +80,13 @@ func (s *store) openJournal(window time.Duration) error {
 		s.db.overlay = s.db.DB.NewIndexedBatch()
 		apply = func(b *pebble.Batch) error { return s.db.overlay.Apply(b, nil) }
 	}
-	last, err := j.replay(cp, segs, apply)
+	start := time.Now()
+	last, bytes, err := j.replay(cp, segs, apply)
 	if err != nil {
 		return err
+	}
+	if last > cp.seq {
+		s.health.log.Info("rmq: journal replayed", "dir", s.path, "frames", last-cp.seq, "bytes", bytes, "took", time.Since(start).String())
 	}
 	j.nextSeq, j.seg = last+1, cp.seg
 	for _, seg := range segs {
@@ -127,10 +131,24 @@ func (s *store) checkpoint() (journalCheckpoint, error) {
 	return decodeCheckpoint(v)
 }
 
+// replayChunk: replay applies frames to Pebble in batches of about this
+// size, not one by one.
+const replayChunk = 4 << 20
+
 // replay applies the intact frames after cp, in order, and returns the
-// seq of the last frame Pebble now has.
-func (j *journal) replay(cp journalCheckpoint, segs []uint64, apply func(*pebble.Batch) error) (uint64, error) {
-	last := cp.seq
+// seq of the last frame Pebble now has and the bytes of the frames
+// applied.
+func (j *journal) replay(cp journalCheckpoint, segs []uint64, apply func(*pebble.Batch) error) (last uint64, bytes int64, err error) {
+	last = cp.seq
+	var chunk *pebble.Batch
+	flush := func() error {
+		if chunk == nil {
+			return nil
+		}
+		err := apply(chunk)
+		chunk = nil
+		return err
+	}
 	for _, seg := range segs {
 		if seg < cp.seg {
 			continue
@@ -141,7 +159,7 @@ func (j *journal) replay(cp journalCheckpoint, segs []uint64, apply func(*pebble
 		}
 		data, err := j.readSegment(seg, start)
 		if err != nil {
-			return 0, err
+			return 0, 0, err
 		}
 		for pos := 0; ; {
 			h, ok := parseJournalFrameHeader(data[pos:])
@@ -158,16 +176,28 @@ func (j *journal) replay(cp journalCheckpoint, segs []uint64, apply func(*pebble
 			}
 			b := j.s.db.DB.NewBatch()
 			if err := b.SetRepr(data[pos+journalFrameHeaderLen : end]); err != nil {
-				return 0, fmt.Errorf("rmq: journal %s frame %d at %d: %w", j.segPath(seg), h.seq, int64(pos)+start, err)
+				return 0, 0, fmt.Errorf("rmq: journal %s frame %d at %d: %w", j.segPath(seg), h.seq, int64(pos)+start, err)
 			}
-			if err := apply(b); err != nil {
-				return 0, fmt.Errorf("rmq: replay journal %s frame %d: %w", j.segPath(seg), h.seq, err)
+			if chunk == nil {
+				chunk = j.s.db.DB.NewBatch()
+			}
+			if err := chunk.Apply(b, nil); err != nil {
+				return 0, 0, fmt.Errorf("rmq: journal %s frame %d at %d: %w", j.segPath(seg), h.seq, int64(pos)+start, err)
+			}
+			if chunk.Len() >= replayChunk {
+				if err := flush(); err != nil {
+					return 0, 0, fmt.Errorf("rmq: replay journal %s up to frame %d: %w", j.segPath(seg), h.seq, err)
+				}
 			}
 			last = h.seq
+			bytes += int64(end - pos)
 			pos = end
 		}
 	}
-	return last, nil
+	if err := flush(); err != nil {
+		return 0, 0, fmt.Errorf("rmq: replay journal up to frame %d: %w", last, err)
+	}
+	return last, bytes, nil
 }
 
 // readSegment reads segment seg from start to its end (nothing if it is
