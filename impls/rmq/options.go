@@ -119,7 +119,8 @@ func WithMaxMessageSize(n int) Option {
 // and a few bytes of framing) from which a message is stored in the
 // channel's value log, files beside Pebble written once and fdatasynced
 // once per batch of appends, with only a pointer in Pebble; smaller ones
-// go through Pebble's own log. 0 keeps every message in Pebble; negative
+// go through the store's journal into Pebble. 0 keeps every message in
+// Pebble; negative
 // is an error. It counts per opener (any opener reads both kinds), default
 // DefaultValueLogThreshold. 1 (every message) suits a few busy channels:
 // see DefaultValueLogThreshold for what it costs per channel.

@@ -392,7 +392,7 @@ func (v *vlog) remove(segs []uint64) error {
 // record is truncated, and the truncation durable. It runs under the
 // channel's mu (unlike remove): the next record may start a segment of the
 // same name, which must not be deleted in its place. The next write rolls
-// to a new segment without syncing Pebble's log first, as there is no
+// to a new segment without syncing the journal first, as there is no
 // older pointer left to protect.
 func (v *vlog) dropAll() error {
 	var first error
