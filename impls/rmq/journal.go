@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"os"
 	"slices"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -96,31 +94,11 @@ type journalGroup struct {
 	err     error // set before done is closed
 }
 
-func (j *journal) segPath(seg uint64) string {
-	return j.s.fs.PathJoin(j.dir, fmt.Sprintf("%016x%s", seg, journalSuffix))
-}
+func (j *journal) segPath(seg uint64) string { return segmentPath(j.s.fs, j.dir, seg, journalSuffix) }
 
 // list returns the segment numbers on disk, ascending.
 func (j *journal) list() ([]uint64, error) {
-	names, err := j.s.fs.List(j.dir)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("rmq: list journal %s: %w", j.dir, err)
-	}
-	var segs []uint64
-	for _, n := range names {
-		hex, ok := strings.CutSuffix(n, journalSuffix)
-		if !ok || len(hex) != 16 {
-			continue
-		}
-		if seg, err := strconv.ParseUint(hex, 16, 64); err == nil {
-			segs = append(segs, seg)
-		}
-	}
-	slices.Sort(segs)
-	return segs, nil
+	return listSegments(j.s.fs, j.dir, journalSuffix, "journal")
 }
 
 // enqueue adds b to the pending group, in the order of calls: a caller

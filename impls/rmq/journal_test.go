@@ -34,6 +34,16 @@ func checkN(t *testing.T, o walimpls.OpenerImpls, ch, tag string, n int) {
 	}
 }
 
+// appendFrom appends to w, expecting sequences from ... to-1.
+func appendFrom(t *testing.T, w walimpls.WALImpls, from, to int64) {
+	t.Helper()
+	for i := from; i < to; i++ {
+		if got := nextSeq(t, w, true); got != i {
+			t.Fatalf("next sequence %d, want %d", got, i)
+		}
+	}
+}
+
 // TestJournalReplay: appends of several channels that only the journal
 // holds (a crash image: Pebble never flushed them) come back after a
 // reopen, for writing and read-only, and sequences go on after them.
@@ -99,11 +109,7 @@ func TestJournalTornTail(t *testing.T) {
 			o = newOpener(t, img)
 			w := openWAL(t, o, "ch", 1, walimpls.ReadWrite)
 			checkN(t, o, "ch", "m", 10)
-			for i := 10; i < 20; i++ {
-				if got := nextSeq(t, w, true); got != int64(i) {
-					t.Fatalf("next sequence %d, want %d", got, i)
-				}
-			}
+			appendFrom(t, w, 10, 20)
 			img2 := crashImage(t, img)
 			if after, err := os.Stat(last); err != nil || after.Size() != st.Size()+int64(len(tail)) {
 				t.Fatalf("the segment with the torn tail was written again: %v", err)
@@ -180,11 +186,7 @@ func TestOldDirectoryWithUnflushedLogOpens(t *testing.T) {
 	o := newOpener(t, dir)
 	w := openWAL(t, o, "ch", 1, walimpls.ReadWrite)
 	checkN(t, o, "ch", "m", 20)
-	for i := 20; i < 30; i++ {
-		if got := nextSeq(t, w, true); got != int64(i) {
-			t.Fatalf("next sequence %d, want %d", got, i)
-		}
-	}
+	appendFrom(t, w, 20, 30)
 	crashed := crashImage(t, dir)
 	o.Close()
 	o = newOpener(t, crashed)

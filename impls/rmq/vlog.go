@@ -80,30 +80,37 @@ func newVlog(s *store, id uint32) *vlog {
 	return &vlog{s: s, id: id, dir: s.fs.PathJoin(s.path, vlogDirName, fmt.Sprintf("%08x", id)), readers: map[uint64]*segReader{}}
 }
 
-func (v *vlog) segPath(first uint64) string {
-	return v.s.fs.PathJoin(v.dir, fmt.Sprintf("%016x%s", first, vlogSuffix))
-}
+func (v *vlog) segPath(first uint64) string { return segmentPath(v.s.fs, v.dir, first, vlogSuffix) }
 
 // list returns the first sequences of the segments on disk, ascending.
-func (v *vlog) list() ([]uint64, error) {
-	names, err := v.s.fs.List(v.dir)
+func (v *vlog) list() ([]uint64, error) { return listSegments(v.s.fs, v.dir, vlogSuffix, "value log") }
+
+// segmentPath names segment n (16 hex digits) in dir.
+func segmentPath(fs vfs.FS, dir string, n uint64, suffix string) string {
+	return fs.PathJoin(dir, fmt.Sprintf("%016x%s", n, suffix))
+}
+
+// listSegments returns the numbers of the segments (segmentPath names) in
+// dir, ascending; a missing dir has none.
+func listSegments(fs vfs.FS, dir, suffix, what string) ([]uint64, error) {
+	names, err := fs.List(dir)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("rmq: list value log %s: %w", v.dir, err)
+		return nil, fmt.Errorf("rmq: list %s %s: %w", what, dir, err)
 	}
 	var segs []uint64
 	for _, n := range names {
-		hex, ok := strings.CutSuffix(n, vlogSuffix)
+		hex, ok := strings.CutSuffix(n, suffix)
 		if !ok || len(hex) != 16 {
 			continue // not ours
 		}
-		first, err := strconv.ParseUint(hex, 16, 64)
+		seg, err := strconv.ParseUint(hex, 16, 64)
 		if err != nil {
 			continue
 		}
-		segs = append(segs, first)
+		segs = append(segs, seg)
 	}
 	slices.Sort(segs)
 	return segs, nil
