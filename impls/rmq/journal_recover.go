@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -27,11 +28,16 @@ const formatJournal = 2
 type pebbleDB struct {
 	*pebble.DB
 	overlay *pebble.Batch
+	// omu serializes reads that start on the overlay: a batch builds its
+	// fragmented range deletions lazily, on the first iterator.
+	omu sync.Mutex
 }
 
 // NewIter reads Pebble, through the overlay if there is one.
 func (d *pebbleDB) NewIter(o *pebble.IterOptions) (*pebble.Iterator, error) {
 	if d.overlay != nil {
+		d.omu.Lock()
+		defer d.omu.Unlock()
 		return d.overlay.NewIter(o)
 	}
 	return d.DB.NewIter(o)
@@ -40,6 +46,8 @@ func (d *pebbleDB) NewIter(o *pebble.IterOptions) (*pebble.Iterator, error) {
 // Get reads Pebble, through the overlay if there is one.
 func (d *pebbleDB) Get(key []byte) ([]byte, io.Closer, error) {
 	if d.overlay != nil {
+		d.omu.Lock()
+		defer d.omu.Unlock()
 		return d.overlay.Get(key)
 	}
 	return d.DB.Get(key)

@@ -1,17 +1,20 @@
 package rmq
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/mqwal/mqwal/message"
 	"github.com/mqwal/mqwal/walimpls"
+	"github.com/mqwal/mqwal/walimpls/helper"
 )
 
 // journalFiles lists dir's journal segments, oldest first.
@@ -234,4 +237,35 @@ func FuzzJournalFrame(f *testing.F) {
 			t.Fatalf("frame %x checks out but is not what appendJournalFrame makes", b)
 		}
 	})
+}
+
+// TestReadOnlyOverlayConcurrentReads: a read-only store whose journal
+// tail holds a truncation (a range deletion in the overlay) serves
+// concurrent scanners; each sees the truncation.
+func TestReadOnlyOverlayConcurrentReads(t *testing.T) {
+	dir := t.TempDir()
+	o := newOpener(t, dir, WithValueLogThreshold(0))
+	w := openWAL(t, o, "ch", 1, walimpls.ReadWrite)
+	ids := appendN(t, w, 20, "m")
+	if err := w.Truncate(context.Background(), ids[9]); err != nil {
+		t.Fatal(err)
+	}
+	appendN(t, w, 1, "after") // synced: the truncation is durable with it
+	img := crashImage(t, dir)
+	o.Close()
+
+	ro := newOpener(t, img, WithReadOnly())
+	defer ro.Close()
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			r := openWAL(t, ro, "ch", 1, walimpls.ReadOnly)
+			defer r.Close()
+			got := readN(t, r, walimpls.DeliverAll(), 11)
+			if first := got[0].MessageID().(helper.Int64ID).Value(); first != 10 {
+				t.Errorf("first message %d after the truncation, want 10", first)
+			}
+		})
+	}
+	wg.Wait()
 }
