@@ -43,11 +43,14 @@ const (
 	// flush: about a memtable (64 MiB), never more than this many segments
 	// plus the one being written.
 	journalKeepSegments = 2
-	// journalMaxFrame bounds a frame's length field: a larger one is
-	// garbage, not a frame (batches of records over the value log
-	// threshold hold pointers only; MaxMessageSize bounds the rest).
-	journalMaxFrame = 1 << 30
+	// journalKeepBuffer: a write buffer that grew past this is not kept.
+	journalKeepBuffer = 4 << 20
 )
+
+// journalFrameTarget: a group larger than this is written as several
+// frames (in the same write), so no frame nears the 4 GiB its length field
+// can say (Pebble refuses a batch that large). A variable for tests.
+var journalFrameTarget = 64 << 20
 
 // journal is the store's write-ahead log. Batches join the pending group;
 // the first committer that finds no flush running becomes the leader: it
@@ -82,6 +85,9 @@ type journal struct {
 	nextSeq  uint64   // seq of the next frame
 	lastSync time.Time
 	wbuf     []byte
+	frames   []*pebble.Batch
+	// mostFrames is the most frames one group took (tests read it).
+	mostFrames int
 	segBytes int64
 }
 
@@ -169,25 +175,36 @@ func (j *journal) flush(g *journalGroup) error {
 			return err
 		}
 	}
-	// The group's first batch becomes the frame: the others are appended
-	// to it, then the checkpoint.
-	b := g.batches[0]
-	for _, o := range g.batches[1:] {
-		if err := b.Apply(o, nil); err != nil {
-			return notEntered{fmt.Errorf("rmq: journal: combine batches: %w", err)}
+	// Each frame is a batch with the batches after it appended, up to
+	// journalFrameTarget bytes (one batch may be larger), then the
+	// checkpoint: where the frame starts and its seq.
+	frames := j.frames[:0]
+	j.wbuf = j.wbuf[:0]
+	seq, off := j.nextSeq, j.off
+	for i := 0; i < len(g.batches); seq++ {
+		b := g.batches[i]
+		for i++; i < len(g.batches) && b.Len()+g.batches[i].Len() <= journalFrameTarget; i++ {
+			if err := b.Apply(g.batches[i], nil); err != nil {
+				return notEntered{fmt.Errorf("rmq: journal: combine batches: %w", err)}
+			}
 		}
+		cp := journalCheckpoint{seg: j.seg, off: uint64(off) + uint64(len(j.wbuf)), seq: seq}
+		if err := b.Set(journalCheckpointKey, encodeCheckpoint(cp), nil); err != nil {
+			return notEntered{fmt.Errorf("rmq: journal: checkpoint: %w", err)}
+		}
+		j.wbuf = appendJournalFrame(j.wbuf, seq, b.Repr())
+		frames = append(frames, b)
 	}
-	seq := j.nextSeq
-	if err := b.Set(journalCheckpointKey, encodeCheckpoint(journalCheckpoint{seg: j.seg, off: uint64(j.off), seq: seq}), nil); err != nil {
-		return notEntered{fmt.Errorf("rmq: journal: checkpoint: %w", err)}
-	}
-	j.wbuf = appendJournalFrame(j.wbuf[:0], seq, b.Repr())
-	off := j.off
+	j.frames = frames
+	j.mostFrames = max(j.mostFrames, len(frames))
 	if _, err := j.f.WriteAt(j.wbuf, off); err != nil {
 		return j.failed(fmt.Errorf("write journal %s: %w", j.segPath(j.seg), err))
 	}
 	j.off += int64(len(j.wbuf))
-	j.nextSeq++
+	j.nextSeq = seq
+	if cap(j.wbuf) > journalKeepBuffer {
+		j.wbuf = nil
+	}
 	preallocZeros(j.f, &j.prealloc, off, j.off, j.segBytes)
 	j.dirty = true
 	if g.sync {
@@ -199,11 +216,20 @@ func (j *journal) flush(g *journalGroup) error {
 			j.lastSync = time.Now()
 		}
 	}
-	if err := s.call(func() error { return s.db.Apply(b, pebble.NoSync) }); err != nil {
+	err := s.call(func() error {
+		for _, b := range frames {
+			if err := s.db.Apply(b, pebble.NoSync); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	clear(j.frames)
+	if err != nil {
 		if !isNotEntered(err) {
 			s.fail(err)
 		}
-		return fmt.Errorf("apply the journal's frame %d to Pebble: %w", seq, err)
+		return fmt.Errorf("apply the journal's frames %d to %d to Pebble: %w", j.nextSeq-uint64(len(frames)), j.nextSeq-1, err)
 	}
 	j.mu.Lock()
 	j.applied = j.seg

@@ -22,7 +22,7 @@ func journalFrameCRC(lengthAndSeq, repr []byte) uint32 {
 }
 
 // journalFrameHeader is a parsed frame header; ok is false where no frame
-// starts (zeros, garbage, a length past journalMaxFrame).
+// starts (zeros, garbage).
 type journalFrameHeader struct {
 	length uint32
 	seq    uint64
@@ -38,7 +38,7 @@ func parseJournalFrameHeader(b []byte) (journalFrameHeader, bool) {
 		seq:    binary.BigEndian.Uint64(b[8:]),
 		crc:    binary.BigEndian.Uint32(b[16:]),
 	}
-	return h, h.length <= journalMaxFrame
+	return h, true
 }
 
 // check reports whether repr is the frame's intact body.

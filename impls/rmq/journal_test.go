@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -268,4 +269,49 @@ func TestReadOnlyOverlayConcurrentReads(t *testing.T) {
 		})
 	}
 	wg.Wait()
+}
+
+// TestJournalGroupOfManyFrames: a group larger than journalFrameTarget is
+// written as several frames; after a crash every acknowledged append of
+// every channel is replayed, in order.
+func TestJournalGroupOfManyFrames(t *testing.T) {
+	defer func(n int) { journalFrameTarget = n }(journalFrameTarget)
+	journalFrameTarget = 4 << 10
+	dir := t.TempDir()
+	o := newOpener(t, dir, WithValueLogThreshold(0))
+	const per = 50
+	var wg sync.WaitGroup
+	for g := range 8 {
+		ch := fmt.Sprint("ch", g%2)
+		w := openWAL(t, o, ch, 1, walimpls.ReadWrite)
+		wg.Go(func() {
+			for i := range per {
+				p := fmt.Sprintf("%d-%d-%s", g, i, strings.Repeat("x", 1000))
+				if _, err := w.Append(context.Background(), message.NewMutableMessage([]byte(p), nil)); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	j := o.(*opener).store.jnl
+	if j.mostFrames < 2 || j.nextSeq >= 8*per {
+		t.Errorf("%d frames for %d appends, at most %d per group: no group was split, or no frame held two appends", j.nextSeq, 8*per, j.mostFrames)
+	}
+	img := crashImage(t, dir)
+	o.Close()
+	o = newOpener(t, img)
+	defer o.Close()
+	for c := range 2 {
+		next := map[string]int{}
+		for _, m := range readN(t, openWAL(t, o, fmt.Sprint("ch", c), 1, walimpls.ReadOnly), walimpls.DeliverAll(), 4*per) {
+			f := strings.SplitN(string(m.Payload()), "-", 3)
+			i, _ := strconv.Atoi(f[1])
+			if i != next[f[0]] {
+				t.Fatalf("channel %d: appender %s's message %d where %d was due", c, f[0], i, next[f[0]])
+			}
+			next[f[0]]++
+		}
+	}
 }
