@@ -88,7 +88,7 @@ type journal struct {
 	frames   []*pebble.Batch
 	// mostFrames is the most frames one group took (tests read it).
 	mostFrames int
-	segBytes int64
+	segBytes   int64
 }
 
 // journalGroup is the batches committed while the previous group was
