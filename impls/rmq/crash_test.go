@@ -40,7 +40,7 @@ const (
 	// operation, "<point> <k>" (see journalKiller).
 	envCrashKillAt = "MQWAL_RMQ_CRASH_KILL_AT"
 	crashChannel   = "crash"
-	crashWriters    = 4
+	crashWriters   = 4
 	// Every third message of a writer is this large, above the child's
 	// value log threshold, so kills land in value log writes and lost
 	// pointers are rebuilt on the next open.
