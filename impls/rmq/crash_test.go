@@ -214,14 +214,7 @@ func TestCrashDuringJournalRotation(t *testing.T) {
 			term++
 			t.Setenv(envCrashKillAt, fmt.Sprint(point, " ", k))
 			lines, minAck := runCrashChild(t, dir, term, -1)
-			for _, l := range lines {
-				f := strings.Fields(l)
-				id, err := strconv.ParseInt(f[1], 10, 64)
-				if len(f) != 3 || f[0] != "ack" || err != nil {
-					t.Fatalf("bad child line %q", l)
-				}
-				acked[id] = f[2]
-			}
+			addAcks(t, acked, lines)
 			if minAck >= 0 && minAck < next {
 				t.Fatalf("%s %d: child acked sequence %d, below the %d messages already stored", point, k, minAck, next)
 			}
@@ -247,19 +240,25 @@ func testCrashRecovery(t *testing.T, allVlog string) {
 	for iter := 1; iter <= 10 && time.Now().Before(deadline); iter++ {
 		killAfter := 1 + rng.IntN(400)
 		lines, minAck := runCrashChild(t, dir, iter, killAfter)
-		for _, l := range lines {
-			f := strings.Fields(l)
-			id, err := strconv.ParseInt(f[1], 10, 64)
-			if len(f) != 3 || f[0] != "ack" || err != nil {
-				t.Fatalf("bad child line %q", l)
-			}
-			acked[id] = f[2]
-		}
+		addAcks(t, acked, lines)
 		if minAck < next {
 			t.Fatalf("iteration %d: child acked sequence %d, below the %d messages already stored", iter, minAck, next)
 		}
 		next = verifyCrashDir(t, dir, acked, int64(iter))
 		t.Logf("iteration %d: killed after %d acks read; %d messages stored, %d acked in total", iter, killAfter, next, len(acked))
+	}
+}
+
+// addAcks records the child's "ack <id> <sha256>" lines in acked.
+func addAcks(t *testing.T, acked map[int64]string, lines []string) {
+	t.Helper()
+	for _, l := range lines {
+		f := strings.Fields(l)
+		id, err := strconv.ParseInt(f[1], 10, 64)
+		if len(f) != 3 || f[0] != "ack" || err != nil {
+			t.Fatalf("bad child line %q", l)
+		}
+		acked[id] = f[2]
 	}
 }
 
