@@ -2,6 +2,7 @@ package rmq
 
 import (
 	"context"
+	"fmt"
 	"github.com/mqwal/mqwal/internal/benchkit"
 	"path/filepath"
 	"sync/atomic"
@@ -35,27 +36,36 @@ func BenchmarkAppendPaired(b *testing.B) {
 		size, conc int
 		opts       []Option
 		base       func(b *testing.B, size int) (op func() error, done func())
+		channels   int // appends go round-robin over this many channels (0: 1)
 	}{
-		{"1KiB-RAW", benchPayload, 1, nil, rawOp},
-		{"1KiB-RAWPRE", benchPayload, 1, nil, rawPreOp},
-		{"1KiBx8-RAWGROUP", benchPayload, benchConcurrency, nil, rawGroupOp},
-		{"256KiB-RAW", benchBulkPayload, 1, nil, rawOp},
+		{"1KiB-RAW", benchPayload, 1, nil, rawOp, 0},
+		{"1KiB-RAWPRE", benchPayload, 1, nil, rawPreOp, 0},
+		{"1KiBx8-RAWGROUP", benchPayload, benchConcurrency, nil, rawGroupOp, 0},
+		{"256KiB-RAW", benchBulkPayload, 1, nil, rawOp, 0},
+		// The journal is shared by every channel: 16 appenders spread over
+		// 1,000 channels share fsyncs as they would on one.
+		{"1KiBx16-1000ch-RAWGROUP", benchPayload, 16, nil, rawGroupOp, 1000},
+		{"1KiBx16-1ch-RAWGROUP", benchPayload, 16, nil, rawGroupOp, 1},
 		// Every message through the value log (WithValueLogThreshold(1),
 		// opt-in: it keeps a segment open and up to 1 MiB of zeros ahead
 		// per channel being written).
-		{"1KiB-RAW-vlog", benchPayload, 1, []Option{WithValueLogThreshold(1)}, rawOp},
-		{"1KiB-RAWPRE-vlog", benchPayload, 1, []Option{WithValueLogThreshold(1)}, rawPreOp},
-		{"1KiBx8-RAWGROUP-vlog", benchPayload, benchConcurrency, []Option{WithValueLogThreshold(1)}, rawGroupOp},
+		{"1KiB-RAW-vlog", benchPayload, 1, []Option{WithValueLogThreshold(1)}, rawOp, 0},
+		{"1KiB-RAWPRE-vlog", benchPayload, 1, []Option{WithValueLogThreshold(1)}, rawPreOp, 0},
+		{"1KiBx8-RAWGROUP-vlog", benchPayload, benchConcurrency, []Option{WithValueLogThreshold(1)}, rawGroupOp, 0},
 	}
 	for _, p := range pairs {
 		b.Run(p.name, func(b *testing.B) {
 			ps := payloads(64, p.size)
 			o := newOpener(b, b.TempDir(), p.opts...)
 			defer o.Close()
-			w := openWAL(b, o, "bench", 1, walimpls.ReadWrite)
+			ws := []walimpls.WALImpls{openWAL(b, o, "bench", 1, walimpls.ReadWrite)}
+			for c := 1; c < p.channels; c++ {
+				ws = append(ws, openWAL(b, o, fmt.Sprint("bench-", c), 1, walimpls.ReadWrite))
+			}
 			var i atomic.Int64
 			rmqOp := func() error {
-				_, err := w.Append(context.Background(), message.NewMutableMessage(ps[int(i.Add(1))%len(ps)], nil))
+				n := int(i.Add(1))
+				_, err := ws[n%len(ws)].Append(context.Background(), message.NewMutableMessage(ps[n%len(ps)], nil))
 				return err
 			}
 			base, done := p.base(b, p.size)

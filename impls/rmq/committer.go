@@ -11,26 +11,24 @@ import (
 )
 
 // The committer is the one goroutine per store that enters Pebble's commit
-// pipeline: every batch, every sync of Pebble's log and every flush the
-// driver asks for runs on it, one at a time, and only while the store has
-// not failed. Two properties of Pebble (v2.1.7) after its log failed make
-// this necessary:
+// pipeline: every batch the journal applies and every flush the driver
+// asks for runs on it, one at a time, and only while the store has not
+// failed.
 //
-//   - Pebble keeps a log error; a commit that meets it panics holding the
-//     commit lock, and every later commit then waits for that lock forever.
-//     The log's failure marks the store failed before Pebble learns of it
-//     (logFile), and the committer checks the store before each call, so
-//     no call meets the error: the commit that was in Pebble when the log
-//     failed is the last one.
-//   - A log rotation (a commit that fills the memtable, a flush) that
-//     meets the error cannot return at all: the goroutine parks forever
-//     (parkIfRotating). That goroutine is the committer, never a caller's:
-//     callers wait for it only until Pebble stopped, so every Append,
-//     Truncate and Open returns.
+// It was built for Pebble's own log (v2.1.7), which the journal replaced
+// (Pebble now runs with DisableWAL): a commit that met a failed Pebble
+// log panicked holding the commit lock, and a log rotation that met it
+// parked forever. Neither can happen without Pebble's log. What it still
+// gives: a call into Pebble that never returns, because Pebble stopped on
+// a fatal error (a MANIFEST write failing after a flush parks Pebble's
+// goroutine, and a commit waiting for room in the memtables then waits
+// forever), holds the committer, never a caller's goroutine: callers wait
+// only until Pebble stopped, so every Append, Truncate and Open returns.
+// And nothing enters Pebble after the store failed.
 //
-// Serializing calls costs little: Pebble serializes the log writes of
-// commits anyway, and the fsync, which dominates, is waited for by the
-// caller (Batch.SyncWait), so concurrent appends still share fsyncs.
+// Serializing calls costs nothing: the journal's leader applies one group
+// at a time anyway, and the write and fsync, which dominate, run before
+// it, outside the committer.
 type committer struct {
 	calls    chan *pebbleCall
 	stop     chan struct{}
@@ -137,42 +135,19 @@ func (s *store) call(fn func() error) error {
 	return <-call.done // finished just now
 }
 
-// enter hands b to Pebble on the committer and returns once Pebble holds
-// it (in its log buffer and memtable), without waiting for the fsync: the
-// caller waits for that with b.SyncWait when opts.Sync, outside its locks,
-// so concurrent appends share fsyncs.
-func (s *store) enter(b *pebble.Batch, opts *pebble.WriteOptions) error {
-	return s.call(func() error {
-		if opts.Sync {
-			return s.db.ApplyNoSyncWait(b, opts)
-		}
-		return s.db.Apply(b, opts)
-	})
-}
-
-// write commits b and waits for it per opts. An error other than
-// notEntered may leave b in Pebble's log: it fails the store (the caller
+// write commits b through the journal and waits for it per opts (written,
+// fdatasynced if opts.Sync, applied to Pebble). An error other than
+// notEntered may leave b in the journal: it failed the store (the caller
 // says ErrOutcomeUnknown). b is closed (see closeBatch).
 func (s *store) write(b *pebble.Batch, opts *pebble.WriteOptions) error {
-	err := s.enter(b, opts)
-	if err == nil && opts.Sync {
-		err = b.SyncWait()
-	}
+	err := s.jnl.commit(b, opts.Sync)
 	s.closeBatch(b, err)
-	if err != nil && !isNotEntered(err) {
-		s.fail(err)
-	}
 	return err
 }
 
-// syncLog makes everything written to Pebble's log so far durable.
+// syncLog makes everything committed to the journal so far durable.
 func (s *store) syncLog() error {
-	b := s.db.NewBatch()
-	if err := b.LogData(nil, nil); err != nil {
-		_ = b.Close()
-		return err
-	}
-	return s.write(b, pebble.Sync)
+	return s.write(s.db.NewBatch(), pebble.Sync)
 }
 
 // closeBatch closes b, returning it to Pebble's pool, after it was

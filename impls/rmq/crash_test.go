@@ -19,6 +19,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/vfs"
+	"github.com/cockroachdb/pebble/v2/vfs/errorfs"
 	"github.com/mqwal/mqwal/message"
 	"github.com/mqwal/mqwal/walimpls"
 	"github.com/mqwal/mqwal/walimpls/helper"
@@ -33,8 +36,11 @@ const (
 	// envCrashAllVlog: every record goes to the value log, whose segments
 	// are small, so kills land in segment rotations and preallocations.
 	envCrashAllVlog = "MQWAL_RMQ_CRASH_ALL_VLOG"
-	crashChannel    = "crash"
-	crashWriters    = 4
+	// envCrashKillAt: the child kills itself with SIGKILL at a journal
+	// operation, "<point> <k>" (see journalKiller).
+	envCrashKillAt = "MQWAL_RMQ_CRASH_KILL_AT"
+	crashChannel   = "crash"
+	crashWriters   = 4
 	// Every third message of a writer is this large, above the child's
 	// value log threshold, so kills land in value log writes and lost
 	// pointers are rebuilt on the next open.
@@ -83,10 +89,25 @@ func hashHex(p []byte) string {
 func crashChild() int {
 	term, _ := strconv.ParseUint(os.Getenv(envCrashTerm), 10, 64)
 	opts := []Option{WithPath(os.Getenv(envCrashDir)), WithValueLogThreshold(crashThreshold), withSegmentBytes(1 << 20)}
-	if os.Getenv(envCrashAllVlog) != "" {
+	switch os.Getenv(envCrashAllVlog) {
+	case "journal":
+		// Every record in the journal, whose 64 KiB segments rotate every
+		// few appends (a 100 KiB record gets a segment of its own), with
+		// zeros written after the frames of most groups, and the reclaimer
+		// deleting segments behind them.
+		opts = append(opts, WithValueLogThreshold(0), withSegmentBytes(64<<10))
+	case "1":
 		// A segment every ~3 large records; its first small batch
 		// preallocates the rest of it with zeros.
 		opts = append(opts, WithValueLogThreshold(1), withSegmentBytes(256<<10))
+	}
+	if at := os.Getenv(envCrashKillAt); at != "" {
+		k := &journalKiller{}
+		if _, err := fmt.Sscan(at, &k.point, &k.k); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 2
+		}
+		opts = append(opts, WithPebbleOptions(func(o *pebble.Options) { o.FS = errorfs.Wrap(vfs.Default, k) }))
 	}
 	o, err := NewBuilder(opts...).Build()
 	if err != nil {
@@ -126,6 +147,83 @@ func crashChild() int {
 // continue without a gap.
 func TestCrashRecovery(t *testing.T) { testCrashRecovery(t, "") }
 
+// TestCrashRecoveryJournal is TestCrashRecovery with every record in the
+// journal and 64 KiB segments, so the kills land in journal segment
+// rotations (sync of the old segment, new file, directory sync), in the
+// zeros written ahead of the frames, and in the deletion of old segments.
+func TestCrashRecoveryJournal(t *testing.T) { testCrashRecovery(t, "journal") }
+
+// journalKiller kills its process with SIGKILL just before the k-th
+// journal operation of its point: "create" (creating a segment after the
+// first: the rotation, once the old segment was synced), "dirsync"
+// (opening the journal directory to sync it: the new segment exists but
+// its entry is not durable), "zeros" (the second write to a new segment:
+// the zeros written ahead of its first frame). It injects no error.
+type journalKiller struct {
+	point string
+	k     int
+	mu    sync.Mutex
+	n     int
+	// writes counts writes to the newest segment.
+	writes int
+}
+
+func (j *journalKiller) MaybeError(op errorfs.Op) error {
+	inJournal := strings.Contains(op.Path, string(os.PathSeparator)+journalDirName)
+	if !inJournal {
+		return nil
+	}
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	hit := false
+	switch {
+	case op.Kind == errorfs.OpCreate && strings.HasSuffix(op.Path, journalSuffix):
+		j.writes = 0
+		hit = j.point == "create"
+	case op.Kind == errorfs.OpOpenDir && strings.HasSuffix(op.Path, journalDirName):
+		hit = j.point == "dirsync"
+	case op.Kind == errorfs.OpFileWriteAt && strings.HasSuffix(op.Path, journalSuffix):
+		j.writes++
+		hit = j.point == "zeros" && j.writes == 2
+	}
+	if hit {
+		if j.n++; j.n == j.k {
+			_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
+			select {} // the signal ends the process
+		}
+	}
+	return nil
+}
+
+func (*journalKiller) String() string { return "journal killer" }
+
+// TestCrashDuringJournalRotation: the child, every record in the journal
+// with 64 KiB segments, kills itself in the middle of a segment rotation
+// (before the new segment is created, before its directory entry is
+// synced) and of the preallocation (before the zeros ahead of a new
+// segment's first frame are written); after each kill every acknowledged
+// message is there exactly once, in order, and the next child appends on.
+func TestCrashDuringJournalRotation(t *testing.T) {
+	t.Setenv(envCrashAllVlog, "journal")
+	dir := t.TempDir()
+	acked := map[int64]string{}
+	next := int64(0)
+	term := 0
+	for _, point := range []string{"create", "dirsync", "zeros"} {
+		for _, k := range []int{2, 5, 9} {
+			term++
+			t.Setenv(envCrashKillAt, fmt.Sprint(point, " ", k))
+			lines, minAck := runCrashChild(t, dir, term, -1)
+			addAcks(t, acked, lines)
+			if minAck >= 0 && minAck < next {
+				t.Fatalf("%s %d: child acked sequence %d, below the %d messages already stored", point, k, minAck, next)
+			}
+			next = verifyCrashDir(t, dir, acked, int64(term))
+			t.Logf("%s %d: killed itself after %d acks; %d messages stored", point, k, len(lines), next)
+		}
+	}
+}
+
 // TestCrashRecoveryAllValueLog is TestCrashRecovery with every record in
 // the value log and 256 KiB segments: a segment rotation (sync of Pebble's
 // log, new file, directory sync) every few appends, and zeros written
@@ -142,14 +240,7 @@ func testCrashRecovery(t *testing.T, allVlog string) {
 	for iter := 1; iter <= 10 && time.Now().Before(deadline); iter++ {
 		killAfter := 1 + rng.IntN(400)
 		lines, minAck := runCrashChild(t, dir, iter, killAfter)
-		for _, l := range lines {
-			f := strings.Fields(l)
-			id, err := strconv.ParseInt(f[1], 10, 64)
-			if len(f) != 3 || f[0] != "ack" || err != nil {
-				t.Fatalf("bad child line %q", l)
-			}
-			acked[id] = f[2]
-		}
+		addAcks(t, acked, lines)
 		if minAck < next {
 			t.Fatalf("iteration %d: child acked sequence %d, below the %d messages already stored", iter, minAck, next)
 		}
@@ -158,8 +249,22 @@ func testCrashRecovery(t *testing.T, allVlog string) {
 	}
 }
 
+// addAcks records the child's "ack <id> <sha256>" lines in acked.
+func addAcks(t *testing.T, acked map[int64]string, lines []string) {
+	t.Helper()
+	for _, l := range lines {
+		f := strings.Fields(l)
+		id, err := strconv.ParseInt(f[1], 10, 64)
+		if len(f) != 3 || f[0] != "ack" || err != nil {
+			t.Fatalf("bad child line %q", l)
+		}
+		acked[id] = f[2]
+	}
+}
+
 // runCrashChild starts the child, reads killAfter acks, kills it with
-// SIGKILL and returns every complete ack line and the lowest acked ID.
+// SIGKILL and returns every complete ack line and the lowest acked ID. With
+// killAfter < 0 the child must kill itself.
 func runCrashChild(t *testing.T, dir string, term, killAfter int) (lines []string, minAck int64) {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
@@ -199,6 +304,9 @@ func runCrashChild(t *testing.T, dir string, term, killAfter int) (lines []strin
 	}
 	err = cmd.Wait()
 	var exit *exec.ExitError
+	if killAfter < 0 {
+		killed = true
+	}
 	if !killed || !errors.As(err, &exit) || exit.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
 		t.Fatalf("child ended with %v before the kill (stderr: %s)", err, stderr.String())
 	}

@@ -14,35 +14,74 @@
 //	'd' | channel id (4 bytes, big-endian) | sequence (8 bytes, big-endian)
 //
 // whose value is message.EncodeRecord(payload, properties) (versioned,
-// length-prefixed) for a message kept inline, or (the default) a pointer
-// into the channel's value log (below). Beside the data, each channel keeps its highest opened
+// length-prefixed) for a message kept inline (the default below 64 KiB), or
+// a pointer into the channel's value log (below). Beside the data, each channel keeps its highest opened
 // term and its first retained sequence. On open the next sequence of a
 // channel is recovered from its last key, so IDs continue where they ended.
 // MessageIDs are helper.Int64ID sequences starting at 0.
 //
 // # Durability and sync modes
 //
-// An Append returns once its record is in the channel's value log (below)
-// and, in the default mode SyncAlways ("sync"), after that file has been
-// fdatasynced. Concurrent appends to a channel share fdatasyncs: while one
-// batch is written and synced, the appends that arrive meanwhile queue, and
-// the next write and fdatasync take them all, with no timer window, so a
-// lone appender pays exactly one write and one fdatasync and many appenders
-// far fewer than one each. Appends to different channels sync different
-// files. SyncGroup ("group") is the same for the value log; for messages
-// kept in Pebble's log (WithValueLogThreshold) it waits up to
-// WithGroupCommitWindow after a sync before starting the next one. SyncNone
-// ("none") never waits for fsync, so even a process crash can lose the
-// newest appends (a machine crash or power loss, more). It is unsafe and
-// meant for tests and benchmarks.
+// An Append returns once its record is in the store's journal (below), or
+// for a large message in the channel's value log, and, in the default
+// mode SyncAlways ("sync"), after that file has been fdatasynced.
+// Concurrent appends share fdatasyncs: while one group is written and
+// synced, the appends that arrive meanwhile queue, and the next write and
+// fdatasync take them all, with no timer window, so a lone appender pays
+// exactly one write and one fdatasync and many appenders far fewer than one
+// each. The journal is shared by every channel of the directory, so this
+// holds across channels; a value log is one channel's. SyncGroup ("group")
+// is the same, except that the journal waits up to WithGroupCommitWindow
+// after a sync before starting the next one. SyncNone ("none") never waits
+// for fsync, so even a process crash can lose the newest appends (a machine
+// crash or power loss, more). It is unsafe and meant for tests and
+// benchmarks.
 //
-// A failed write or fsync of the log (an I/O error, a full disk) fails that
-// Append with walimpls.ErrOutcomeUnknown, and from then on the store refuses
-// every write with ErrStoreFailed: data written after a failed fsync could be
-// lost silently, so the only way forward is to close and reopen (which
-// replays what did reach the disk). Nothing acknowledged is ever lost. The
-// same holds for the background reclaimer's sync of the log, and for any
-// panic or fatal error inside Pebble.
+// A failed write or fsync of the journal or a value log (an I/O error, a
+// full disk) fails that Append with walimpls.ErrOutcomeUnknown, and from
+// then on the store refuses every write with ErrStoreFailed: data written
+// after a failed fsync could be lost silently, so the only way forward is
+// to close and reopen (which replays what did reach the disk). Nothing
+// acknowledged is ever lost. The same holds for the background reclaimer's
+// sync of the journal, and for any panic or fatal error inside Pebble.
+//
+// # Journal
+//
+// Pebble runs without its own log (DisableWAL). Every batch the store
+// writes to Pebble (a message kept inline, value log pointers, a
+// truncation, a term, a new channel) goes first to the journal, one log
+// for the whole directory: <data dir>/journal/<segment number, 16
+// hex>.jnl, segments of up to 64 MiB, each a run of frames (magic, length,
+// frame sequence, crc32c, then the Pebble batch). A committer queues its
+// batch (an append under its channel's lock, so a channel's sequences
+// enter the journal in order); the first one that finds no write running
+// becomes the leader: it writes every queued batch as one frame (one
+// WriteAt), fdatasyncs it if any of them asked for a sync, applies the
+// frame to Pebble's memtable, wakes the group and goes on with what queued
+// meanwhile. The segment being written is kept 1 MiB ahead of its frames
+// with zeros, in the same write and fdatasync, so most fdatasyncs change no
+// file size and commit no file system metadata (see Value log).
+//
+// Each frame also sets a checkpoint key in Pebble (where the frame starts,
+// its sequence). Pebble flushes its memtables in order, so after a crash
+// the checkpoint in Pebble names the newest frame it kept; opening replays
+// the frames after it, in order, up to the first torn, garbled or zero one
+// (or one whose sequence does not follow), and writes from then on go to
+// a new segment, never after garbage. Before the journal moves to a new
+// segment, the old one is fdatasynced, so no synced frame can survive a
+// crash that lost an earlier one. Once more than 2 segments exist, the
+// background reclaimer flushes Pebble and deletes the segments the flush
+// covered; a clean close flushes and deletes them all. Recovery replays
+// the journal since Pebble's last flush: about one memtable (64 MiB), up to
+// the 4 that may queue, whatever the size of the data.
+//
+// The format is versioned (a format key in Pebble, 2 with the journal):
+// a directory of a newer format is refused with ErrUnknownFormat naming
+// it. A directory written before the journal (Pebble's own log) opens
+// as it is: Pebble replays and flushes its old log at Open. An older
+// release opening a directory this one wrote after a crash (not after a
+// clean close, which leaves the journal empty) would not see what only the
+// journal holds.
 //
 // # Full and failing disks
 //
@@ -52,11 +91,12 @@
 //
 //   - Build takes the directory's lock, then writes and syncs a small probe
 //     file: a disk that takes no write fails the build at once
-//     (walimpls.ErrUnavailable wrapping ENOSPC or EIO). Opening for writing
-//     flushes what Pebble's log holds, which needs about as much free space
-//     as the log; if that flush fails, Build returns after about two
-//     seconds while Pebble keeps retrying in the background (at most once a
-//     second); a later Build of the directory waits for it.
+//     (walimpls.ErrUnavailable wrapping ENOSPC or EIO). Replaying the
+//     journal writes nothing. Opening a directory of an older release for
+//     writing flushes what Pebble's own log holds, which needs about as
+//     much free space as the log; if that flush fails, Build returns after
+//     about two seconds while Pebble keeps retrying in the background (at
+//     most once a second); a later Build of the directory waits for it.
 //   - While Pebble cannot flush its memtable, appends fail fast with a
 //     retryable walimpls.ErrUnavailable (nothing written) instead of
 //     filling the memtables and then blocking in Pebble's write stall; they
@@ -68,12 +108,9 @@
 //     goroutine is parked, since Pebble must not go on, and Close returns
 //     an error instead of waiting for it; the directory stays locked until
 //     the process exits.
-//   - Pebble's own log failing while Pebble switches to a new log (which
-//     in Pebble panics where no recover can catch it, ending the process)
-//     does the same: the driver's one goroutine that enters Pebble's commit
-//     pipeline is parked there, and every Append, Truncate and Open
-//     returns ErrStoreFailed. Restarting the process reopens the
-//     directory with everything acknowledged.
+//   - The journal failing fails the store, not Pebble (Pebble has no
+//     log of its own to fail): Close returns and the directory opens
+//     again, in the same process too, with everything acknowledged.
 //   - Pebble's background failures are logged through WithLogger's
 //     logger: each kind (what failed, and its errno) once, then at most
 //     once a minute, and once more when the work succeeds again. Pebble
@@ -82,15 +119,16 @@
 //     spin.
 //
 // WithReadOnly opens Pebble read-only: nothing is flushed or written, so a
-// directory on a full disk can still be read (walctl scan), including the
-// value log pointers a crash took from Pebble, which are kept in memory.
+// directory on a full disk can still be read (walctl scan), including what
+// a crash left only in the journal (replayed into memory) and the value
+// log pointers a crash took from Pebble, which are kept in memory.
 //
 // # Value log
 //
 // A message from WithValueLogThreshold's size (default 64 KiB; 1 sends
 // every message, which makes one channel's synced appends faster but
 // keeps a segment open and up to 1 MiB of zeros ahead per channel being
-// written; 0 keeps every message in Pebble's own log) is written once, to
+// written; 0 keeps every message in the journal) is written once, to
 // the channel's value log:
 // segment files of up to 64 MiB under <data dir>/vlog/<channel id, 8
 // hex>/<first sequence, 16 hex>.vlog, each record framed by magic, channel
@@ -101,30 +139,30 @@
 //
 // An append takes the channel lock, gets its sequence and joins the
 // channel's pending batch. The first appender that finds no flush running
-// writes the batch (one write), fdatasyncs it, applies its pointers to
-// Pebble without syncing Pebble's log, wakes the batch, and goes on with
+// writes the batch (one write), fdatasyncs it, commits its pointers
+// through the journal without a sync, wakes the batch, and goes on with
 // whatever queued meanwhile. Before a batch is written, an earlier append
-// of the channel still waiting for Pebble's log to sync (a message under
+// of the channel still waiting for the journal's sync (a message under
 // the threshold) is made durable first. The segment being written is kept
 // 1 MiB ahead of its records with zeros, in the same write and fdatasync,
 // so most fdatasyncs change no file size and commit no file system
 // metadata.
 //
-// Pebble persists its log in order, so a crash can lose only a channel's
-// newest pointers, and their records are the newest of the newest segment
-// (Pebble's log is synced before a new segment starts). Opening a channel
-// scans that segment and puts the lost pointers back; the scan reads
-// headers only up to the last pointer Pebble kept, so recovery costs at
-// most one segment (64 MiB) plus replaying Pebble's log, whatever the size
-// of the channel. A torn or garbled tail, or the zeros after the records,
+// The journal is recovered as a prefix of its frames, so a crash can lose
+// only a channel's newest pointers, and their records are the newest of
+// the newest segment (the journal is synced before a new segment starts).
+// Opening a channel scans that segment and puts the lost pointers back;
+// the scan reads headers only up to the last pointer Pebble kept, so
+// recovery costs at most one segment (64 MiB) plus replaying the journal,
+// whatever the size of the channel. A torn or garbled tail, or the zeros after the records,
 // ends the scan; the next record goes to a new segment, never after
 // garbage. A pointer whose record is missing or fails its checks is a read
 // error, never a skipped message. Segments whose records are all truncated
 // are deleted in the background once the truncation is synced; the segment
 // being written goes too once every message of the channel is truncated.
 //
-// The on-disk format is the one releases with a 64 KiB threshold wrote
-// (records, pointers, inline values); either reads what the other wrote.
+// Records, pointers and inline values are unchanged since releases before
+// the journal.
 //
 // # Data directory
 //
@@ -138,13 +176,11 @@
 // directory (not a directory, no permission, a read-only file system) is
 // walimpls.ErrInvalidArgument naming the cause.
 //
-// A clean close flushes the memtable and deletes the log files Pebble no
-// longer needs (it keeps up to five for reuse and would delete them only
-// at the next open), and log files are preallocated 1 MiB ahead of their
-// writes (Pebble reserves 110% of the memtable size, 70 MiB, for each at
-// once), so after a run the directory holds about the data: 10 MiB of
-// messages take 1.12× on disk, where they took 36×. While running, up to
-// six logs of up to the memtable size exist.
+// A clean close flushes the memtable and deletes the journal's segments
+// and the (empty) log files Pebble still creates at each open, so after a
+// run the directory holds about the data. While running, the journal
+// holds up to about a second of writes beyond its 2 segments (the
+// reclaimer's round) and 1 MiB of zeros ahead.
 //
 // # Semantics
 //
@@ -160,8 +196,8 @@
 // it only allows discarding, so a crash right after it may bring the
 // truncated messages back (never a partial range), and the background
 // reclaimer within about a second (or the next synced append of a message
-// kept inline) makes it durable: a value log append does not sync Pebble's
-// log.
+// kept inline) makes it durable: a value log append does not sync the
+// journal.
 //
 // Scanners read in bounded chunks with short-lived iterators and wait for a
 // commit notification when they reach the end, so tailing never polls the

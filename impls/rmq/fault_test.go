@@ -251,7 +251,7 @@ func checkDiskError(t *testing.T, what string, err error, dir string, cause sysc
 // in the value log and fail its files.
 func TestDiskFaults(t *testing.T) {
 	for _, run := range []struct{ kind, suffix string }{
-		{"fsync", ".log"}, {"enospc", ".log"}, {"fsync", vlogSuffix}, {"enospc", vlogSuffix},
+		{"fsync", journalSuffix}, {"enospc", journalSuffix}, {"fsync", vlogSuffix}, {"enospc", vlogSuffix},
 	} {
 		kind := run.kind
 		t.Run(kind+run.suffix, func(t *testing.T) {

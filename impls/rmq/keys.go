@@ -14,6 +14,8 @@ const (
 	prefixMeta = 'm'
 	// prefixData holds messages: 'd' | id | seq -> EncodeRecord bytes.
 	prefixData = 'd'
+	// prefixStore holds the store's own state: 'g' | name.
+	prefixStore = 'g'
 )
 
 // Per-channel metadata kinds.
@@ -61,6 +63,13 @@ func parseDataKey(k []byte) (id uint32, seq uint64, err error) {
 	}
 	return binary.BigEndian.Uint32(k[1:5]), binary.BigEndian.Uint64(k[5:]), nil
 }
+
+// formatKey holds the directory's format (8 bytes; absent: 1, before the
+// journal); journalCheckpointKey the journal checkpoint (journal.go).
+var (
+	formatKey            = []byte{prefixStore, 'f', 'o', 'r', 'm', 'a', 't'}
+	journalCheckpointKey = []byte{prefixStore, 'j', 'o', 'u', 'r', 'n', 'a', 'l'}
+)
 
 func encodeUint64(v uint64) []byte { return binary.BigEndian.AppendUint64(nil, v) }
 

@@ -116,12 +116,24 @@ func openStore(b *Builder, key string) (*store, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.db, s.walDir = db, opts.WALDir
+	s.db, s.walDir = &pebbleDB{DB: db}, opts.WALDir
 	s.committer = startCommitter(s)
 	if opts.WALFailover != nil {
 		s.walDir = "-" // logs elsewhere too: leave them alone
 	}
-	if err := s.loadChannelIDs(); err != nil {
+	window := time.Duration(0)
+	if b.syncMode == SyncGroup {
+		window = b.groupWindow
+	}
+	err = s.openJournal(window)
+	if err == nil {
+		err = s.loadChannelIDs()
+	}
+	if err != nil {
+		s.committer.close()
+		if s.jnl != nil {
+			s.jnl.closeSegment()
+		}
 		_ = s.guard(db.Close)
 		s.closeFiles()
 		return nil, err

@@ -119,7 +119,8 @@ func WithMaxMessageSize(n int) Option {
 // and a few bytes of framing) from which a message is stored in the
 // channel's value log, files beside Pebble written once and fdatasynced
 // once per batch of appends, with only a pointer in Pebble; smaller ones
-// go through Pebble's own log. 0 keeps every message in Pebble; negative
+// go through the store's journal into Pebble. 0 keeps every message in
+// Pebble; negative
 // is an error. It counts per opener (any opener reads both kinds), default
 // DefaultValueLogThreshold. 1 (every message) suits a few busy channels:
 // see DefaultValueLogThreshold for what it costs per channel.
@@ -235,13 +236,12 @@ func (b *Builder) pebbleOptions(h *health) (o *pebble.Options, fsCloser io.Close
 		// Fewer, larger files: a scan keeps its readahead going longer.
 		o.TargetFileSizes[i] = DefaultTargetFileSize
 	}
-	if b.syncMode == SyncGroup && b.groupWindow > 0 {
-		w := b.groupWindow
-		o.WALMinSyncInterval = func() time.Duration { return w }
-	}
 	for _, fn := range b.pebbleTuning {
 		fn(o)
 	}
+	// The store's journal is the log (journal.go). Pebble still replays
+	// and flushes the logs an older release left, at Open.
+	o.DisableWAL = true
 	o.ReadOnly = b.readOnly
 	fsCloser = io.NopCloser(nil)
 	if o.FS == nil {

@@ -48,6 +48,12 @@ func (r *reclaimer) add(c *channelState, lo, hi uint64) {
 	}
 	r.pending[c.id] = truncatedRange{c: c, lo: lo, hi: hi}
 	r.mu.Unlock()
+	r.poke()
+}
+
+// poke asks for a round without a range: the journal has segments to
+// delete (journal.collect).
+func (r *reclaimer) poke() {
 	select {
 	case r.wake <- struct{}{}:
 	default:
@@ -71,6 +77,11 @@ func (r *reclaimer) run(ctx context.Context) {
 		r.pending = map[uint32]truncatedRange{}
 		r.mu.Unlock()
 		r.deleteSegments(pending)
+		if r.s.failed() == nil {
+			if err := r.s.jnl.collect(); err != nil {
+				r.s.health.report("delete journal segments", err)
+			}
+		}
 		for id, rg := range pending {
 			if rg.lo >= rg.hi || r.s.failed() != nil {
 				continue
@@ -122,10 +133,10 @@ func (r *reclaimer) compact(ctx context.Context, id uint32, rg truncatedRange) e
 // deleteSegments makes the truncations durable and deletes the value log
 // segments they emptied. Durable first: a crash that undid a truncation
 // would otherwise bring back pointers into deleted files. So the first
-// retained sequences are read, then Pebble's log is synced (which covers
+// retained sequences are read, then the journal is synced (which covers
 // them), and only then are segments below them deleted. The sync also
 // covers channels that wait for no deletion: large appends never sync
-// Pebble's log, so without it a truncation followed only by large appends
+// the journal, so without it a truncation followed only by large appends
 // would stay undurable until the store closes.
 //
 // A failed sync fails the store like any failed sync: what it covered may
@@ -147,8 +158,8 @@ func (r *reclaimer) deleteSegments(pending map[uint32]truncatedRange) {
 	}
 	if err := r.s.syncLog(); err != nil {
 		if !isNotEntered(err) {
-			r.s.fail(fmt.Errorf("sync of Pebble's log (making truncations durable): %w", err))
-			r.s.health.report("reclaimer's sync of Pebble's log", err)
+			r.s.fail(fmt.Errorf("sync of the journal (making truncations durable): %w", err))
+			r.s.health.report("reclaimer's sync of the journal", err)
 		}
 		return
 	}

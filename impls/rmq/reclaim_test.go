@@ -14,14 +14,15 @@ import (
 	"github.com/mqwal/mqwal/walimpls/helper"
 )
 
-// TestReclaimerSyncFailurePoisons: the reclaimer's sync of Pebble's log
+// TestReclaimerSyncFailurePoisons: the reclaimer's sync of the journal
 // (it makes truncations durable) failing is a failed sync like any other:
 // the store refuses every later write, so no later append is acknowledged.
 func TestReclaimerSyncFailurePoisons(t *testing.T) {
 	dir := t.TempDir()
-	fault := &diskFault{pick: failingDisk(".log")}
-	// Every message in the value log: appends never sync Pebble's log, so
-	// the reclaimer's sync is the one that fails.
+	fault := &diskFault{pick: syncFails(journalSuffix)}
+	// Every message in the value log: appends never sync the journal, so
+	// the reclaimer's sync is the one that fails (Truncate writes the
+	// journal without a sync).
 	o := newOpener(t, dir, withFault(fault), WithValueLogThreshold(1))
 	defer o.Close()
 	w := openWAL(t, o, "ch", 1, walimpls.ReadWrite)
@@ -33,7 +34,7 @@ func TestReclaimerSyncFailurePoisons(t *testing.T) {
 	deadline := time.Now().Add(10 * time.Second)
 	for fault.hits.Load() == 0 {
 		if time.Now().After(deadline) {
-			t.Fatal("the reclaimer never synced Pebble's log")
+			t.Fatal("the reclaimer never synced the journal")
 		}
 		time.Sleep(5 * time.Millisecond)
 	}

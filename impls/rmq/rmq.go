@@ -156,45 +156,42 @@ func (w *wal) Append(ctx context.Context, msg message.MutableMessage) (message.M
 	// Encode straight into the batch: no intermediate copy of the payload.
 	message.EncodeRecord(op.Value[:0], msg.Payload(), msg.Properties())
 
-	seq, logged, err := w.apply(b, op)
-	if logged {
-		_ = b.Close() // it went to the value log: b never entered Pebble
-	} else if err != nil {
-		s.closeBatch(b, err)
-	}
-	if logged || err != nil {
+	seq, g, err := w.apply(b, op)
+	if g == nil {
+		_ = b.Close() // it went to the value log, or failed before the journal
 		if err != nil {
 			return nil, err
 		}
 		return helper.NewInt64ID(Name, int64(seq)), nil
 	}
-	if w.opener.write.Sync {
-		if err := b.SyncWait(); err != nil {
-			s.fail(err)
-			return nil, fmt.Errorf("%w: rmq channel %q in %s: sync of sequence %d: %w", walimpls.ErrOutcomeUnknown, w.ch.name, s.path, seq, err)
+	err = s.jnl.wait(g)
+	s.closeBatch(b, err)
+	if err != nil {
+		if isNotEntered(err) {
+			return nil, err
 		}
+		return nil, fmt.Errorf("%w: rmq channel %q in %s: write sequence %d: %w", walimpls.ErrOutcomeUnknown, w.ch.name, s.path, seq, err)
 	}
-	_ = b.Close()
 	w.ch.durable(seq)
 	return helper.NewInt64ID(Name, int64(seq)), nil
 }
 
-// apply assigns the next sequence and hands the batch to Pebble's commit
-// pipeline (through the committer) under the channel lock, so sequences
-// enter the log in order and a fenced writer can never slip one in. The
-// fsync is awaited outside the lock: that is what lets concurrent appends
-// share it.
+// apply assigns the next sequence and queues the batch in the journal
+// under the channel lock, so sequences enter the journal in order and a
+// fenced writer can never slip one in. The write and fsync are awaited
+// outside the lock (journal.wait): that is what lets concurrent appends,
+// of any channel, share them.
 //
 // While the channel's value log has a batch in flight, the record joins
-// the value log's next batch instead (logged): entered into Pebble now, it
-// could become durable and visible before the earlier sequences of that
-// batch exist. It then returns once stored.
-func (w *wal) apply(b *pebble.Batch, op *pebble.DeferredBatchOp) (seq uint64, logged bool, err error) {
+// the value log's next batch instead (g is nil): queued in the journal
+// now, it could become durable and visible before the earlier sequences of
+// that batch exist. It then returns once stored.
+func (w *wal) apply(b *pebble.Batch, op *pebble.DeferredBatchOp) (seq uint64, g *journalGroup, err error) {
 	c := w.ch
 	c.mu.Lock()
 	if err := w.checkLocked("append"); err != nil {
 		c.mu.Unlock()
-		return 0, false, err
+		return 0, nil, err
 	}
 	if c.vlog.flushing {
 		buf := getVlogBuf(vlogHeaderLen + len(op.Value))
@@ -202,30 +199,17 @@ func (w *wal) apply(b *pebble.Batch, op *pebble.DeferredBatchOp) (seq uint64, lo
 		rec := *buf
 		copy(rec[vlogHeaderLen:], op.Value)
 		seq, err := w.appendVlogLocked(rec, vlogBodyCRC(rec[vlogHeaderLen:]))
-		return seq, true, err
+		return seq, nil, err
 	}
 	defer c.mu.Unlock()
-	seq, err = w.enterLocked(b, op)
-	return seq, false, err
-}
-
-// enterLocked is apply's Pebble path, under the channel lock.
-func (w *wal) enterLocked(b *pebble.Batch, op *pebble.DeferredBatchOp) (uint64, error) {
-	c, s := w.ch, w.opener.store
-	seq := c.next
+	seq = c.next
 	appendDataKey(op.Key[:0], c.id, seq)
 	if err := op.Finish(); err != nil {
-		return 0, fmt.Errorf("rmq channel %q: %w", c.name, err)
+		return 0, nil, fmt.Errorf("rmq channel %q: %w", c.name, err)
 	}
-	if err := s.enter(b, w.opener.write); err != nil {
-		if isNotEntered(err) {
-			return 0, err
-		}
-		s.fail(err)
-		return 0, fmt.Errorf("%w: rmq channel %q in %s: write sequence %d: %w", walimpls.ErrOutcomeUnknown, c.name, s.path, seq, err)
-	}
+	g = w.opener.store.jnl.enqueue(b, w.opener.write.Sync)
 	c.next++
-	return seq, nil
+	return seq, g, nil
 }
 
 // checkLocked refuses a write by a fenced WAL or to a failed store; the

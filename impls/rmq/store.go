@@ -30,8 +30,10 @@ type store struct {
 	// readOnly: Pebble is open read-only (WithReadOnly): nothing is
 	// written, channels are not created, there is no reclaimer.
 	readOnly bool
-	db       *pebble.DB
-	health   *health
+	db       *pebbleDB
+	// jnl is the store's write-ahead log (journal.go); Pebble's is off.
+	jnl    *journal
+	health *health
 	// fs is the file system Pebble uses; the value log uses it too, so
 	// fault injection through WithPebbleOptions covers both.
 	fs vfs.FS
@@ -115,6 +117,12 @@ func (s *store) release() error {
 		c.vlog.close()
 	}
 	s.mu.Unlock()
+	if s.jnl != nil {
+		// After the flush Pebble holds every frame: the segments go.
+		if jerr := s.jnl.close(err == nil && flushed); jerr != nil {
+			s.health.report("delete the journal after a clean close", jerr)
+		}
+	}
 	if err == nil && flushed {
 		s.removeOldLogs()
 	}

@@ -3,6 +3,7 @@ package rmq
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -95,6 +96,10 @@ func testRealFullDisk(t *testing.T, large bool) {
 	})
 	within(t, "Close on a full disk", 30*time.Second, o.Close)
 
+	// Closing deleted the journal's segments (and their zeros ahead):
+	// fill what that freed.
+	filler := filepath.Join(mnt, "filler")
+	fillDisk(t, filler)
 	_, err = buildWithin(t, NewBuilder(WithPath(dir)), 30*time.Second)
 	checkDiskError(t, "open for writing on the full disk", err, dir, syscall.ENOSPC)
 
@@ -105,8 +110,10 @@ func testRealFullDisk(t *testing.T, large bool) {
 	checkFullDiskData(t, ro, acked, large)
 	within(t, "Close of the read-only opener", 30*time.Second, ro.Close)
 
-	if err := os.Remove(ballast); err != nil {
-		t.Fatal(err)
+	for _, f := range []string{ballast, filler} {
+		if err := os.Remove(f); err != nil {
+			t.Fatal(err)
+		}
 	}
 	o, err = buildWithin(t, NewBuilder(WithPath(dir)), 30*time.Second)
 	if err != nil {
@@ -117,6 +124,25 @@ func testRealFullDisk(t *testing.T, large bool) {
 	w = openWAL(t, o, "ch", 1, walimpls.ReadWrite)
 	if id, err := w.Append(context.Background(), message.NewMutableMessage(fullDiskPayload(n, large), nil)); err != nil || id.(helper.Int64ID).Value() != n {
 		t.Fatalf("append once space is freed = %v, %v; want sequence %d", id, err, n)
+	}
+}
+
+// fillDisk writes name until the disk is full.
+func fillDisk(t *testing.T, name string) {
+	t.Helper()
+	f, err := os.Create(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	chunk := make([]byte, 4<<10)
+	for {
+		if _, err := f.Write(chunk); err != nil {
+			if !errors.Is(err, syscall.ENOSPC) {
+				t.Fatal(err)
+			}
+			return
+		}
 	}
 }
 

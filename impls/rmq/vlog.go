@@ -80,30 +80,37 @@ func newVlog(s *store, id uint32) *vlog {
 	return &vlog{s: s, id: id, dir: s.fs.PathJoin(s.path, vlogDirName, fmt.Sprintf("%08x", id)), readers: map[uint64]*segReader{}}
 }
 
-func (v *vlog) segPath(first uint64) string {
-	return v.s.fs.PathJoin(v.dir, fmt.Sprintf("%016x%s", first, vlogSuffix))
-}
+func (v *vlog) segPath(first uint64) string { return segmentPath(v.s.fs, v.dir, first, vlogSuffix) }
 
 // list returns the first sequences of the segments on disk, ascending.
-func (v *vlog) list() ([]uint64, error) {
-	names, err := v.s.fs.List(v.dir)
+func (v *vlog) list() ([]uint64, error) { return listSegments(v.s.fs, v.dir, vlogSuffix, "value log") }
+
+// segmentPath names segment n (16 hex digits) in dir.
+func segmentPath(fs vfs.FS, dir string, n uint64, suffix string) string {
+	return fs.PathJoin(dir, fmt.Sprintf("%016x%s", n, suffix))
+}
+
+// listSegments returns the numbers of the segments (segmentPath names) in
+// dir, ascending; a missing dir has none.
+func listSegments(fs vfs.FS, dir, suffix, what string) ([]uint64, error) {
+	names, err := fs.List(dir)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("rmq: list value log %s: %w", v.dir, err)
+		return nil, fmt.Errorf("rmq: list %s %s: %w", what, dir, err)
 	}
 	var segs []uint64
 	for _, n := range names {
-		hex, ok := strings.CutSuffix(n, vlogSuffix)
+		hex, ok := strings.CutSuffix(n, suffix)
 		if !ok || len(hex) != 16 {
 			continue // not ours
 		}
-		first, err := strconv.ParseUint(hex, 16, 64)
+		seg, err := strconv.ParseUint(hex, 16, 64)
 		if err != nil {
 			continue
 		}
-		segs = append(segs, first)
+		segs = append(segs, seg)
 	}
 	slices.Sort(segs)
 	return segs, nil
@@ -143,29 +150,39 @@ func (v *vlog) writable(seq uint64) error {
 // header as the end of the records (a crash that tore the zeros' write
 // leaves the same), and the next record then goes to a new segment.
 func (v *vlog) preallocate(end int64) {
-	if end < v.prealloc {
+	preallocZeros(v.active, &v.prealloc, v.activeOff, end, v.s.segBytes)
+}
+
+// preallocZeros is preallocate for any segment file f whose batch
+// [start, end) was just written, given its file size *prealloc and its
+// size limit; the journal's segments use it too.
+func preallocZeros(f vfs.File, prealloc *int64, start, end, limit int64) {
+	if end < *prealloc {
 		return
 	}
-	v.prealloc = end
-	if end >= v.s.segBytes || end-v.activeOff > vlogPreallocMaxBatch {
+	*prealloc = end
+	if end >= limit || end-start > vlogPreallocMaxBatch {
 		return
 	}
-	target := min(end+vlogPreallocBytes, v.s.segBytes)
-	if _, err := v.active.WriteAt(zeros[:target-end], end); err != nil {
+	target := min(end+vlogPreallocBytes, limit)
+	if _, err := f.WriteAt(zeros[:target-end], end); err != nil {
 		// Zeros are an optimisation: a disk too full for them may still
 		// take the records. Not again in this segment.
-		v.prealloc = max(target, v.s.segBytes)
+		*prealloc = max(target, limit)
 		return
 	}
-	v.prealloc = target
+	*prealloc = target
 }
 
 // trim cuts the zeros preallocate wrote after the last record of the
 // active segment, before it is closed (best effort: they are harmless, and
 // a file system without a descriptor keeps them).
-func (v *vlog) trim() {
-	if v.prealloc > v.activeOff && v.active.Fd() != vfs.InvalidFd {
-		_ = unix.Ftruncate(int(v.active.Fd()), v.activeOff)
+func (v *vlog) trim() { trimZeros(v.active, v.prealloc, v.activeOff) }
+
+// trimZeros cuts f, whose size is prealloc, to end.
+func trimZeros(f vfs.File, prealloc, end int64) {
+	if prealloc > end && f.Fd() != vfs.InvalidFd {
+		_ = unix.Ftruncate(int(f.Fd()), end)
 	}
 }
 
@@ -382,7 +399,7 @@ func (v *vlog) remove(segs []uint64) error {
 // record is truncated, and the truncation durable. It runs under the
 // channel's mu (unlike remove): the next record may start a segment of the
 // same name, which must not be deleted in its place. The next write rolls
-// to a new segment without syncing Pebble's log first, as there is no
+// to a new segment without syncing the journal first, as there is no
 // older pointer left to protect.
 func (v *vlog) dropAll() error {
 	var first error

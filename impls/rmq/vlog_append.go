@@ -46,7 +46,7 @@ type vlogBatch struct {
 // appendLarge stores a record of at least the threshold in the channel's
 // value log and only a pointer to it in Pebble: the bytes are written once
 // and fdatasynced once, as a plain log file would, instead of going through
-// Pebble's log and again into an sstable.
+// the journal and again into an sstable.
 func (w *wal) appendLarge(msg message.MutableMessage, size int) (message.MessageID, error) {
 	buf := getVlogBuf(vlogHeaderLen + size)
 	defer putVlogBuf(buf)
@@ -116,9 +116,9 @@ func (w *wal) appendVlogLocked(rec []byte, bodyCRC uint32) (uint64, error) {
 // meanwhile.
 //
 // The order is what makes a crash safe (see recoverVlog): every earlier
-// append of the channel durable first (one that went through Pebble's log
+// append of the channel durable first (one that went through the journal
 // is synced there), then the batch durable in the value log, then its
-// pointers into Pebble's log without a sync. The ack does not wait for the
+// pointers into the journal without a sync. The ack does not wait for the
 // pointers to be durable, because recovery rebuilds lost ones.
 func (w *wal) flushBatch(b *vlogBatch) error {
 	c, s := w.ch, w.opener.store
@@ -127,7 +127,7 @@ func (w *wal) flushBatch(b *vlogBatch) error {
 		return err // nothing of the batch was written
 	}
 	sync := w.opener.write.Sync
-	// A smaller append's fsync in Pebble's log may still be running. Its
+	// A smaller append's fsync in the journal may still be running. Its
 	// record must not be lost while this batch survives: that would be a gap.
 	earlier := sync && c.end < b.first
 	if err := v.writable(b.first); err != nil {

@@ -16,13 +16,14 @@ import (
 //
 // Why only the newest segment's tail can lack pointers: a batch of value
 // log appends is written and fdatasynced, then its pointers are applied to
-// Pebble without syncing Pebble's log, one batch at a time in sequence
-// order (appendVlogLocked), and only after every earlier append of the
-// channel is durable. Pebble persists its log in order, so if anything
-// later of the channel survived in Pebble, this pointer did too: the lost
+// Pebble through the journal without a sync, one batch at a time in
+// sequence order (appendVlogLocked), and only after every earlier append
+// of the channel is durable. Recovery rebuilds a prefix of the journal's
+// frames (journal.go), so if anything later of the channel survived in
+// Pebble, this pointer did too: the lost
 // pointers are the channel's newest ones. Their
 // records are the newest records, in the newest segment, because a new
-// segment is started only after syncing Pebble's log.
+// segment is started only after syncing the journal.
 func (s *store) recoverVlog(c *channelState) error {
 	v := newVlog(s, c.id)
 	c.vlog = v

@@ -150,7 +150,7 @@ func TestVlogLostPointersRebuilt(t *testing.T) {
 	c := channelOf(o, "ch")
 	// A crash can lose only the newest pointers: lose 9's.
 	db := o.(*opener).store.db
-	if err := db.DeleteRange(dataKey(c.id, 9), dataKey(c.id, 10), pebble.Sync); err != nil {
+	if err := db.DeleteRange(dataKey(c.id, 9), dataKey(c.id, 10), pebble.NoSync); err != nil {
 		t.Fatal(err)
 	}
 	o.Close()
@@ -209,7 +209,7 @@ func TestVlogTornTail(t *testing.T) {
 				}
 				// Lose the new record's pointer: the next open finds the
 				// record only if it did not go after the garbage.
-				if err := o.(*opener).store.db.DeleteRange(dataKey(id, uint64(seq)), dataKey(id, uint64(seq)+1), pebble.Sync); err != nil {
+				if err := o.(*opener).store.db.DeleteRange(dataKey(id, uint64(seq)), dataKey(id, uint64(seq)+1), pebble.NoSync); err != nil {
 					t.Fatal(err)
 				}
 				o.Close()
