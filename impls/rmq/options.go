@@ -34,6 +34,16 @@ const (
 	DefaultMemTableSize = 64 << 20
 	// DefaultBlockSize is the sstable block size.
 	DefaultBlockSize = 64 << 10
+	// DefaultBlockCacheSize is Pebble's block cache (Pebble's default is 8
+	// MiB). Blocks are not compressed, so the cache saves no decoding, and a
+	// scan reads each block once. Pebble allocates each block with cgo's
+	// calloc: with 8 MiB (4 shards of 2 MiB) a cold scan of 100k 1 KiB
+	// messages spent a quarter of its CPU in calloc, most of it page faults
+	// after glibc's per-thread arenas gave the evicted blocks back to the
+	// kernel; with 0.5-2 MiB the freed blocks are reused at once (scan CPU
+	// 300-490 ms -> 185-250 ms, calloc 21 % -> 5 %). Only sstable reads go
+	// through it: appends, tailing reads (memtable) and the value log do not.
+	DefaultBlockCacheSize = 1 << 20
 	// DefaultTargetFileSize is the sstable size Pebble aims for.
 	DefaultTargetFileSize = 16 << 20
 	// DefaultCompactionWorkers is Pebble's compaction concurrency.
@@ -221,6 +231,7 @@ func (b *Builder) log() *slog.Logger {
 func (b *Builder) pebbleOptions(h *health) (o *pebble.Options, fsCloser io.Closer) {
 	o = &pebble.Options{
 		MemTableSize:                DefaultMemTableSize,
+		CacheSize:                   DefaultBlockCacheSize,
 		MemTableStopWritesThreshold: 4,
 		CompactionConcurrencyRange:  func() (int, int) { return DefaultCompactionWorkers, DefaultCompactionWorkers },
 		L0CompactionThreshold:       4,

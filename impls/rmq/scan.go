@@ -66,7 +66,10 @@ func (w *wal) scan(ctx context.Context, start int64, emit helper.Emit) error {
 	if start == fromFirstRetained {
 		pos, _, _ = w.ch.view()
 	}
-	var chunk []message.ImmutableMessage
+	var (
+		chunk []message.ImmutableMessage
+		sp    vlogSpan // its buffer is reused, its bytes never (readChunk)
+	)
 	for {
 		first, end, changed := w.ch.view()
 		if pos < first {
@@ -82,7 +85,7 @@ func (w *wal) scan(ctx context.Context, start int64, emit helper.Emit) error {
 			}
 		}
 		var err error
-		chunk, err = w.readChunk(chunk[:0], pos, end)
+		chunk, err = w.readChunk(chunk[:0], pos, end, &sp)
 		if err != nil {
 			return err
 		}
@@ -98,15 +101,17 @@ func (w *wal) scan(ctx context.Context, start int64, emit helper.Emit) error {
 
 // readChunk reads the durable messages from pos on, up to end and the chunk
 // bounds, with an iterator that lives only for the chunk. A message missing
-// from [pos, end) means a truncation overtook the scanner.
-func (w *wal) readChunk(dst []message.ImmutableMessage, pos, end uint64) ([]message.ImmutableMessage, error) {
+// from [pos, end) means a truncation overtook the scanner. sp is the
+// scan's value log window: its buffer is kept from chunk to chunk (1 MiB
+// allocated once per scan, not once per chunk), its bytes are not.
+func (w *wal) readChunk(dst []message.ImmutableMessage, pos, end uint64, sp *vlogSpan) ([]message.ImmutableMessage, error) {
 	c, path := w.ch, w.opener.store.path
 	end = min(end, pos+chunkMessages)
 	bytes := 0
 	next := pos
-	// Every record below end was written before end moved, so the span
-	// (this chunk's only) never holds bytes older than a record it serves.
-	sp := &vlogSpan{}
+	// Every record below end was written before end moved, so a span
+	// emptied here never holds bytes older than a record it serves.
+	*sp = vlogSpan{buf: sp.buf[:0]}
 	if pos < min(end, c.memBase) {
 		it, err := w.opener.store.db.NewIter(&pebble.IterOptions{LowerBound: dataKey(c.id, pos), UpperBound: dataKey(c.id, min(end, c.memBase))})
 		if err != nil {
