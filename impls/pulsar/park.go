@@ -11,10 +11,9 @@ import (
 )
 
 // A tailing scanner that has received nothing for the config's parkAfter
-// (WithScannerParkAfter) parks: it
-// closes its Reader and waits on a non-durable Consumer instead, until a
-// message after the last one it saw is stored; then it reopens its Reader
-// there and reads on as before.
+// (WithScannerParkAfter) parks: it closes its Reader and waits on a
+// non-durable Consumer instead, until a message after the last one it saw
+// is stored; then it reopens its Reader there and reads on as before.
 //
 // Why: pulsar-client-go v0.19.0 gives every Reader an ack-grouping tracker
 // with a 100 ms ticker that ReaderOptions cannot turn off (it is a consumer
@@ -29,9 +28,10 @@ import (
 // The Consumer starts after the last position seen (Seek), so a message
 // stored while the Reader was being closed wakes it, and so does one stored
 // while its connection was down (it resubscribes at that position).
-// The config's parkRecheck bounds what is left: if a wake-up is still lost (a broker
-// that resets the position), the scanner asks for the topic's last position
-// that often and wakes itself.
+// The config's parkRecheck bounds what is left: if a wake-up is still lost
+// (a broker that resets the position), the scanner asks for the topic's
+// last position that often and wakes itself.
+
 // errIdle is what nextOrIdle returns when the scanner should park.
 var errIdle = errors.New("pulsar: scanner idle")
 
