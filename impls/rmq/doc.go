@@ -203,7 +203,11 @@
 // commit notification when they reach the end, so tailing never polls the
 // disk and a slow consumer of a huge channel holds at most its read-ahead
 // buffer plus one chunk in memory. Scanners only see messages whose append
-// has been made durable.
+// has been made durable. A scanned payload of up to 8 KiB is cut from a
+// 64 KiB block shared with the payloads read after it (one allocation per
+// block, not per message): a consumer that keeps one such message keeps
+// its block alive, so one that keeps a few messages out of many for long
+// should copy them.
 //
 // Pebble is tuned for a log: 64 MiB memtables (up to 4 may queue under
 // writes faster than the disk flushes them, so plan for ~256 MiB of memory

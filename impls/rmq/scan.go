@@ -68,7 +68,7 @@ func (w *wal) scan(ctx context.Context, start int64, emit helper.Emit) error {
 	}
 	var (
 		chunk []message.ImmutableMessage
-		sp    vlogSpan // its buffer is reused, its bytes never (readChunk)
+		bufs  scanBuffers
 	)
 	for {
 		first, end, changed := w.ch.view()
@@ -85,7 +85,7 @@ func (w *wal) scan(ctx context.Context, start int64, emit helper.Emit) error {
 			}
 		}
 		var err error
-		chunk, err = w.readChunk(chunk[:0], pos, end, &sp)
+		chunk, err = w.readChunk(chunk[:0], pos, end, &bufs)
 		if err != nil {
 			return err
 		}
@@ -101,16 +101,15 @@ func (w *wal) scan(ctx context.Context, start int64, emit helper.Emit) error {
 
 // readChunk reads the durable messages from pos on, up to end and the chunk
 // bounds, with an iterator that lives only for the chunk. A message missing
-// from [pos, end) means a truncation overtook the scanner. sp is the
-// scan's value log window: its buffer is kept from chunk to chunk (1 MiB
-// allocated once per scan, not once per chunk), its bytes are not.
-func (w *wal) readChunk(dst []message.ImmutableMessage, pos, end uint64, sp *vlogSpan) ([]message.ImmutableMessage, error) {
+// from [pos, end) means a truncation overtook the scanner.
+func (w *wal) readChunk(dst []message.ImmutableMessage, pos, end uint64, bufs *scanBuffers) ([]message.ImmutableMessage, error) {
 	c, path := w.ch, w.opener.store.path
 	end = min(end, pos+chunkMessages)
 	bytes := 0
 	next := pos
 	// Every record below end was written before end moved, so a span
 	// emptied here never holds bytes older than a record it serves.
+	sp := &bufs.span
 	*sp = vlogSpan{buf: sp.buf[:0]}
 	if pos < min(end, c.memBase) {
 		it, err := w.opener.store.db.NewIter(&pebble.IterOptions{LowerBound: dataKey(c.id, pos), UpperBound: dataKey(c.id, min(end, c.memBase))})
@@ -130,7 +129,7 @@ func (w *wal) readChunk(dst []message.ImmutableMessage, pos, end uint64, sp *vlo
 			if err != nil {
 				return dst, fmt.Errorf("%w: rmq channel %q in %s: read sequence %d: %w", walimpls.ErrUnavailable, c.name, path, seq, err)
 			}
-			msg, n, err := w.decodeValue(seq, v, sp)
+			msg, n, err := w.decodeValue(seq, v, bufs)
 			if err != nil {
 				return dst, err
 			}
@@ -145,7 +144,7 @@ func (w *wal) readChunk(dst []message.ImmutableMessage, pos, end uint64, sp *vlo
 	// A read-only store keeps the value log pointers a crash took from
 	// Pebble in memory (it cannot write them back).
 	for ; next >= c.memBase && next < end && bytes < chunkBytes; next++ {
-		msg, n, err := w.decodePointer(next, c.memTail[next-c.memBase], sp)
+		msg, n, err := w.decodePointer(next, c.memTail[next-c.memBase], bufs)
 		if err != nil {
 			return dst, err
 		}
@@ -163,7 +162,7 @@ func (w *wal) readChunk(dst []message.ImmutableMessage, pos, end uint64, sp *vlo
 
 // decodeValue turns a stored value, inline or a value log pointer, into a
 // message that owns its bytes, and says how many bytes it holds.
-func (w *wal) decodeValue(seq uint64, v []byte, sp *vlogSpan) (message.ImmutableMessage, int, error) {
+func (w *wal) decodeValue(seq uint64, v []byte, bufs *scanBuffers) (message.ImmutableMessage, int, error) {
 	c := w.ch
 	p, ok, err := parseVlogPointer(v)
 	if err != nil {
@@ -171,15 +170,16 @@ func (w *wal) decodeValue(seq uint64, v []byte, sp *vlogSpan) (message.Immutable
 	}
 	if !ok {
 		// Pebble reuses the iterator's buffers: copy.
-		msg, err := decodeMessage(c.name, seq, v, true)
+		msg, err := decodeMessage(c.name, seq, v, &bufs.payloads)
 		return msg, len(v), err
 	}
-	return w.decodePointer(seq, p, sp)
+	return w.decodePointer(seq, p, bufs)
 }
 
 // decodePointer reads sequence seq from the value log at p.
-func (w *wal) decodePointer(seq uint64, p vlogPointer, sp *vlogSpan) (message.ImmutableMessage, int, error) {
+func (w *wal) decodePointer(seq uint64, p vlogPointer, bufs *scanBuffers) (message.ImmutableMessage, int, error) {
 	c := w.ch
+	sp := &bufs.span
 	body, err := c.vlog.read(seq, p, sp)
 	if err != nil && sp != nil {
 		// The record alone, exactly as the pointer says, is what counts.
@@ -194,20 +194,25 @@ func (w *wal) decodePointer(seq uint64, p vlogPointer, sp *vlogSpan) (message.Im
 		}
 		return nil, 0, fmt.Errorf("rmq channel %q in %s: sequence %d: value log: %w: data directory damaged", c.name, w.opener.store.path, seq, err)
 	}
-	// A span's buffer is reused: copy out of it.
-	msg, err := decodeMessage(c.name, seq, body, sp != nil)
+	// A span's buffer is reused: copy out of it. A record read alone is
+	// the message's own already.
+	var to *payloadArena
+	if sp != nil {
+		to = &bufs.payloads
+	}
+	msg, err := decodeMessage(c.name, seq, body, to)
 	return msg, len(body), err
 }
 
-// decodeMessage parses a record; the message copies the payload unless
-// the record's buffer is its own already.
-func decodeMessage(channel string, seq uint64, v []byte, copyPayload bool) (message.ImmutableMessage, error) {
+// decodeMessage parses a record; the message copies the payload into to
+// unless to is nil (the record's buffer is the message's own already).
+func decodeMessage(channel string, seq uint64, v []byte, to *payloadArena) (message.ImmutableMessage, error) {
 	payload, props, err := message.DecodeRecord(v)
 	if err != nil {
 		return nil, fmt.Errorf("rmq channel %q: record at sequence %d: %w", channel, seq, err)
 	}
-	if copyPayload {
-		payload = append([]byte(nil), payload...)
+	if to != nil {
+		payload = to.copy(payload)
 	}
 	return message.NewImmutableMessage(helper.NewInt64ID(Name, int64(seq)), channel, payload, props), nil
 }

@@ -82,6 +82,19 @@ func (s *Scanner) run(produce ProduceFunc, onEnd func()) {
 }
 
 func (s *Scanner) emit(msg message.ImmutableMessage) error {
+	// Most sends find room in the buffer: try without select's locking of
+	// both channels first (a tenth of a cold rmq scan's CPU went there).
+	// Checking Done first keeps a stopped scanner from filling its buffer.
+	select {
+	case <-s.ctx.Done():
+		return s.ctx.Err()
+	default:
+	}
+	select {
+	case s.ch <- msg:
+		return nil
+	default:
+	}
 	select {
 	case s.ch <- msg:
 		return nil

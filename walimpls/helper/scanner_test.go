@@ -75,3 +75,26 @@ func TestScannerStopReportsCause(t *testing.T) {
 		t.Fatalf("Error after Stop(ErrClosed) = %v", s.Error())
 	}
 }
+
+// A stopped scanner's producer must see the stop at its next emit, even
+// with room left in the buffer: otherwise a producer that never blocks
+// would fill the whole read-ahead before noticing.
+func TestScannerEmitAfterStopFailsWithRoomInBuffer(t *testing.T) {
+	stopped := make(chan struct{})
+	emitted := make(chan error, 1)
+	s := NewScanner("s", 16, func(ctx context.Context, emit Emit) error {
+		<-stopped
+		err := emit(message.NewImmutableMessage(nil, "ch", nil, nil))
+		emitted <- err
+		return err
+	})
+	s.cancel(walimpls.ErrClosed) // stop without waiting, so the producer runs after it
+	close(stopped)
+	if err := <-emitted; !errors.Is(err, context.Canceled) {
+		t.Fatalf("emit after stop = %v, want context.Canceled", err)
+	}
+	waitDone(t, s)
+	if !errors.Is(s.Error(), walimpls.ErrClosed) {
+		t.Fatalf("Error = %v, want the stop's cause", s.Error())
+	}
+}
