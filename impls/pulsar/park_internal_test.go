@@ -6,9 +6,6 @@ import (
 	"time"
 
 	pc "github.com/apache/pulsar-client-go/pulsar"
-	pclog "github.com/apache/pulsar-client-go/pulsar/log"
-
-	"github.com/mqwal/mqwal/impls/pulsar/pulsartest"
 )
 
 // A wake-up Consumer that missed a message (here: one subscribed at the
@@ -16,16 +13,7 @@ import (
 // parked scanner asks for the topic's last position and wakes itself. One
 // that is at the last position keeps waiting.
 func TestParkRecheckWakesForAMissedMessage(t *testing.T) {
-	b, err := pulsartest.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
-	c, err := pc.NewClient(pc.ClientOptions{URL: b.URL(), Logger: pclog.DefaultNopLogger(), OperationTimeout: 10 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := rawClient(t, 10*time.Second)
 	const topic = "persistent://public/default/park-recheck"
 	p, err := c.CreateProducer(pc.ProducerOptions{Topic: topic, DisableBatching: true, SendTimeout: -1})
 	if err != nil {

@@ -28,6 +28,18 @@ func waitParks(t *testing.T, w walimpls.ROWALImpls, n int64) {
 
 // expect reads the next len(want) messages of s and checks their payloads
 // and that their IDs rise.
+// tailFromM0 appends "m0" and opens a DeliverAll scanner on it, which the
+// caller expects "m0" (and what follows) from and closes.
+func tailFromM0(t *testing.T, w walimpls.WALImpls) walimpls.ScannerImpls {
+	t.Helper()
+	mustAppend(t, w, "m0", nil)
+	s, err := w.Read(context.Background(), walimpls.ReadOption{DeliverPolicy: walimpls.DeliverAll()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
 func expect(t *testing.T, s walimpls.ScannerImpls, last message.MessageID, want ...string) message.MessageID {
 	t.Helper()
 	for _, p := range want {
@@ -66,11 +78,7 @@ func expectQuiet(t *testing.T, s walimpls.ScannerImpls) {
 func TestIdleScannerParksAndWakes(t *testing.T) {
 	b := startBroker(t)
 	w := openWAL(t, b, "park", walimpls.ReadWrite, pulsar.WithScannerParkAfter(testParkAfter))
-	mustAppend(t, w, "m0", nil)
-	s, err := w.Read(context.Background(), walimpls.ReadOption{DeliverPolicy: walimpls.DeliverAll()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := tailFromM0(t, w)
 	defer s.Close()
 	last := expect(t, s, nil, "m0")
 	for round := int64(1); round <= 3; round++ {
@@ -119,11 +127,7 @@ func TestMessageStoredWhileParkingIsDelivered(t *testing.T) {
 		})
 	}
 	w = openWAL(t, b, "park-race", walimpls.ReadWrite, pulsar.WithScannerParkAfter(testParkAfter), pulsar.WithBeforePark(hook))
-	mustAppend(t, w, "m0", nil)
-	s, err := w.Read(context.Background(), walimpls.ReadOption{DeliverPolicy: walimpls.DeliverAll()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := tailFromM0(t, w)
 	defer s.Close()
 	last := expect(t, s, nil, "m0", "while-parking")
 	mustAppend(t, w, "m1", nil)
@@ -139,11 +143,7 @@ func TestParkedScannerAcrossBrokerRestart(t *testing.T) {
 	}
 	b := startBroker(t)
 	w := openWAL(t, b, "park-restart", walimpls.ReadWrite, pulsar.WithScannerParkAfter(testParkAfter))
-	mustAppend(t, w, "m0", nil)
-	s, err := w.Read(context.Background(), walimpls.ReadOption{DeliverPolicy: walimpls.DeliverAll()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := tailFromM0(t, w)
 	defer s.Close()
 	last := expect(t, s, nil, "m0")
 	waitParks(t, w, 1)
@@ -161,11 +161,7 @@ func TestParkedScannerAcrossBrokerRestart(t *testing.T) {
 func TestCloseParkedScanner(t *testing.T) {
 	b := startBroker(t)
 	w := openWAL(t, b, "park-close", walimpls.ReadWrite, pulsar.WithScannerParkAfter(testParkAfter))
-	mustAppend(t, w, "m0", nil)
-	s, err := w.Read(context.Background(), walimpls.ReadOption{DeliverPolicy: walimpls.DeliverAll()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := tailFromM0(t, w)
 	expect(t, s, nil, "m0")
 	waitParks(t, w, 1)
 	start := time.Now()
@@ -181,11 +177,7 @@ func TestCloseParkedScanner(t *testing.T) {
 func TestParkingOff(t *testing.T) {
 	b := startBroker(t)
 	w := openWAL(t, b, "park-off", walimpls.ReadWrite, pulsar.WithScannerParkAfter(0))
-	mustAppend(t, w, "m0", nil)
-	s, err := w.Read(context.Background(), walimpls.ReadOption{DeliverPolicy: walimpls.DeliverAll()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := tailFromM0(t, w)
 	defer s.Close()
 	expect(t, s, nil, "m0")
 	expectQuiet(t, s)

@@ -7,9 +7,6 @@ import (
 	"time"
 
 	pc "github.com/apache/pulsar-client-go/pulsar"
-	pclog "github.com/apache/pulsar-client-go/pulsar/log"
-
-	"github.com/mqwal/mqwal/impls/pulsar/pulsartest"
 )
 
 // closeReader on a reader whose queue is full and which was never read must
@@ -19,17 +16,8 @@ import (
 // (No reconnect here: the client races with itself on reconnect under
 // -race; the reconnecting scanners cover closeReader there.)
 func TestCloseReaderUnreadIsPromptAndKeepsTheConnection(t *testing.T) {
-	b, err := pulsartest.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
 	const opTimeout = 10 * time.Second
-	c, err := pc.NewClient(pc.ClientOptions{URL: b.URL(), Logger: pclog.DefaultNopLogger(), OperationTimeout: opTimeout})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := rawClient(t, opTimeout)
 	topic := "persistent://public/default/close-reader"
 	p, err := c.CreateProducer(pc.ProducerOptions{Topic: topic, DisableBatching: true, SendTimeout: -1})
 	if err != nil {

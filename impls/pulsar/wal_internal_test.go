@@ -5,11 +5,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	pc "github.com/apache/pulsar-client-go/pulsar"
-	pclog "github.com/apache/pulsar-client-go/pulsar/log"
-
-	"github.com/mqwal/mqwal/impls/pulsar/pulsartest"
 )
 
 // ackTickers counts the flush-ticker goroutines of pulsar-client-go's
@@ -24,16 +19,7 @@ func ackTickers() int {
 // tracker; it must not start the default tracker's 100 ms ticker goroutine
 // for nothing.
 func TestTruncationConsumerHasNoAckTicker(t *testing.T) {
-	b, err := pulsartest.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
-	c, err := pc.NewClient(pc.ClientOptions{URL: b.URL(), Logger: pclog.DefaultNopLogger(), OperationTimeout: 10 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := rawClient(t, 10*time.Second)
 	o := &opener{cfg: config{subscription: "mqwal-truncation"}, client: c}
 	before := ackTickers()
 	cons, err := subscribeTruncation(o, "persistent://public/default/no-ack-ticker")
