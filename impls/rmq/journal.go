@@ -56,7 +56,8 @@ var journalFrameTarget = 64 << 20
 // the first committer that finds no flush running becomes the leader: it
 // writes the whole group as one frame (one WriteAt), fdatasyncs it if any
 // batch of the group asked for a sync, applies it to Pebble without
-// Pebble's log, wakes the group, and goes on with what queued meanwhile.
+// Pebble's log, wakes the group, and hands the leading to a committer of
+// the group that queued meanwhile (lead).
 // No timer window but SyncGroup's: a lone committer pays one write and one
 // fdatasync.
 type journal struct {
@@ -97,7 +98,11 @@ type journalGroup struct {
 	batches []*pebble.Batch
 	sync    bool
 	done    chan struct{}
-	err     error // set before done is closed
+	// lead passes the flushing token to this group's committers when the
+	// leader before is done with its own group (buffered: the first of
+	// them to wait takes it).
+	lead chan struct{}
+	err  error // set before done is closed
 }
 
 func (j *journal) segPath(seg uint64) string { return segmentPath(j.s.fs, j.dir, seg, journalSuffix) }
@@ -115,7 +120,7 @@ func (j *journal) enqueue(b *pebble.Batch, sync bool) *journalGroup {
 	defer j.mu.Unlock()
 	g := j.pending
 	if g == nil {
-		g = &journalGroup{done: make(chan struct{})}
+		g = &journalGroup{done: make(chan struct{}), lead: make(chan struct{}, 1)}
 		j.pending = g
 	}
 	g.batches = append(g.batches, b)
@@ -125,16 +130,46 @@ func (j *journal) enqueue(b *pebble.Batch, sync bool) *journalGroup {
 
 // wait returns once g is in the journal (fdatasynced if any of its batches
 // asked for it) and applied to Pebble, leading the flushes itself if no
-// one does. A notEntered error says nothing of g was written.
+// one does or if the leader before hands them over. A notEntered error
+// says nothing of g was written.
 func (j *journal) wait(g *journalGroup) error {
 	j.mu.Lock()
 	if j.flushing {
 		j.mu.Unlock()
-		<-g.done
-		return g.err
+		select {
+		case <-g.done:
+			return g.err
+		case <-g.lead:
+		}
+		j.mu.Lock()
 	}
 	j.flushing = true
-	for j.pending != nil {
+	j.lead(g)
+	return g.err
+}
+
+// lead flushes the pending groups, holding the flushing token, until g is
+// flushed, then hands the token to the group that queued meanwhile (any of
+// its committers takes it) or lets it go. Leading only up to its own group
+// keeps one committer from serving everyone else's flushes while the
+// others keep queueing: under 8 busy appenders a leader that went on until
+// nothing was queued waited 50–800 ms for its own append's return. j.mu is
+// held on entry and released on return.
+func (j *journal) lead(g *journalGroup) {
+	for {
+		select {
+		case <-g.done:
+			if next := j.pending; next != nil {
+				next.lead <- struct{}{} // never blocks: a group gets the token once
+			} else {
+				j.flushing = false
+			}
+			j.mu.Unlock()
+			return
+		default:
+		}
+		// g is not flushed, and only the token's holder takes groups: g is
+		// still the pending group.
 		if j.window > 0 && j.pending.sync {
 			if d := j.window - time.Since(j.lastSync); d > 0 {
 				j.mu.Unlock()
@@ -149,10 +184,6 @@ func (j *journal) wait(g *journalGroup) error {
 		close(fg.done)
 		j.mu.Lock()
 	}
-	j.flushing = false
-	j.mu.Unlock()
-	<-g.done
-	return g.err
 }
 
 // commit writes b through the journal and waits for it.

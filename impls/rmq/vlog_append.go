@@ -40,7 +40,11 @@ type vlogBatch struct {
 	recs  [][]byte // whole records, headers sealed; owned by their appenders until done
 	crcs  []uint32 // each record's crc, for its pointer
 	done  chan struct{}
-	err   error // set before done is closed
+	// lead passes the flushing token to this batch's appenders when the
+	// leader before is done with its own batch (buffered: the first of
+	// them to wait takes it).
+	lead chan struct{}
+	err  error // set before done is closed
 }
 
 // appendLarge stores a record of at least the threshold in the channel's
@@ -73,15 +77,19 @@ func (w *wal) appendLarge(msg message.MutableMessage, size int) (message.Message
 // released on return.
 //
 // The first appender to find no flush running flushes, batch after batch,
-// until nothing is queued (it is the batch's leader, so no goroutine hand-off
-// is on a lone appender's path); the others wait for their batch.
+// until its own batch is flushed (a lone appender leads its own batch, so
+// no goroutine hand-off is on its path), then hands the flushing to an
+// appender of the batch that queued meanwhile, as the journal does (see
+// journal.lead: a leader that went on until nothing was queued could serve
+// busy appenders for hundreds of milliseconds); the others wait for their
+// batch.
 func (w *wal) appendVlogLocked(rec []byte, bodyCRC uint32) (uint64, error) {
 	c := w.ch
 	v := c.vlog
 	seq := c.next
 	b := v.pending
 	if b == nil {
-		b = &vlogBatch{first: seq, done: make(chan struct{})}
+		b = &vlogBatch{first: seq, done: make(chan struct{}), lead: make(chan struct{}, 1)}
 		v.pending = b
 	}
 	h := vlogHeader{channel: v.id, seq: seq, length: uint32(len(rec) - vlogHeaderLen)}
@@ -92,11 +100,28 @@ func (w *wal) appendVlogLocked(rec []byte, bodyCRC uint32) (uint64, error) {
 	c.next++
 	if v.flushing {
 		c.mu.Unlock()
-		<-b.done
-		return seq, b.err
+		select {
+		case <-b.done:
+			return seq, b.err
+		case <-b.lead:
+		}
+		c.mu.Lock()
 	}
 	v.flushing = true
-	for v.pending != nil {
+	for {
+		select {
+		case <-b.done:
+			if next := v.pending; next != nil {
+				next.lead <- struct{}{} // never blocks: a batch gets the token once
+			} else {
+				v.flushing = false
+			}
+			c.mu.Unlock()
+			return seq, b.err
+		default:
+		}
+		// b is not flushed, and only the token's holder takes batches: b
+		// is still the pending batch.
 		fb := v.pending
 		v.pending = nil
 		fb.err = w.flushBatch(fb)
@@ -105,9 +130,6 @@ func (w *wal) appendVlogLocked(rec []byte, bodyCRC uint32) (uint64, error) {
 		}
 		close(fb.done)
 	}
-	v.flushing = false
-	c.mu.Unlock()
-	return seq, b.err
 }
 
 // flushBatch writes b to the value log and applies its pointers. The caller
