@@ -57,8 +57,9 @@
 // enter the journal in order); the first one that finds no write running
 // becomes the leader: it writes every queued batch as one frame (one
 // WriteAt), fdatasyncs it if any of them asked for a sync, applies the
-// frame to Pebble's memtable, wakes the group and goes on with what queued
-// meanwhile. The segment being written is kept 1 MiB ahead of its frames
+// frame to Pebble's memtable, wakes the group and hands the leading to a
+// committer of the group that queued meanwhile, so no committer serves
+// the others' flushes past its own. The segment being written is kept 1 MiB ahead of its frames
 // with zeros, in the same write and fdatasync, so most fdatasyncs change no
 // file size and commit no file system metadata (see Value log).
 //
@@ -140,8 +141,8 @@
 // An append takes the channel lock, gets its sequence and joins the
 // channel's pending batch. The first appender that finds no flush running
 // writes the batch (one write), fdatasyncs it, commits its pointers
-// through the journal without a sync, wakes the batch, and goes on with
-// whatever queued meanwhile. Before a batch is written, an earlier append
+// through the journal without a sync, wakes the batch, and hands the
+// flushing to an appender of the batch that queued meanwhile. Before a batch is written, an earlier append
 // of the channel still waiting for the journal's sync (a message under
 // the threshold) is made durable first. The segment being written is kept
 // 1 MiB ahead of its records with zeros, in the same write and fdatasync,
