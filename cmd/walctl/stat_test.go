@@ -2,25 +2,33 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"regexp"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 )
 
 // stat on the memory backend (walimpls.StatReader and ChannelLister),
 // in-process so that the channels outlive one command.
+var statMemoryRuns atomic.Int64
+
 func TestStatMemory(t *testing.T) {
 	t.Parallel()
-	ids := lines(mustRun(t, "", "--backend", "memory", "append", "-c", "stat-a", "one", "two", "three"))
-	mustRun(t, "", "--backend", "memory", "append", "-c", "stat-b", "x")
+	// The memory backend lives as long as the process: names of their own
+	// per run keep -count N from finding the channels of the run before.
+	run := statMemoryRuns.Add(1)
+	a, b := fmt.Sprintf("stat-a%d", run), fmt.Sprintf("stat-b%d", run)
+	ids := lines(mustRun(t, "", "--backend", "memory", "append", "-c", a, "one", "two", "three"))
+	mustRun(t, "", "--backend", "memory", "append", "-c", b, "x")
 
 	// Opening for append stored a fence record first: 4 records, the fence
 	// before the first message; bytes are payloads and properties.
-	out := mustRun(t, "", "--backend", "memory", "stat", "-c", "stat-a")
-	want := regexp.MustCompile(`(?m)^CHANNEL +FIRST +LAST +MESSAGES +BYTES +TERM +WRITER +BACKEND NAME\nstat-a +\d+ +` + ids[2] + ` +4 +[1-9]\d* +1 +none +-\n$`)
+	out := mustRun(t, "", "--backend", "memory", "stat", "-c", a)
+	want := regexp.MustCompile(`(?m)^CHANNEL +FIRST +LAST +MESSAGES +BYTES +TERM +WRITER +BACKEND NAME\n` + a + ` +\d+ +` + ids[2] + ` +4 +[1-9]\d* +1 +none +-\n$`)
 	if !want.MatchString(out) {
-		t.Fatalf("stat -c stat-a:\n%s", out)
+		t.Fatalf("stat -c %s:\n%s", a, out)
 	}
 
 	out = mustRun(t, "", "--backend", "memory", "stat", "--format", "json")
@@ -38,13 +46,13 @@ func TestStatMemory(t *testing.T) {
 	seen := 0
 	for _, j := range got {
 		switch j.Channel {
-		case "stat-a":
+		case a:
 			seen++
 			if j.Last == nil || *j.Last != ids[2] || j.Messages == nil || *j.Messages != 4 || j.Bytes == nil || *j.Bytes < int64(len("onetwothree")) ||
 				j.Term == nil || *j.Term != 1 || j.Writer != "none" || j.BackendName != "" {
 				t.Errorf("stat-a in json: %+v", j)
 			}
-		case "stat-b":
+		case b:
 			seen++
 			if j.Messages == nil || *j.Messages != 2 {
 				t.Errorf("stat-b in json: %+v", j)
