@@ -3,6 +3,7 @@ package pulsar_test
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/mqwal/mqwal/impls/pulsar"
 	"github.com/mqwal/mqwal/impls/pulsar/pulsartest"
@@ -51,4 +52,33 @@ func ExampleParseID() {
 	back, _ := message.UnmarshalMessageID(pulsar.Name, id.Marshal())
 	fmt.Println(id.Marshal(), back.EQ(id), pulsar.NewID(12, 344, 3).LT(id))
 	// Output: 12:345:0 true true
+}
+
+// Many channels with a tailing scanner each: idle scanners park after a
+// second instead of the default, so thousands of quiet channels cost the
+// process almost nothing; the next message wakes them.
+func ExampleWithScannerParkAfter() {
+	broker, _ := pulsartest.Start()
+	defer broker.Close()
+	opener, err := pulsar.NewBuilder(pulsar.WithURL(broker.URL()), pulsar.WithScannerParkAfter(time.Second)).Build()
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer opener.Close()
+	ctx := context.Background()
+	w, err := opener.Open(ctx, &walimpls.OpenOption{Channel: walimpls.Channel{Name: "tenant-42", Term: 1}})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer w.Close()
+	s, _ := w.Read(ctx, walimpls.ReadOption{DeliverPolicy: walimpls.DeliverLatest()})
+	defer s.Close()
+	if _, err := w.Append(ctx, message.NewMutableMessage([]byte("after a quiet while"), nil)); err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(string((<-s.Chan()).Payload()))
+	// Output: after a quiet while
 }
