@@ -153,7 +153,7 @@ func (j *journal) wait(g *journalGroup) error {
 // its committers takes it) or lets it go. Leading only up to its own group
 // keeps one committer from serving everyone else's flushes while the
 // others keep queueing: under 8 busy appenders a leader that went on until
-// nothing was queued waited 50–800 ms for its own append's return. j.mu is
+// nothing was queued waited 70–845 ms for its own append's return. j.mu is
 // held on entry and released on return.
 func (j *journal) lead(g *journalGroup) {
 	for {
