@@ -28,6 +28,9 @@ func (v *verifier) readLoop(ch string, r *walimplstest.CheckedReader) bool {
 	failures := 0
 	for ctx.Err() == nil {
 		g, changed := v.sess.current()
+		// Taken before the open: an append acknowledged while the open
+		// runs does not make its "no such channel" wrong.
+		noneAcked := v.caughtUp(ch, nil)
 		w, err := g.b.opener.Open(ctx, &wal.OpenOption{Channel: wal.Channel{Name: ch, AccessMode: wal.ReadOnly}})
 		var done bool
 		if err == nil {
@@ -55,10 +58,10 @@ func (v *verifier) readLoop(ch string, r *walimplstest.CheckedReader) bool {
 				v.anomaly(walimplstest.Problem{Kind: "reader-failed", Channel: ch, Reader: r.Name(), ID: last, Detail: err.Error()})
 				return false
 			}
-		case errors.Is(err, wal.ErrNotFound) && v.caughtUp(ch, nil):
-			// A ReadOnly open never creates a channel (kafka): until the
-			// channel's first append is acked, "no such channel" only means
-			// the writers have not opened it yet.
+		case errors.Is(err, wal.ErrNotFound) && noneAcked:
+			// A ReadOnly open never creates a channel: while no append of
+			// the channel was acked when the open began, "no such channel"
+			// only means the writers had not opened it yet.
 			failures++
 			backoff(ctx, failures)
 		default:
