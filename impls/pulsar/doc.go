@@ -232,7 +232,11 @@
 //   - ReadWrite terms are 0..MaxTerm (524,287): the term is part of the
 //     producer sequence id. Readers may use any term.
 //   - A confirmed gap costs a scanner two reader re-creations; it only
-//     happens around failed appends or broker-internal entries.
+//     happens around failed appends or broker-internal entries. Reaching a
+//     later ledger costs one: entry 0 of a new ledger follows any position
+//     by place, and a reader that skipped the end of the old ledger (seen
+//     with another client's message as that ledger's last entry, after a
+//     reconnect) would otherwise go unnoticed.
 //   - Append fails with ErrMessageTooLarge above Capabilities.MaxMessageSize
 //     (from WithMaxMessageSize); a broker announcing less is caught by the
 //     client before sending, also as ErrMessageTooLarge.

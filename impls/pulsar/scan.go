@@ -82,7 +82,9 @@ func (w *wal) Read(ctx context.Context, opt walimpls.ReadOption) (walimpls.Scann
 //     across a reconnect. The reader is recreated at the last good position;
 //     only when the same suspect comes next maxConfirm times is the gap taken
 //     as stored (a real broker's markers, or a message a failed writer never
-//     stored) and the message delivered.
+//     stored) and the message delivered. Entry 0 of a later ledger follows
+//     by place but is re-read once all the same (confirmsNeeded): the
+//     reader may have skipped the end of the ledger before.
 //   - Messages of other clients (see stampOf) take part in the position
 //     check only, and their reserved properties are renamed
 //     (deliveredProperties).
@@ -231,7 +233,7 @@ func (st *scanState) run(ctx context.Context, emit helper.Emit) error {
 		} else if own && st.lastSeq < 0 && stp.seq != 0 && !st.hasLast {
 			gap = true // the first message read from the earliest: is it really the first?
 		}
-		if gap && !st.confirmed(pos) {
+		if need := st.confirmsNeeded(pos, gap); need > 0 && !(st.suspect == pos && st.confirms >= need) {
 			if err := st.suspectAt(ctx, pos, false); err != nil {
 				return err
 			}
@@ -263,8 +265,23 @@ func (st *scanState) seen(term, s int64) bool {
 	return st.lastSeq >= 0 && (term < st.lastTerm || (term == st.lastTerm && s <= st.lastSeq))
 }
 
-// confirmed reports whether pos has been the suspect maxConfirm times.
-func (st *scanState) confirmed(pos ID) bool { return st.suspect == pos && st.confirms >= maxConfirm }
+// confirmsNeeded says how many times pos must come next from a reader
+// recreated at the last position before it is taken: maxConfirm for a
+// gap; one for a later ledger's first entry, which follows any position by
+// place, so a reader that skipped the end of a ledger would pass unseen
+// when what it skipped was another client's message (no sequence number
+// to show it; seen with a reconnect right before a ledger's last entry);
+// none otherwise. A ledger changes at a broker restart or a rollover
+// (tens of thousands of entries), so the re-read is rare.
+func (st *scanState) confirmsNeeded(pos ID, gap bool) int {
+	switch {
+	case gap:
+		return maxConfirm
+	case st.hasLast && pos.Ledger != st.last.Ledger:
+		return 1
+	}
+	return 0
+}
 
 // suspectAt records pos as suspect and recreates the reader at the last good
 // position. A start position that stays missing is out of range.
