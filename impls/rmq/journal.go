@@ -95,14 +95,9 @@ type journal struct {
 // journalGroup is the batches committed while the previous group was
 // being written: one frame, one fdatasync, one apply to Pebble.
 type journalGroup struct {
+	groupTurn
 	batches []*pebble.Batch
 	sync    bool
-	done    chan struct{}
-	// lead passes the flushing token to this group's committers when the
-	// leader before is done with its own group (buffered: the first of
-	// them to wait takes it).
-	lead chan struct{}
-	err  error // set before done is closed
 }
 
 func (j *journal) segPath(seg uint64) string { return segmentPath(j.s.fs, j.dir, seg, journalSuffix) }
@@ -120,7 +115,7 @@ func (j *journal) enqueue(b *pebble.Batch, sync bool) *journalGroup {
 	defer j.mu.Unlock()
 	g := j.pending
 	if g == nil {
-		g = &journalGroup{done: make(chan struct{}), lead: make(chan struct{}, 1)}
+		g = &journalGroup{groupTurn: newGroupTurn()}
 		j.pending = g
 	}
 	g.batches = append(g.batches, b)
@@ -136,10 +131,8 @@ func (j *journal) wait(g *journalGroup) error {
 	j.mu.Lock()
 	if j.flushing {
 		j.mu.Unlock()
-		select {
-		case <-g.done:
+		if g.await() {
 			return g.err
-		case <-g.lead:
 		}
 		j.mu.Lock()
 	}
@@ -149,27 +142,12 @@ func (j *journal) wait(g *journalGroup) error {
 }
 
 // lead flushes the pending groups, holding the flushing token, until g is
-// flushed, then hands the token to the group that queued meanwhile (any of
-// its committers takes it) or lets it go. Leading only up to its own group
-// keeps one committer from serving everyone else's flushes while the
-// others keep queueing: under 8 busy appenders a leader that went on until
-// nothing was queued waited 70–845 ms for its own append's return. j.mu is
-// held on entry and released on return.
+// flushed, then passes the token on (groupTurn). j.mu is held on entry and
+// released on return.
 func (j *journal) lead(g *journalGroup) {
-	for {
-		select {
-		case <-g.done:
-			if next := j.pending; next != nil {
-				next.lead <- struct{}{} // never blocks: a group gets the token once
-			} else {
-				j.flushing = false
-			}
-			j.mu.Unlock()
-			return
-		default:
-		}
-		// g is not flushed, and only the token's holder takes groups: g is
-		// still the pending group.
+	// Until g is flushed, only the token's holder takes groups: g is
+	// still the pending group.
+	for !g.flushed() {
 		if j.window > 0 && j.pending.sync {
 			if d := j.window - time.Since(j.lastSync); d > 0 {
 				j.mu.Unlock()
@@ -180,10 +158,15 @@ func (j *journal) lead(g *journalGroup) {
 		fg := j.pending
 		j.pending = nil
 		j.mu.Unlock()
-		fg.err = j.flush(fg)
-		close(fg.done)
+		fg.finish(j.flush(fg))
 		j.mu.Lock()
 	}
+	if j.pending != nil {
+		j.pending.pass()
+	} else {
+		j.flushing = false
+	}
+	j.mu.Unlock()
 }
 
 // commit writes b through the journal and waits for it.

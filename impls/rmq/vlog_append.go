@@ -39,12 +39,7 @@ type vlogBatch struct {
 	first uint64   // sequence of recs[0]
 	recs  [][]byte // whole records, headers sealed; owned by their appenders until done
 	crcs  []uint32 // each record's crc, for its pointer
-	done  chan struct{}
-	// lead passes the flushing token to this batch's appenders when the
-	// leader before is done with its own batch (buffered: the first of
-	// them to wait takes it).
-	lead chan struct{}
-	err  error // set before done is closed
+	groupTurn
 }
 
 // appendLarge stores a record of at least the threshold in the channel's
@@ -78,18 +73,15 @@ func (w *wal) appendLarge(msg message.MutableMessage, size int) (message.Message
 //
 // The first appender to find no flush running flushes, batch after batch,
 // until its own batch is flushed (a lone appender leads its own batch, so
-// no goroutine hand-off is on its path), then hands the flushing to an
-// appender of the batch that queued meanwhile, as the journal does (see
-// journal.lead: a leader that went on until nothing was queued could serve
-// busy appenders for hundreds of milliseconds); the others wait for their
-// batch.
+// no goroutine hand-off is on its path), then passes the flushing on as
+// the journal does (groupTurn); the others wait for their batch.
 func (w *wal) appendVlogLocked(rec []byte, bodyCRC uint32) (uint64, error) {
 	c := w.ch
 	v := c.vlog
 	seq := c.next
 	b := v.pending
 	if b == nil {
-		b = &vlogBatch{first: seq, done: make(chan struct{}), lead: make(chan struct{}, 1)}
+		b = &vlogBatch{first: seq, groupTurn: newGroupTurn()}
 		v.pending = b
 	}
 	h := vlogHeader{channel: v.id, seq: seq, length: uint32(len(rec) - vlogHeaderLen)}
@@ -100,36 +92,30 @@ func (w *wal) appendVlogLocked(rec []byte, bodyCRC uint32) (uint64, error) {
 	c.next++
 	if v.flushing {
 		c.mu.Unlock()
-		select {
-		case <-b.done:
+		if b.await() {
 			return seq, b.err
-		case <-b.lead:
 		}
 		c.mu.Lock()
 	}
 	v.flushing = true
-	for {
-		select {
-		case <-b.done:
-			if next := v.pending; next != nil {
-				next.lead <- struct{}{} // never blocks: a batch gets the token once
-			} else {
-				v.flushing = false
-			}
-			c.mu.Unlock()
-			return seq, b.err
-		default:
-		}
-		// b is not flushed, and only the token's holder takes batches: b
-		// is still the pending batch.
+	// Until b is flushed, only the token's holder takes batches: b is
+	// still the pending batch.
+	for !b.flushed() {
 		fb := v.pending
 		v.pending = nil
-		fb.err = w.flushBatch(fb)
-		if fb.err == nil {
+		err := w.flushBatch(fb)
+		if err == nil {
 			c.durableLocked(fb.first + uint64(len(fb.recs)) - 1)
 		}
-		close(fb.done)
+		fb.finish(err)
 	}
+	if v.pending != nil {
+		v.pending.pass()
+	} else {
+		v.flushing = false
+	}
+	c.mu.Unlock()
+	return seq, b.err
 }
 
 // flushBatch writes b to the value log and applies its pointers. The caller
