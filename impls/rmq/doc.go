@@ -200,10 +200,16 @@
 // kept inline) makes it durable: a value log append does not sync the
 // journal.
 //
-// Scanners read in bounded chunks with short-lived iterators and wait for a
-// commit notification when they reach the end, so tailing never polls the
-// disk and a slow consumer of a huge channel holds at most its read-ahead
-// buffer plus one chunk in memory. Scanners only see messages whose append
+// Scanners read in bounded chunks (4096 messages or 4 MiB) with
+// short-lived iterators and wait for a commit notification when they reach
+// the end, so tailing never polls the disk. A scanner at least two chunks
+// behind the durable end (catching up, or replaying from the start) reads
+// the next two chunks ahead, each on a short-lived goroutine, while its
+// consumer takes the current one: a cold scan is CPU-bound, and with an
+// idle core it finishes sooner (about a fifth, on 2 cores). So a slow
+// consumer of a huge channel holds at most its read-ahead buffer plus
+// three chunks in memory (a read ahead is sized by the last chunk's
+// messages and bounded at 8 MiB). Scanners only see messages whose append
 // has been made durable. A scanned payload of up to 8 KiB is cut from a
 // 64 KiB block shared with the payloads read after it (one allocation per
 // block, not per message): a consumer that keeps one such message keeps

@@ -217,37 +217,63 @@ func TestTruncate(t *testing.T) {
 	}
 }
 
-// A scanner that falls behind a truncation fails instead of skipping.
+// A scanner that falls behind a truncation fails instead of skipping:
+// what it read before the truncation (its chunk, the chunks it read ahead)
+// comes in order, then ErrOutOfRange, never a jump.
 func TestScannerOvertakenByTruncate(t *testing.T) {
-	o := newOpener(t, t.TempDir(), WithSyncMode(SyncNone))
-	defer o.Close()
-	w := openWAL(t, o, "ch", 1, walimpls.ReadWrite)
-	// More than two chunks, so the scanner cannot hold them all.
-	n := 2*chunkMessages + 10
-	ids := appendN(t, w, n, "m")
-	s, err := w.Read(context.Background(), walimpls.ReadOption{ReadAheadBufferSize: 1})
-	if err != nil {
-		t.Fatal(err)
+	for _, c := range []struct {
+		name          string
+		n, truncateAt int
+	}{
+		// More than two chunks, so the scanner cannot hold them all.
+		{"to the end", 2*chunkMessages + 10, 2*chunkMessages + 9},
+		// Far enough behind to read ahead.
+		{"below reads ahead", 8 * chunkMessages, 7 * chunkMessages},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			o := newOpener(t, t.TempDir(), WithSyncMode(SyncNone))
+			defer o.Close()
+			w := openWAL(t, o, "ch", 1, walimpls.ReadWrite)
+			ids := appendN(t, w, c.n, "m")
+			s, err := w.Read(context.Background(), walimpls.ReadOption{ReadAheadBufferSize: 1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			<-s.Chan()
+			if err := w.Truncate(context.Background(), ids[c.truncateAt]); err != nil {
+				t.Fatal(err)
+			}
+			next := drainInOrder(t, s, 1, nil)
+			if next >= int64(c.n) || !errors.Is(s.Error(), walimpls.ErrOutOfRange) {
+				t.Fatalf("scanner delivered up to %d of %d then ended with %v, want ErrOutOfRange", next, c.n, s.Error())
+			}
+		})
 	}
-	defer s.Close()
-	<-s.Chan()
-	if err := w.Truncate(context.Background(), ids[n-1]); err != nil {
-		t.Fatal(err)
-	}
-	got := 1
+}
+
+// drainInOrder reads s until it ends, failing on a sequence that does not
+// follow the one before (the first is from); each calls back with the
+// number of messages read so far. It returns the sequence after the last.
+func drainInOrder(t *testing.T, s walimpls.ScannerImpls, from int64, each func(read int64)) int64 {
+	t.Helper()
+	next := from
 	timeout := time.After(10 * time.Second)
-	for open := true; open; {
+	for {
 		select {
-		case _, open = <-s.Chan():
-			if open {
-				got++
+		case m, ok := <-s.Chan():
+			if !ok {
+				return next
+			}
+			if got := m.MessageID().(helper.Int64ID).Value(); got != next {
+				t.Fatalf("after sequence %d came %d", next-1, got)
+			}
+			if next++; each != nil {
+				each(next - from)
 			}
 		case <-timeout:
-			t.Fatalf("scanner still running after %d messages", got)
+			t.Fatalf("scanner still running at sequence %d", next)
 		}
-	}
-	if got >= n || !errors.Is(s.Error(), walimpls.ErrOutOfRange) {
-		t.Fatalf("scanner delivered %d of %d then ended with %v, want ErrOutOfRange", got, n, s.Error())
 	}
 }
 

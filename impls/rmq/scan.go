@@ -66,10 +66,8 @@ func (w *wal) scan(ctx context.Context, start int64, emit helper.Emit) error {
 	if start == fromFirstRetained {
 		pos, _, _ = w.ch.view()
 	}
-	var (
-		chunk []message.ImmutableMessage
-		bufs  scanBuffers
-	)
+	ra := newReadAhead(w)
+	defer ra.stop()
 	for {
 		first, end, changed := w.ch.view()
 		if pos < first {
@@ -84,27 +82,35 @@ func (w *wal) scan(ctx context.Context, start int64, emit helper.Emit) error {
 				return ctx.Err()
 			}
 		}
-		var err error
-		chunk, err = w.readChunk(chunk[:0], pos, end, &bufs)
+		chunk, err := ra.next(pos, end)
 		if err != nil {
 			return err
 		}
-		for i, msg := range chunk {
+		ra.schedule(pos+uint64(len(chunk.msgs)), end)
+		for i, msg := range chunk.msgs {
 			if err := emit(msg); err != nil {
 				return err
 			}
-			chunk[i] = nil
+			chunk.msgs[i] = nil
 		}
-		pos += uint64(len(chunk))
+		pos += uint64(len(chunk.msgs))
+		ra.recycle(chunk)
 	}
 }
 
-// readChunk reads the durable messages from pos on, up to end and the chunk
-// bounds, with an iterator that lives only for the chunk. A message missing
-// from [pos, end) means a truncation overtook the scanner.
-func (w *wal) readChunk(dst []message.ImmutableMessage, pos, end uint64, bufs *scanBuffers) ([]message.ImmutableMessage, error) {
+// readChunk reads the durable messages from pos on, up to end and the
+// chunk's limits (it stops after the message that reaches maxBytes), with
+// an iterator that lives only for the chunk, into c.msgs with c.bufs; the
+// caller sets c.start. A
+// message missing from [pos, end) means a truncation overtook the scanner.
+func (w *wal) readChunk(c *chunk, pos, end uint64, maxMessages uint64, maxBytes int) error {
+	msgs, bytes, err := w.readRange(c.msgs[:0], pos, min(end, pos+maxMessages), maxBytes, &c.bufs)
+	c.msgs, c.bytes = msgs, bytes
+	return err
+}
+
+func (w *wal) readRange(dst []message.ImmutableMessage, pos, end uint64, maxBytes int, bufs *scanBuffers) ([]message.ImmutableMessage, int, error) {
 	c, path := w.ch, w.opener.store.path
-	end = min(end, pos+chunkMessages)
 	bytes := 0
 	next := pos
 	// Every record below end was written before end moved, so a span
@@ -114,50 +120,50 @@ func (w *wal) readChunk(dst []message.ImmutableMessage, pos, end uint64, bufs *s
 	if pos < min(end, c.memBase) {
 		it, err := w.opener.store.db.NewIter(&pebble.IterOptions{LowerBound: dataKey(c.id, pos), UpperBound: dataKey(c.id, min(end, c.memBase))})
 		if err != nil {
-			return dst, fmt.Errorf("%w: rmq channel %q in %s: read at %d: %w", walimpls.ErrUnavailable, c.name, path, pos, err)
+			return dst, bytes, fmt.Errorf("%w: rmq channel %q in %s: read at %d: %w", walimpls.ErrUnavailable, c.name, path, pos, err)
 		}
 		defer it.Close()
-		for ok := it.First(); ok && bytes < chunkBytes; ok = it.Next() {
+		for ok := it.First(); ok && bytes < maxBytes; ok = it.Next() {
 			_, seq, err := parseDataKey(it.Key())
 			if err != nil {
-				return dst, err
+				return dst, bytes, err
 			}
 			if seq != next {
 				break
 			}
 			v, err := it.ValueAndErr()
 			if err != nil {
-				return dst, fmt.Errorf("%w: rmq channel %q in %s: read sequence %d: %w", walimpls.ErrUnavailable, c.name, path, seq, err)
+				return dst, bytes, fmt.Errorf("%w: rmq channel %q in %s: read sequence %d: %w", walimpls.ErrUnavailable, c.name, path, seq, err)
 			}
 			msg, n, err := w.decodeValue(seq, v, bufs)
 			if err != nil {
-				return dst, err
+				return dst, bytes, err
 			}
 			dst = append(dst, msg)
 			bytes += n
 			next++
 		}
 		if err := it.Error(); err != nil {
-			return dst, fmt.Errorf("%w: rmq channel %q in %s: read at %d: %w", walimpls.ErrUnavailable, c.name, path, next, err)
+			return dst, bytes, fmt.Errorf("%w: rmq channel %q in %s: read at %d: %w", walimpls.ErrUnavailable, c.name, path, next, err)
 		}
 	}
 	// A read-only store keeps the value log pointers a crash took from
 	// Pebble in memory (it cannot write them back).
-	for ; next >= c.memBase && next < end && bytes < chunkBytes; next++ {
+	for ; next >= c.memBase && next < end && bytes < maxBytes; next++ {
 		msg, n, err := w.decodePointer(next, c.memTail[next-c.memBase], bufs)
 		if err != nil {
-			return dst, err
+			return dst, bytes, err
 		}
 		dst = append(dst, msg)
 		bytes += n
 	}
 	if len(dst) == 0 {
 		if first, _, _ := c.view(); pos < first {
-			return dst, fmt.Errorf("%w: rmq channel %q truncated past sequence %d while scanning", walimpls.ErrOutOfRange, c.name, pos)
+			return dst, bytes, fmt.Errorf("%w: rmq channel %q truncated past sequence %d while scanning", walimpls.ErrOutOfRange, c.name, pos)
 		}
-		return dst, fmt.Errorf("rmq channel %q in %s: sequence %d is missing below the durable end %d: data directory damaged", c.name, path, pos, end)
+		return dst, bytes, fmt.Errorf("rmq channel %q in %s: sequence %d is missing below the durable end %d: data directory damaged", c.name, path, pos, end)
 	}
-	return dst, nil
+	return dst, bytes, nil
 }
 
 // decodeValue turns a stored value, inline or a value log pointer, into a
