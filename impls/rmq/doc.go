@@ -206,11 +206,14 @@
 // behind the durable end (catching up, or replaying from the start) reads
 // the next two chunks ahead, each on a short-lived goroutine, while its
 // consumer takes the current one: a cold scan is CPU-bound, and with an
-// idle core it finishes sooner (about a fifth, on 2 cores). So a slow
-// consumer of a huge channel holds at most its read-ahead buffer plus
-// three chunks in memory (a read ahead is sized by the last chunk's
-// messages and bounded at 8 MiB). Scanners only see messages whose append
-// has been made durable. A scanned payload of up to 8 KiB is cut from a
+// idle core it finishes sooner (about a fifth, on 2 cores). A store has
+// 2 × GOMAXPROCS chunks to read ahead over all its scanners (a read ahead
+// is sized by the last chunk's messages and bounded at 8 MiB); a scanner
+// that finds none free reads in place. So a slow consumer of a huge
+// channel holds at most its read-ahead buffer plus one chunk in memory,
+// and the store that many chunks more, with thousands of channels
+// catching up after a restart too. Scanners only see messages whose
+// append has been made durable. A scanned payload of up to 8 KiB is cut from a
 // 64 KiB block shared with the payloads read after it (one allocation per
 // block, not per message): a consumer that keeps one such message keeps
 // its block alive, so one that keeps a few messages out of many for long

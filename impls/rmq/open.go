@@ -98,7 +98,8 @@ func openStore(b *Builder, key string) (*store, error) {
 	path := b.Path()
 	h := newHealth(path, b.log())
 	opts, fsCloser := b.pebbleOptions(h)
-	s := &store{key: key, path: path, readOnly: b.readOnly, health: h, fs: opts.FS, segBytes: b.segBytes, fsCloser: fsCloser, refs: 1, channels: map[string]*channelState{}}
+	s := &store{key: key, path: path, readOnly: b.readOnly, health: h, fs: opts.FS, segBytes: b.segBytes, fsCloser: fsCloser, refs: 1, channels: map[string]*channelState{},
+		readAheadSlots: make(chan struct{}, readAheadSlotCount())}
 	lock, err := s.lockDir(opts.FS)
 	if err != nil {
 		_ = fsCloser.Close()

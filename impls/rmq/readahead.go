@@ -1,6 +1,10 @@
 package rmq
 
-import "github.com/mqwal/mqwal/message"
+import (
+	"runtime"
+
+	"github.com/mqwal/mqwal/message"
+)
 
 // A scanner far behind the durable end (catching up, or replaying a
 // channel from its start) keeps this many chunks being read ahead, each on
@@ -11,6 +15,13 @@ import "github.com/mqwal/mqwal/message"
 // sooner; on a busy machine they cost about the same CPU as one. A tailing
 // scanner never reads ahead: it has nothing to read.
 const readAheadDepth = 2
+
+// readAheadSlotCount bounds the chunks read ahead at once in a store, over all
+// its scanners: the point is the cores, and with thousands of channels
+// catching up after a restart, memory stays at one chunk per scanner plus
+// these. A scanner that finds no free slot reads in place, as one that is
+// not behind does.
+func readAheadSlotCount() int { return 2 * max(runtime.GOMAXPROCS(0), 1) }
 
 // A chunk is one read's messages and the buffers they were read with.
 type chunk struct {
@@ -29,6 +40,9 @@ type chunk struct {
 // that stopped early at its byte bound leaves before the next one).
 type readAhead struct {
 	w *wal
+	// slots is the store's semaphore of chunks read ahead; a chunk in
+	// ahead holds one until it is recycled (or the scanner stops).
+	slots chan struct{}
 	// ahead holds the reads started, in sequence order; ahead[i+1] starts
 	// where ahead[i] was asked to end, and nextAt is where the next one
 	// would start.
@@ -43,7 +57,7 @@ type readAhead struct {
 	readsAhead, readsInPlace int
 }
 
-func newReadAhead(w *wal) *readAhead { return &readAhead{w: w} }
+func newReadAhead(w *wal) *readAhead { return &readAhead{w: w, slots: w.opener.store.readAheadSlots} }
 
 // next returns the chunk that starts at pos, below end.
 func (r *readAhead) next(pos, end uint64) (*chunk, error) {
@@ -52,6 +66,7 @@ func (r *readAhead) next(pos, end uint64) (*chunk, error) {
 		r.ahead = append(r.ahead[:0], r.ahead[1:]...)
 		<-c.done
 		if c.err != nil {
+			<-r.slots
 			return nil, c.err
 		}
 		r.learn(c)
@@ -83,7 +98,7 @@ func (r *readAhead) schedule(next, end uint64) {
 	if len(r.ahead) > 0 {
 		at = r.nextAt
 	}
-	for ; len(r.ahead) < readAheadDepth && at < end; at += n {
+	for ; len(r.ahead) < readAheadDepth && at < end && r.takeSlot(); at += n {
 		c := r.get()
 		c.start, c.done, c.err = at, make(chan struct{}), nil
 		r.ahead = append(r.ahead, c)
@@ -112,8 +127,20 @@ func (r *readAhead) learn(c *chunk) {
 	}
 }
 
+func (r *readAhead) takeSlot() bool {
+	select {
+	case r.slots <- struct{}{}:
+		return true
+	default:
+		return false
+	}
+}
+
 // recycle takes back a chunk whose messages were all handed on.
 func (r *readAhead) recycle(c *chunk) {
+	if c.done != nil {
+		<-r.slots
+	}
 	clear(c.msgs)
 	c.msgs, c.done, c.err = c.msgs[:0], nil, nil
 	r.free = append(r.free, c)
@@ -133,6 +160,7 @@ func (r *readAhead) get() *chunk {
 func (r *readAhead) stop() {
 	for _, c := range r.ahead {
 		<-c.done
+		<-r.slots
 	}
 	r.ahead = nil
 }

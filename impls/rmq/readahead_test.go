@@ -39,6 +39,59 @@ func TestReadAheadFillsTheGapsItsShortReadsLeave(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	ra := scanChunks(t, w, func(seq int) []byte { return sizedPayload(seq, small) })
+	// The first chunk and the gaps are read in place: more than one such
+	// read means a read ahead stopped short and its gap was filled.
+	if ra.readsAhead == 0 || ra.readsInPlace < 2 {
+		t.Fatalf("%d chunks read ahead, %d in place: want some of each, and a gap filled", ra.readsAhead, ra.readsInPlace)
+	}
+}
+
+// With every slot of the store taken (other scanners reading ahead), a
+// scanner far behind reads in place, and a scanner that ends, read to the
+// end or closed early, gives its slots back.
+func TestReadAheadSlots(t *testing.T) {
+	o := newOpener(t, t.TempDir(), WithSyncMode(SyncNone))
+	defer o.Close()
+	w := openWAL(t, o, "ch", 1, walimpls.ReadWrite).(*wal)
+	n := 8 * chunkMessages
+	appendN(t, w, n, "m")
+	slots := w.opener.store.readAheadSlots
+	for range cap(slots) {
+		slots <- struct{}{}
+	}
+	ra := scanChunks(t, w, func(seq int) []byte { return fmt.Appendf(nil, "m-%d", seq) })
+	if ra.readsAhead != 0 {
+		t.Fatalf("%d chunks read ahead with no slot free", ra.readsAhead)
+	}
+	for range cap(slots) {
+		<-slots
+	}
+	ra = scanChunks(t, w, func(seq int) []byte { return fmt.Appendf(nil, "m-%d", seq) })
+	if ra.readsAhead == 0 || len(slots) != 0 {
+		t.Fatalf("%d chunks read ahead, %d slots still taken after the scan", ra.readsAhead, len(slots))
+	}
+	for _, read := range []int{1, chunkMessages, 3 * chunkMessages} {
+		s, err := w.Read(context.Background(), walimpls.ReadOption{ReadAheadBufferSize: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range read {
+			<-s.Chan()
+		}
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if len(slots) != 0 {
+			t.Fatalf("%d slots still taken after a scanner closed at %d", len(slots), read)
+		}
+	}
+}
+
+// scanChunks reads every durable message of w through a readAhead, as the
+// scanner does, checking each chunk's start, sequences and payloads.
+func scanChunks(t *testing.T, w *wal, payload func(seq int) []byte) *readAhead {
+	t.Helper()
 	ra := newReadAhead(w)
 	defer ra.stop()
 	_, end, _ := w.ch.view()
@@ -55,19 +108,15 @@ func TestReadAheadFillsTheGapsItsShortReadsLeave(t *testing.T) {
 			if got := m.MessageID().(helper.Int64ID).Value(); got != int64(seq) {
 				t.Fatalf("message %d of the chunk at %d has sequence %d", i, pos, got)
 			}
-			if !bytes.Equal(m.Payload(), sizedPayload(seq, small)) {
-				t.Fatalf("sequence %d: payload differs", seq)
+			if !bytes.Equal(m.Payload(), payload(seq)) {
+				t.Fatalf("sequence %d: payload %q, want %q", seq, m.Payload(), payload(seq))
 			}
 		}
 		ra.schedule(pos+uint64(len(c.msgs)), end)
 		pos += uint64(len(c.msgs))
 		ra.recycle(c)
 	}
-	// The first chunk and the gaps are read in place: more than one such
-	// read means a read ahead stopped short and its gap was filled.
-	if ra.readsAhead == 0 || ra.readsInPlace < 2 {
-		t.Fatalf("%d chunks read ahead, %d in place: want some of each, and a gap filled", ra.readsAhead, ra.readsInPlace)
-	}
+	return ra
 }
 
 // A read failing under a read ahead ends the scanner with the error, after

@@ -89,6 +89,7 @@ func (w *wal) scan(ctx context.Context, start int64, emit helper.Emit) error {
 		ra.schedule(pos+uint64(len(chunk.msgs)), end)
 		for i, msg := range chunk.msgs {
 			if err := emit(msg); err != nil {
+				ra.recycle(chunk) // its slot, if it was read ahead
 				return err
 			}
 			chunk.msgs[i] = nil

@@ -34,6 +34,8 @@ type store struct {
 	// jnl is the store's write-ahead log (journal.go); Pebble's is off.
 	jnl    *journal
 	health *health
+	// readAheadSlots is the semaphore of chunks its scanners read ahead.
+	readAheadSlots chan struct{}
 	// fs is the file system Pebble uses; the value log uses it too, so
 	// fault injection through WithPebbleOptions covers both.
 	fs vfs.FS
