@@ -102,7 +102,8 @@ func peakRSS(t testing.TB) int64 {
 
 // TestPerfSlowScanRSS writes a 1 GiB channel, resets the peak RSS, and
 // scans it with a consumer slower than the disk: the scanner's memory is
-// its read-ahead buffer plus one chunk, so RSS stays far below the channel.
+// its read-ahead buffer plus one chunk and the two it reads ahead, so RSS
+// stays far below the channel.
 func TestPerfSlowScanRSS(t *testing.T) {
 	if os.Getenv("MQWAL_RMQ_PERF_RSS") == "" {
 		t.Skip("set MQWAL_RMQ_PERF_RSS=1")
