@@ -174,3 +174,47 @@ func TestCloseWithReadsAheadRunning(t *testing.T) {
 		})
 	}
 }
+
+// A scanner catching up over inline and value log records, its chunks read
+// ahead, while appends go on, then tailing them: every message once, in
+// order, byte-identical.
+func TestReadAheadMixedRecordsWhileAppending(t *testing.T) {
+	const before, during = 3 * chunkMessages, 2000
+	// mixedPayload's large messages (every third) go to the value log.
+	o := newOpener(t, t.TempDir(), WithSyncMode(SyncNone), WithValueLogThreshold(4<<10))
+	defer o.Close()
+	w := openWAL(t, o, "ch", 1, walimpls.ReadWrite)
+	appendMixed := func(from, to int) error {
+		for i := from; i < to; i++ {
+			if _, err := w.Append(context.Background(), message.NewMutableMessage(mixedPayload(i), nil)); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if err := appendMixed(0, before); err != nil {
+		t.Fatal(err)
+	}
+	s, err := w.Read(context.Background(), walimpls.ReadOption{ReadAheadBufferSize: 16})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	appended := make(chan error, 1)
+	go func() { appended <- appendMixed(before, before+during) }()
+	for i := range before + during {
+		m, ok := <-s.Chan()
+		if !ok {
+			t.Fatalf("scanner ended at %d: %v", i, s.Error())
+		}
+		if got := m.MessageID().(helper.Int64ID).Value(); got != int64(i) {
+			t.Fatalf("message %d has sequence %d", i, got)
+		}
+		if !bytes.Equal(m.Payload(), mixedPayload(i)) {
+			t.Fatalf("sequence %d: payload of %d bytes differs from the %d appended", i, len(m.Payload()), len(mixedPayload(i)))
+		}
+	}
+	if err := <-appended; err != nil {
+		t.Fatal(err)
+	}
+}
