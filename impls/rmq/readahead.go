@@ -16,11 +16,11 @@ import (
 // scanner never reads ahead: it has nothing to read.
 const readAheadDepth = 2
 
-// readAheadSlotCount bounds the chunks read ahead at once in a store, over all
-// its scanners: the point is the cores, and with thousands of channels
-// catching up after a restart, memory stays at one chunk per scanner plus
-// these. A scanner that finds no free slot reads in place, as one that is
-// not behind does.
+// readAheadSlotCount bounds the chunks read ahead at once in a store,
+// over all its scanners: the point is the cores, and with thousands of
+// channels catching up after a restart, memory stays at one chunk per
+// scanner plus these. A scanner that finds no free slot reads in place, as
+// one that is not behind does.
 func readAheadSlotCount() int { return 2 * max(runtime.GOMAXPROCS(0), 1) }
 
 // A chunk is one read's messages and the buffers they were read with.

@@ -100,16 +100,18 @@ func (w *wal) scan(ctx context.Context, start int64, emit helper.Emit) error {
 }
 
 // readChunk reads the durable messages from pos on, up to end and the
-// chunk's limits (it stops after the message that reaches maxBytes), with
-// an iterator that lives only for the chunk, into c.msgs with c.bufs; the
-// caller sets c.start. A
-// message missing from [pos, end) means a truncation overtook the scanner.
+// chunk's limits (it stops after the message that reaches maxBytes), into
+// c.msgs with c.bufs; the caller sets c.start.
 func (w *wal) readChunk(c *chunk, pos, end uint64, maxMessages uint64, maxBytes int) error {
 	msgs, bytes, err := w.readRange(c.msgs[:0], pos, min(end, pos+maxMessages), maxBytes, &c.bufs)
 	c.msgs, c.bytes = msgs, bytes
 	return err
 }
 
+// readRange appends the messages from pos on, below end, to dst with an
+// iterator that lives only for the call, and says how many bytes they
+// hold. A message missing from [pos, end) means a truncation overtook the
+// scanner.
 func (w *wal) readRange(dst []message.ImmutableMessage, pos, end uint64, maxBytes int, bufs *scanBuffers) ([]message.ImmutableMessage, int, error) {
 	c, path := w.ch, w.opener.store.path
 	bytes := 0
