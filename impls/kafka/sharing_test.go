@@ -80,11 +80,16 @@ func kgoClient(t testing.TB, c *kafkatest.Cluster, topic string, opts ...kgo.Opt
 
 func produce(t testing.TB, cl *kgo.Client, recs ...*kgo.Record) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+	if err := produceSync(cl, recs...); err != nil {
 		t.Fatalf("kgo produce: %v", err)
 	}
+}
+
+// produceSync produces recs and waits for them, for at most 10 s.
+func produceSync(cl *kgo.Client, recs ...*kgo.Record) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return cl.ProduceSync(ctx, recs...).FirstErr()
 }
 
 func value(s string) *kgo.Record { return &kgo.Record{Value: []byte(s)} }
@@ -106,7 +111,12 @@ func beginWith(t testing.TB, cl *kgo.Client, payloads ...string) {
 	t.Helper()
 	for try := 1; ; try++ {
 		begin(t, cl)
-		err := produceAll(cl, payloads)
+		var err error
+		for _, p := range payloads {
+			if err = produceSync(cl, value(p)); err != nil {
+				break
+			}
+		}
 		if err == nil {
 			return
 		}
@@ -116,17 +126,6 @@ func beginWith(t testing.TB, cl *kgo.Client, payloads ...string) {
 		t.Logf("kgo produce: %v; aborting the transaction and beginning it again", err)
 		end(t, cl, false)
 	}
-}
-
-func produceAll(cl *kgo.Client, payloads []string) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	for _, p := range payloads {
-		if err := cl.ProduceSync(ctx, value(p)).FirstErr(); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 func begin(t testing.TB, cl *kgo.Client) {
