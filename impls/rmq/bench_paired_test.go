@@ -139,45 +139,69 @@ func rawGroupOp(b *testing.B, size int) (func() error, func()) {
 // side, so neither pays for the other's garbage. Besides the wall-time
 // ratio it reports both sides' CPU time and their ratio: on a shared
 // machine the wall time follows the load, the CPU time much less.
+//
+// RAW is the bare loop. RAWAPI reads the same log behind the driver's
+// scanner API (helper.Scanner: a message with its ID per record, handed
+// over the scanner's channel), the floor for any driver; API-floor pairs
+// RAWAPI with RAW, so it says what the API alone costs.
 func BenchmarkScanPaired(b *testing.B) {
 	for _, p := range []struct {
 		name string
 		opts []Option
-	}{{"100kCold-RAW", nil}, {"100kCold-RAW-vlog", []Option{WithValueLogThreshold(1)}}} {
+		base func(tb testing.TB, path string, want int)
+	}{
+		{"100kCold-RAW", nil, scanRaw},
+		{"100kCold-RAW-vlog", []Option{WithValueLogThreshold(1)}, scanRaw},
+		{"100kCold-RAWAPI", nil, scanRawAPI},
+	} {
 		b.Run(p.name, func(b *testing.B) {
 			dir := b.TempDir()
 			fillChannel(b, dir, "bench", benchScanCount, benchPayload, p.opts...)
 			raw := writeRawScanLog(b)
 			scanRMQ(b, dir, benchScanCount)
-			var rmqT, baseT, rmqCPU, baseCPU time.Duration
-			timed := func(scan func(), wall, cpu *time.Duration) {
-				runtime.GC()
-				b.StartTimer()
-				t0, c0 := time.Now(), benchkit.CPUTime()
-				scan()
-				*wall += time.Since(t0)
-				*cpu += benchkit.CPUTime() - c0
-				b.StopTimer()
-			}
-			rmqSide := func() { timed(func() { scanRMQ(b, dir, benchScanCount) }, &rmqT, &rmqCPU) }
-			rawSide := func() { timed(func() { scanRaw(b, raw, benchScanCount) }, &baseT, &baseCPU) }
-			b.ResetTimer()
-			b.StopTimer()
-			for i := range b.N {
-				dropCache(b, dir)
-				dropCache(b, raw)
-				if i%2 == 0 {
-					rmqSide()
-					rawSide()
-				} else {
-					rawSide()
-					rmqSide()
-				}
-			}
-			reportPair(b, rmqT, baseT, b.N, "scan")
-			b.ReportMetric(float64(rmqCPU.Nanoseconds())/float64(b.N), "rmq-cpu-ns/scan")
-			b.ReportMetric(float64(baseCPU.Nanoseconds())/float64(b.N), "base-cpu-ns/scan")
-			b.ReportMetric(float64(baseCPU)/float64(rmqCPU), "cpu-ratio")
+			pairScans(b, "rmq", func() { scanRMQ(b, dir, benchScanCount) },
+				func() { p.base(b, raw, benchScanCount) }, dir, raw)
 		})
 	}
+	b.Run("100kCold-API-floor", func(b *testing.B) {
+		raw := writeRawScanLog(b)
+		pairScans(b, "api", func() { scanRawAPI(b, raw, benchScanCount) },
+			func() { scanRaw(b, raw, benchScanCount) }, raw)
+	})
+}
+
+// pairScans runs b.N rounds of side and base, each after the page cache
+// of paths is dropped and the heap collected, the first of the two
+// alternating, and reports their times per scan, CPU times and ratios.
+func pairScans(b *testing.B, sideName string, side, base func(), paths ...string) {
+	var sideT, baseT, sideCPU, baseCPU time.Duration
+	timed := func(scan func(), wall, cpu *time.Duration) {
+		for _, p := range paths {
+			dropCache(b, p)
+		}
+		runtime.GC()
+		b.StartTimer()
+		t0, c0 := time.Now(), benchkit.CPUTime()
+		scan()
+		*wall += time.Since(t0)
+		*cpu += benchkit.CPUTime() - c0
+		b.StopTimer()
+	}
+	b.ResetTimer()
+	b.StopTimer()
+	for i := range b.N {
+		if i%2 == 0 {
+			timed(side, &sideT, &sideCPU)
+			timed(base, &baseT, &baseCPU)
+		} else {
+			timed(base, &baseT, &baseCPU)
+			timed(side, &sideT, &sideCPU)
+		}
+	}
+	b.ReportMetric(float64(sideT.Nanoseconds())/float64(b.N), sideName+"-ns/scan")
+	b.ReportMetric(float64(baseT.Nanoseconds())/float64(b.N), "base-ns/scan")
+	b.ReportMetric(float64(baseT)/float64(sideT), "throughput-ratio")
+	b.ReportMetric(float64(sideCPU.Nanoseconds())/float64(b.N), sideName+"-cpu-ns/scan")
+	b.ReportMetric(float64(baseCPU.Nanoseconds())/float64(b.N), "base-cpu-ns/scan")
+	b.ReportMetric(float64(baseCPU)/float64(sideCPU), "cpu-ratio")
 }

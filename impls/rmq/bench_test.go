@@ -23,6 +23,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/binary"
+	"fmt"
 	"hash/crc32"
 	"io"
 	"io/fs"
@@ -37,6 +38,7 @@ import (
 
 	"github.com/mqwal/mqwal/message"
 	"github.com/mqwal/mqwal/walimpls"
+	"github.com/mqwal/mqwal/walimpls/helper"
 )
 
 const (
@@ -293,9 +295,41 @@ func dropCache(tb testing.TB, path string) {
 
 // scanRaw reads and checks every record of a raw log.
 func scanRaw(tb testing.TB, path string, want int) {
-	f, err := os.Open(path)
+	n, err := readRawLog(path, func(int64, []byte) error { return nil })
 	if err != nil {
 		tb.Fatal(err)
+	}
+	if n != want {
+		tb.Fatalf("read %d records, want %d", n, want)
+	}
+}
+
+// scanRawAPI reads the raw log as a driver would: behind helper.Scanner,
+// each record a message with an Int64ID, handed over the scanner's
+// channel (default buffer) to this goroutine. What it costs above scanRaw
+// is what the walimpls scanner API costs any driver.
+func scanRawAPI(tb testing.TB, path string, want int) {
+	s := helper.NewScanner(Name, walimpls.ReadOption{}.BufferSize(), func(ctx context.Context, emit helper.Emit) error {
+		_, err := readRawLog(path, func(seq int64, p []byte) error {
+			return emit(message.NewImmutableMessage(helper.NewInt64ID(Name, seq), "bench", p, nil))
+		})
+		return err
+	})
+	defer s.Close()
+	for n := 0; n < want; n++ {
+		if _, ok := <-s.Chan(); !ok {
+			tb.Fatalf("raw scanner ended at %d: %v", n, s.Error())
+		}
+	}
+}
+
+// readRawLog reads the records of a raw log in order, checks each one's
+// crc32c and hands it, in memory of its own, to take, as a reader handing
+// records to its consumer would.
+func readRawLog(path string, take func(seq int64, p []byte) error) (int, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, err
 	}
 	defer f.Close()
 	r := bufio.NewReaderSize(f, 1<<20)
@@ -303,22 +337,21 @@ func scanRaw(tb testing.TB, path string, want int) {
 	n := 0
 	for {
 		if _, err := io.ReadFull(r, hdr[:]); err == io.EOF {
-			break
+			return n, nil
 		} else if err != nil {
-			tb.Fatal(err)
+			return n, err
 		}
-		// A reader hands each record to its consumer: own the bytes.
 		p := make([]byte, binary.LittleEndian.Uint32(hdr[:4]))
 		if _, err := io.ReadFull(r, p); err != nil {
-			tb.Fatal(err)
+			return n, err
 		}
 		if crc32.Checksum(p, castagnoli) != binary.LittleEndian.Uint32(hdr[4:]) {
-			tb.Fatal("crc mismatch")
+			return n, fmt.Errorf("raw record %d: crc mismatch", n)
+		}
+		if err := take(int64(n), p); err != nil {
+			return n, err
 		}
 		n++
-	}
-	if n != want {
-		tb.Fatalf("read %d records, want %d", n, want)
 	}
 }
 
