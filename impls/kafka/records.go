@@ -72,6 +72,10 @@ type decoder struct {
 	channel string
 	topic   string
 	ownPID  int64
+	// gaps lets offsets skip (Config.AllowRetention: the topic may be
+	// compacted). Otherwise offsets are dense, and a batch that starts
+	// past the offset expected is a wrong answer, never a place to skip.
+	gaps bool
 
 	inflated bytes.Buffer
 	headers  []header
@@ -83,6 +87,11 @@ type header struct{ name, value []byte }
 func newDecoder(channel, topic string) *decoder {
 	return &decoder{channel: channel, topic: topic, ownPID: producerID(topic), abortedP: map[int64]struct{}{}}
 }
+
+// errOffsetGap is a fetch answer that skips offsets of a topic whose
+// offsets are dense: the scanner drops what follows the gap and fetches
+// again from the offset it expected.
+var errOffsetGap = errors.New("offsets missing from a fetch answer")
 
 // corrupt reports a batch the driver cannot read. Not retryable: reading
 // it again gives the same bytes.
@@ -114,6 +123,9 @@ func (d *decoder) decode(out []message.ImmutableMessage, recs []byte, from int64
 		}
 		if crc := binary.BigEndian.Uint32(batch[crcOffset:]); crc != crc32.Checksum(batch[attrsOffset:], crc32c) {
 			return out, next, d.corrupt(base, "CRC mismatch")
+		}
+		if base > next && !d.gaps {
+			return out, next, fmt.Errorf("%w: kafka channel %q: the answer for offset %d of %s holds offsets from %d", errOffsetGap, d.channel, next, d.topic, base)
 		}
 		attrs := binary.BigEndian.Uint16(batch[attrsOffset:])
 		last := base + int64(int32(binary.BigEndian.Uint32(batch[23:])))

@@ -195,10 +195,38 @@ func TestDecodeRefusesWhatItCannotRead(t *testing.T) {
 	binary.BigEndian.PutUint32(badRecord[8:], uint32(len(badRecord)-12))
 	binary.BigEndian.PutUint32(badRecord[crcOffset:], crc32.Checksum(badRecord[attrsOffset:], crc32c))
 	for name, b := range map[string][]byte{"crc": badCRC, "magic": oldFormat, "record": badRecord} {
-		_, _, err := newDecoder("ch", "topic").decode(nil, b, 0, nil)
+		_, _, err := newDecoder("ch", "topic").decode(nil, b, 7, nil)
 		if !errors.Is(err, walimpls.ErrInvalidArgument) || walimpls.IsRetryable(err) {
 			t.Errorf("%s: %v, want ErrInvalidArgument", name, err)
 		}
+	}
+}
+
+// TestDecodeRefusesGaps: offsets of a topic that is not compacted are
+// dense, so an answer whose batch starts past the offset expected (at the
+// start or between batches) is errOffsetGap, with the messages before the
+// gap and the offset to fetch again; with gaps allowed (AllowRetention: the
+// topic may be compacted) the decoder reads on.
+func TestDecodeRefusesGaps(t *testing.T) {
+	recs := slices.Concat(
+		testBatch(t, 10, 0, -1, 0, rec{value: "10"}),
+		testBatch(t, 12, 0, -1, 0, rec{value: "12"}),
+	)
+	for _, c := range []struct {
+		from     int64
+		want     []string
+		wantNext int64
+	}{{10, []string{"10"}, 11}, {8, nil, 8}} {
+		msgs, next, err := newDecoder("ch", "topic").decode(nil, recs, c.from, nil)
+		if !errors.Is(err, errOffsetGap) || !slices.Equal(payloads(msgs), c.want) || next != c.wantNext {
+			t.Errorf("from %d: %q, next %d, %v; want %q, next %d, errOffsetGap", c.from, payloads(msgs), next, err, c.want, c.wantNext)
+		}
+	}
+	d := newDecoder("ch", "topic")
+	d.gaps = true
+	msgs, next, err := d.decode(nil, recs, 8, nil)
+	if err != nil || !slices.Equal(payloads(msgs), []string{"10", "12"}) || next != 13 {
+		t.Errorf("gaps allowed: %q, next %d, %v; want 10 12, next 13", payloads(msgs), next, err)
 	}
 }
 

@@ -40,6 +40,10 @@ import (
 //     the hot polls soon. An idle channel costs no request of its own:
 //     10,000 idle tailing scanners are one request per broker per
 //     pollWait.
+//   - A fetch names a partition once (Kafka collapses repeats into one
+//     answer, kfake groups them under the topic, so the answers could not
+//     be told apart): the other scanners of the channel go in the next
+//     fetch, or a second poll.
 //   - Each scanner has room for readAhead answers; a scanner whose
 //     consumer does not keep up is left out of fetches until it takes one,
 //     so a paused scanner costs nothing and holds at most readAhead
@@ -115,7 +119,7 @@ type cursor struct {
 	offset   int64 // the next offset to fetch
 	gen      uint64
 	mailN    int       // answers in mail
-	inflight int       // fetches out that include it
+	inflight int       // fetches out that include it at gen
 	caughtUp bool      // its last answer had nothing: poll it
 	idle     bool      // its last poll ended with nothing
 	cold     bool      // in the cold poll, or listed for the next one
@@ -238,7 +242,10 @@ func (c *cursor) resume(offset int64) {
 	}
 	c.offset, c.stalled, c.caughtUp, c.idle, c.cold = offset, false, false, false, false
 	c.active = time.Now()
+	// Answers of the fetches out are stale now: fetch at once instead of
+	// waiting up to pollWait for a poll to end.
 	c.gen++
+	c.inflight = 0
 	s.list(c)
 	s.kick()
 }
@@ -283,6 +290,7 @@ type fetchJob struct {
 	seen    []bool
 	req     []byte
 	byTopic map[string]int
+	topics  map[string]struct{} // oncePerTopic's
 }
 
 var fetchJobs = sync.Pool{New: func() any { return new(fetchJob) }}
@@ -338,7 +346,9 @@ func (s *source) kick() {
 			}
 		}
 	}
-	if s.polls < maxPolls && len(s.wantPoll) > 0 {
+	// A loop: a poll may leave out cursors of a topic it has (oncePerTopic)
+	// and list them again; a second poll takes them now.
+	for s.polls < maxPolls && len(s.wantPoll) > 0 {
 		j := fetchJobs.Get().(*fetchJob)
 		j.poll, j.cold, j.wait = true, false, pollWait
 		if time.Since(s.lastJoin) < joinQuiet {
@@ -355,13 +365,13 @@ func (s *source) kick() {
 				}
 			}
 		}
-		if len(j.set) > 0 {
-			s.polls++
-			s.newest = j
-			s.start(j)
-		} else {
+		if len(j.set) == 0 {
 			fetchJobs.Put(j)
+			break
 		}
+		s.polls++
+		s.newest = j
+		s.start(j)
 	}
 }
 
@@ -436,6 +446,7 @@ func (s *source) kickCold() {
 
 // start sends j's fetch in a goroutine of its own; s.mu.
 func (s *source) start(j *fetchJob) {
+	s.oncePerTopic(j)
 	n := len(j.set)
 	j.parts = slices.Grow(j.parts[:0], n)[:n]
 	j.gens = slices.Grow(j.gens[:0], n)[:n]
@@ -451,6 +462,36 @@ func (s *source) start(j *fetchJob) {
 	}
 	s.wg.Add(1)
 	go s.run(j)
+}
+
+// oncePerTopic leaves the first cursor of each topic in j.set and lists
+// the others that are in no fetch for a later one; s.mu. A fetch must
+// name a partition once: Kafka collapses repeats into one answer and
+// kfake groups them under one topic, so answers could not be told apart,
+// and an answer fetched at one scanner's offset handed to another of the
+// same channel behind it would skip what lies between. The callers put
+// the cursors they took from the lists first, so those win over copies of
+// cursors already in another poll.
+func (s *source) oncePerTopic(j *fetchJob) {
+	if j.topics == nil {
+		j.topics = make(map[string]struct{}, len(j.set))
+	}
+	clear(j.topics)
+	kept := j.set[:0]
+	var left []*cursor
+	for _, c := range j.set {
+		if _, dup := j.topics[c.topic]; dup {
+			left = append(left, c)
+			continue
+		}
+		j.topics[c.topic] = struct{}{}
+		kept = append(kept, c)
+	}
+	clear(j.set[len(kept):])
+	j.set = kept
+	for _, c := range left {
+		s.list(c) // a no-op for one in another fetch: it is listed when that ends
+	}
 }
 
 // run sends one fetch and hands each cursor its answer.
@@ -518,7 +559,9 @@ func (s *source) run(j *fetchJob) {
 		s.fast = false
 	}
 	for i, cur := range j.set {
-		cur.inflight--
+		if cur.gen == j.gens[i] {
+			cur.inflight--
+		}
 		a := j.answers[i]
 		if cur.closed || cur.stalled || cur.gen != j.gens[i] || cur.offset != parts[i].offset || cur.mailN >= readAhead {
 			// Stale: superseded by another fetch's answer, or moved.
@@ -550,6 +593,7 @@ func (j *fetchJob) release() {
 	clear(j.set)
 	clear(j.parts)
 	clear(j.answers)
+	clear(j.topics)
 	j.byTopic = nil
 	if cap(j.set) > 1<<16 {
 		return // an outlier: let it go

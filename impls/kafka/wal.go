@@ -151,6 +151,7 @@ func (w *wal) scan(ctx context.Context, offset int64, emit helper.Emit) error {
 		}
 	}
 	dec := newDecoder(w.Channel().Name, w.topic)
+	dec.gaps = c.cfg.AllowRetention
 	var pending []message.ImmutableMessage
 	for {
 		if err := ctx.Err(); err != nil {
@@ -216,6 +217,12 @@ func (w *wal) scan(ctx context.Context, offset int64, emit helper.Emit) error {
 			resume()
 			continue
 		}
+		if ch.from != offset {
+			// Fetched before the scanner moved its cursor back (after a
+			// gap, below): the source moved on, the answer is stale.
+			putRecBuf(ch.records)
+			continue
+		}
 		failingSince, attempt = time.Time{}, 0
 		// Decode the whole answer, then emit: the consumer then drains a
 		// run of messages per wake-up instead of sleeping between reads.
@@ -228,6 +235,17 @@ func (w *wal) scan(ctx context.Context, offset int64, emit helper.Emit) error {
 				return emitErr
 			}
 			pending[i] = nil
+		}
+		if errors.Is(err, errOffsetGap) {
+			// What came before the gap is delivered; the rest is fetched
+			// again, backing off, and ends the scan with ErrUnavailable if
+			// it persists for WriteTimeout.
+			offset = next
+			if ferr := failed(err, false); ferr != nil {
+				return ferr
+			}
+			resume()
+			continue
 		}
 		if err != nil {
 			return err
