@@ -36,13 +36,15 @@ type historyRun struct {
 
 // runHistory runs concurrent appenders and tailing scanners on several
 // channels, optionally injecting fault twice while they run, then checks the
-// History: a scanner that followed each channel from the start, and one of
-// a fresh opener that reads the whole log after the run, must each hold
-// every acked message exactly once, no message whose Append reported it not
-// stored, and agree with each other.
+// History: the scanners that followed each channel from the start (two per
+// channel, through the appenders' WAL, so a driver that shares reads
+// between the scanners of a channel is tested with them apart and
+// together), and one of a fresh opener that reads the whole log after the
+// run, must each hold every acked message exactly once, no message whose
+// Append reported it not stored, and agree with each other.
 func runHistory(r R, h Harness, fault *Fault) {
 	e := newEnv(r, h)
-	const channels, appenders = 2, 3
+	const channels, appenders, tailsPerChannel = 2, 3, 2
 	perAppender := 40 * h.Scale
 	total := int64(channels * appenders * perAppender)
 	// Generous: under faults the backend needs time to come back.
@@ -56,17 +58,20 @@ func runHistory(r R, h Harness, fault *Fault) {
 
 	var wg, allAppenders sync.WaitGroup
 	var failures atomic.Int64
-	tails := make([]string, channels)
+	var tails []string
 	for c := range channels {
 		ch := e.channel(fmt.Sprint(c))
 		w := e.open(ch)
-		tails[c] = ch + "/tail"
 		endDone := make(chan struct{})
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			run.follow(w, tails[c], false, endDone)
-		}()
+		for n := range tailsPerChannel {
+			tail := fmt.Sprint(ch, "/tail", n)
+			tails = append(tails, tail)
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				run.follow(w, tail, false, endDone)
+			}()
+		}
 		var appendWG sync.WaitGroup
 		for a := range appenders {
 			appendWG.Add(1)
