@@ -73,8 +73,8 @@ type decoder struct {
 	topic   string
 	ownPID  int64
 	// gaps lets offsets skip (Config.AllowRetention: the topic may be
-	// compacted). Otherwise offsets are dense, and a batch that starts
-	// past the offset expected is a wrong answer, never a place to skip.
+	// compacted; or the broker answered the same gap twice). Otherwise a
+	// batch that starts past the offset expected is errOffsetGap.
 	gaps bool
 
 	inflated bytes.Buffer
@@ -88,9 +88,11 @@ func newDecoder(channel, topic string) *decoder {
 	return &decoder{channel: channel, topic: topic, ownPID: producerID(topic), abortedP: map[int64]struct{}{}}
 }
 
-// errOffsetGap is a fetch answer that skips offsets of a topic whose
-// offsets are dense: the scanner drops what follows the gap and fetches
-// again from the offset it expected.
+// errOffsetGap is a fetch answer whose batches skip offsets: Kafka's
+// offsets are dense unless compaction removed records, or a broker leaves
+// out aborted transactions' batches (Redpanda has). The scanner drops what
+// follows the gap and fetches again from the offset it expected; only a
+// second answer with the same gap is read past.
 var errOffsetGap = errors.New("offsets missing from a fetch answer")
 
 // corrupt reports a batch the driver cannot read. Not retryable: reading

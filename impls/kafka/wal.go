@@ -151,7 +151,9 @@ func (w *wal) scan(ctx context.Context, offset int64, emit helper.Emit) error {
 		}
 	}
 	dec := newDecoder(w.Channel().Name, w.topic)
-	dec.gaps = c.cfg.AllowRetention
+	// gapAt is the offset where the last answer skipped offsets; the
+	// answer fetched again there decides (see errOffsetGap below).
+	gapAt := int64(-1)
 	var pending []message.ImmutableMessage
 	for {
 		if err := ctx.Err(); err != nil {
@@ -228,6 +230,7 @@ func (w *wal) scan(ctx context.Context, offset int64, emit helper.Emit) error {
 		// run of messages per wake-up instead of sleeping between reads.
 		var next int64
 		var err error
+		dec.gaps = c.cfg.AllowRetention || gapAt == offset
 		pending, next, err = dec.decode(pending[:0], ch.records, offset, ch.aborted)
 		putRecBuf(ch.records)
 		for i, msg := range pending {
@@ -238,12 +241,11 @@ func (w *wal) scan(ctx context.Context, offset int64, emit helper.Emit) error {
 		}
 		if errors.Is(err, errOffsetGap) {
 			// What came before the gap is delivered; the rest is fetched
-			// again, backing off, and ends the scan with ErrUnavailable if
-			// it persists for WriteTimeout.
-			offset = next
-			if ferr := failed(err, false); ferr != nil {
-				return ferr
-			}
+			// again. An answer for another offset (a fetch matched to the
+			// wrong scanner) is not repeated; a gap the broker answers
+			// again is the log's (compaction, or a broker that leaves out
+			// aborted transactions' batches), and the scanner reads on.
+			offset, gapAt = next, next
 			resume()
 			continue
 		}
