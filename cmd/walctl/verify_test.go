@@ -65,7 +65,7 @@ func TestVerifyUnderFaults(t *testing.T) {
 		t.Parallel()
 		_, cfg, _ := devBroker(t, "kafka", "--brokers", "2")
 		report := filepath.Join(t.TempDir(), "k.json")
-		r := runBinary(t, "", "--config", cfg, "verify", "--channels", "4", "--messages", "3000", "--faults", "4", "--report", report)
+		r := runBinary(t, "", "--config", cfg, "verify", "--channels", "4", "--readers", "2", "--messages", "3000", "--faults", "4", "--report", report)
 		rep := checkCleanRun(t, r, report, messages, 4)
 		var kinds []string
 		for _, f := range rep.Faults {
@@ -88,7 +88,7 @@ func TestVerifyUnderFaults(t *testing.T) {
 			// (DESIGN.md): faults run in the plain build only.
 			faults = 0
 		}
-		r := runBinary(t, "", "--config", cfg, "verify", "--channels", "4", "--messages", "3000", "--faults", strconv.Itoa(faults), "--report", report)
+		r := runBinary(t, "", "--config", cfg, "verify", "--channels", "4", "--readers", "2", "--messages", "3000", "--faults", strconv.Itoa(faults), "--report", report)
 		checkCleanRun(t, r, report, messages, faults)
 	})
 }
