@@ -336,7 +336,7 @@ func readRawLog(path string, take func(seq int64, p []byte) error) (int, error) 
 	}
 	defer f.Close()
 	r := bufio.NewReaderSize(f, 1<<20)
-	var hdr [8]byte
+	var hdr [rawRecordHeader]byte
 	n := 0
 	for {
 		if _, err := io.ReadFull(r, hdr[:]); err == io.EOF {
